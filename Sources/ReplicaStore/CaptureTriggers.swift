@@ -1,0 +1,136 @@
+import SyncCore
+import SyncStore
+
+/// The SQL that captures every write to the replicated tables, and the replica's own tables.
+///
+/// Capture is plain SQL, so any writer is captured: the `sqlite3` CLI, Python, LibreOffice
+/// Base. Each trigger appends one row to `sync_log` and reads no table, which keeps the
+/// cost of a captured write low: it records the table, key, operation, changed columns
+/// (as a bit mask of column ordinals) and the wall clock. The engine's fold later gives
+/// every entry its HLC and `seen` cursor, in log order, inside the engine's transaction
+/// (see docs/capture.md).
+enum CaptureSQL {
+    /// Wall-clock milliseconds since 1970, as SQLite computes it.
+    static let wallMillis = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+
+    static let replicaTablesSQL = """
+        CREATE TABLE sync_state (
+            id              INTEGER PRIMARY KEY CHECK (id = 1),
+            node            TEXT NOT NULL,
+            replica_id      TEXT NOT NULL,
+            schema_name     TEXT NOT NULL,
+            schema_version  INTEGER NOT NULL,
+            hub_url         TEXT,
+            hlc             INTEGER NOT NULL DEFAULT 0,
+            cursor          INTEGER NOT NULL DEFAULT 0,
+            acked           INTEGER NOT NULL DEFAULT 0,
+            folded          INTEGER NOT NULL DEFAULT 0,
+            created_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        ) STRICT;
+        -- The change log: one row per captured write, appended by the capture triggers.
+        CREATE TABLE sync_log (
+            seq     INTEGER PRIMARY KEY,
+            tbl     INTEGER NOT NULL,
+            pk      TEXT NOT NULL,
+            op      INTEGER NOT NULL,
+            cols    INTEGER,
+            wall    INTEGER NOT NULL,
+            centre  TEXT,
+            hlc     INTEGER,
+            seen    INTEGER
+        );
+        -- Pending local values that a remote change overwrote before they were pushed.
+        CREATE TABLE sync_stash (
+            tbl    INTEGER NOT NULL,
+            pk     TEXT NOT NULL,
+            col    INTEGER NOT NULL,
+            hlc    INTEGER NOT NULL,
+            value  ANY,
+            PRIMARY KEY (tbl, pk, col, hlc)
+        ) STRICT, WITHOUT ROWID;
+        -- The change log as people read it: pending changes with table, operation and column names.
+        CREATE VIEW sync_changes AS
+            SELECT l.seq, t.name AS "table", l.pk,
+                   CASE l.op WHEN 1 THEN 'insert' WHEN 2 THEN 'update' ELSE 'delete' END AS op,
+                   (SELECT group_concat(name, ',') FROM (
+                        SELECT c.name FROM sync_columns c
+                        WHERE c.tbl = l.tbl AND c.retired = 0 AND (l.op = 1 OR (l.cols >> c.ord) & 1)
+                        ORDER BY c.ord)) AS columns,
+                   l.wall, l.hlc, l.seen
+            FROM sync_log l JOIN sync_tables t ON t.id = l.tbl
+            WHERE l.seq > (SELECT acked FROM sync_state);
+        """
+
+    enum Op: Int64 {
+        case insert = 1, update = 2, delete = 3
+
+        var change: Change.Op {
+            switch self {
+            case .insert: .insert
+            case .update: .update
+            case .delete: .delete
+            }
+        }
+    }
+
+    /// The capture and scope triggers of one table on the replica of `node`.
+    static func triggers(for table: TableSpec, node: String) -> [String] {
+        let name = quoted(table.name)
+        let pk = quoted(table.primaryKey)
+        let isHMSI = node == Node.hmsi
+        func triggerName(_ suffix: String) -> String { quoted("sync_\(table.name)_\(suffix)") }
+        func raise(_ message: String) -> String { "SELECT RAISE(ABORT, \(literal("wirsync: " + message)));" }
+
+        if table.scope == .reference, !isHMSI {
+            let message = "\(table.name) is reference data; only HMSI writes it (scope)"
+            return ["INSERT", "UPDATE", "DELETE"].map { event in
+                "CREATE TRIGGER \(triggerName("readonly_" + event.lowercased())) BEFORE \(event) ON \(name) BEGIN \(raise(message)) END"
+            }
+        }
+
+        var sql: [String] = []
+        let centre = table.centreColumn.map { quoted($0.name) }
+        var keyColumns = [pk]
+        if let centre {
+            keyColumns.append(centre)
+            if !isHMSI {
+                sql.append("""
+                    CREATE TRIGGER \(triggerName("scope")) BEFORE INSERT ON \(name) WHEN NEW.\(centre) IS NOT \(literal(node))
+                    BEGIN \(raise("\(table.name).\(Node.centreColumn) must be \(node) on this replica (scope)")) END
+                    """)
+            }
+        }
+        let keyNames = ([table.primaryKey] + (table.centreColumn.map { [$0.name] } ?? [])).map { "\(table.name).\($0)" }
+        sql.append("""
+            CREATE TRIGGER \(triggerName("key")) BEFORE UPDATE OF \(keyColumns.joined(separator: ", ")) ON \(name)
+            WHEN \(keyColumns.map { "NEW.\($0) IS NOT OLD.\($0)" }.joined(separator: " OR "))
+            BEGIN \(raise("\(keyNames.joined(separator: " and ")) never change; insert a new row instead")) END
+            """)
+
+        // On HMSI's replica a row's centre is recorded with the entry: the row may be gone by the fold.
+        let newCentre = isHMSI ? centre.map { "NEW.\($0)" } ?? "NULL" : "NULL"
+        let oldCentre = isHMSI ? centre.map { "OLD.\($0)" } ?? "NULL" : "NULL"
+        let mask = table.columns.filter { $0.name != Node.centreColumn || table.scope != .centre }
+            .map { "((NEW.\(quoted($0.name)) IS NOT OLD.\(quoted($0.name))) << \($0.ordinal))" }
+            .joined(separator: " | ")
+        let insertEntry = "INSERT INTO sync_log (tbl, pk, op, cols, wall, centre) VALUES"
+        sql.append("""
+            CREATE TRIGGER \(triggerName("insert")) AFTER INSERT ON \(name) BEGIN
+                \(insertEntry) (\(table.id), NEW.\(pk), \(Op.insert.rawValue), NULL, \(wallMillis), \(newCentre));
+            END
+            """)
+        if !mask.isEmpty {
+            sql.append("""
+                CREATE TRIGGER \(triggerName("update")) AFTER UPDATE ON \(name) WHEN (\(mask)) <> 0 BEGIN
+                    \(insertEntry) (\(table.id), NEW.\(pk), \(Op.update.rawValue), \(mask), \(wallMillis), \(newCentre));
+                END
+                """)
+        }
+        sql.append("""
+            CREATE TRIGGER \(triggerName("delete")) AFTER DELETE ON \(name) BEGIN
+                \(insertEntry) (\(table.id), OLD.\(pk), \(Op.delete.rawValue), NULL, \(wallMillis), \(oldCentre));
+            END
+            """)
+        return sql
+    }
+}

@@ -1,0 +1,425 @@
+import Foundation
+import GRDB
+public import SyncCore
+public import SyncStore
+
+/// A centre's local replica: one SQLite file in WAL mode holding the domain tables, the
+/// capture triggers and the engine's `sync_*` tables.
+///
+/// Anything may write the domain tables; the triggers capture every write into
+/// `sync_log`. This type is the engine's side: it gives captured writes their clock
+/// (`fold`), composes them for the hub (`outgoing`), applies the hub's changes
+/// (`applyRemote`) and reports `status`. All of it runs on one connection with triggers
+/// off, so nothing the engine writes is captured again.
+///
+/// ```swift
+/// let (replica, _) = try Replica.initialise(path: "kassel.db", node: "landkreis-kassel",
+///                                           hubURL: nil, schema: try WIRSchema.definition())
+/// // … any tool writes kassel.db …
+/// let batch = try replica.outgoing(limit: 500)
+/// ```
+public final class Replica: Sendable {
+    public enum InitOutcome: Hashable, Sendable {
+        case created
+        case migrated(from: Int)
+    }
+
+    public let path: String
+    public let node: String
+    public let schema: StoreSchema
+    private let queue: DatabaseQueue
+
+    private init(path: String, node: String, schema: StoreSchema, queue: DatabaseQueue) {
+        self.path = path
+        self.node = node
+        self.schema = schema
+        self.queue = queue
+    }
+
+    // MARK: Creating and opening
+
+    /// Creates a replica at `path`, or migrates the one there to a newer schema version.
+    ///
+    /// Refuses a file that is not a replica, a replica of another node, and a replica that
+    /// is already at this schema version or newer. A failed creation leaves no file behind.
+    public static func initialise(
+        path: String, node: String, hubURL: String?, schema definition: SchemaDefinition
+    ) throws(ReplicaError) -> (Replica, InitOutcome) {
+        guard Node.isWellFormed(node) else { throw .invalidNode(node) }
+        if FileManager.default.fileExists(atPath: path) {
+            return try migrate(path: path, node: node, hubURL: hubURL, definition: definition)
+        }
+        do {
+            let queue = try StoreConnection.open(path: path)
+            try queue.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA journal_mode = WAL")
+                try db.inTransaction(.immediate) {
+                    try db.execute(sql: SchemaInstaller.sharedTablesSQL)
+                    try db.execute(sql: CaptureSQL.replicaTablesSQL)
+                    let schema = try SchemaInstaller.migrate(db, to: definition, from: 0)
+                    try db.execute(
+                        sql: """
+                            INSERT INTO sync_state (id, node, replica_id, schema_name, schema_version, hub_url)
+                            VALUES (1, ?, ?, ?, ?, ?)
+                            """,
+                        arguments: [node, UUID().uuidString.lowercased(), definition.name, definition.version, hubURL])
+                    try installTriggers(db, schema: schema, node: node)
+                    return .commit
+                }
+            }
+            return (try open(path: path), .created)
+        } catch {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            throw map(error, path: path)
+        }
+    }
+
+    private static func migrate(
+        path: String, node: String, hubURL: String?, definition: SchemaDefinition
+    ) throws(ReplicaError) -> (Replica, InitOutcome) {
+        let replica = try open(path: path)
+        guard replica.node == node else { throw .belongsToOtherNode(path: path, node: replica.node, requested: node) }
+        let installed = replica.schema.version
+        guard installed < definition.version else {
+            if installed == definition.version {
+                throw .alreadyInitialised(path: path, node: node, schemaVersion: installed)
+            }
+            throw .newerSchema(path: path, installed: installed, available: definition.version)
+        }
+        try replica.write { db in
+            let name = try String.fetchOne(db, sql: "SELECT schema_name FROM sync_state")
+            guard name == definition.name else {
+                throw ReplicaError.notAReplica(path: path, reason: "its schema is \(name ?? "unknown"), not \(definition.name)")
+            }
+            // Entries captured before the migration get their versions under the old columns.
+            try replica.fold(db)
+            let schema = try SchemaInstaller.migrate(db, to: definition, from: installed)
+            let triggers = try String.fetchAll(
+                db, sql: "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'sync\\_%' ESCAPE '\\'")
+            for trigger in triggers { try db.execute(sql: "DROP TRIGGER \(quoted(trigger))") }
+            try installTriggers(db, schema: schema, node: node)
+            try db.execute(
+                sql: "UPDATE sync_state SET schema_version = ?, hub_url = coalesce(?, hub_url)",
+                arguments: [definition.version, hubURL])
+        }
+        return (try open(path: path), .migrated(from: installed))
+    }
+
+    private static func installTriggers(_ db: Database, schema: StoreSchema, node: String) throws {
+        for table in schema.tables {
+            for sql in CaptureSQL.triggers(for: table, node: node) { try db.execute(sql: sql) }
+        }
+    }
+
+    /// Opens an existing replica. Creates nothing: a missing file is an error.
+    public static func open(path: String) throws(ReplicaError) -> Replica {
+        guard FileManager.default.fileExists(atPath: path) else { throw .notFound(path: path) }
+        do {
+            let queue = try StoreConnection.open(path: path)
+            let (node, version) = try queue.read { db -> (String, Int) in
+                guard try db.tableExists("sync_state"),
+                    let row = try Row.fetchOne(db, sql: "SELECT node, schema_version FROM sync_state")
+                else { throw ReplicaError.notAReplica(path: path, reason: "it has no sync_state") }
+                return (row["node"], row["schema_version"])
+            }
+            let schema = try queue.read { db in try SchemaInstaller.load(db, version: version) }
+            return Replica(path: path, node: node, schema: schema, queue: queue)
+        } catch {
+            throw map(error, path: path)
+        }
+    }
+
+    // MARK: Status
+
+    /// What an operator sees in `wirsync status`.
+    public struct Status: Hashable, Sendable, Codable {
+        public var centre: String
+        public var schemaVersion: Int
+        /// Captured changes the hub has not acknowledged yet.
+        public var pending: Int
+        /// The last hub sequence pulled.
+        public var cursor: Int64
+        public var hubURL: String?
+        public var hlc: HLC
+        public var replicaID: String
+
+        enum CodingKeys: String, CodingKey {
+            case centre, pending, cursor, hlc
+            case schemaVersion = "schema_version"
+            case hubURL = "hub_url"
+            case replicaID = "replica_id"
+        }
+    }
+
+    public func status() throws(ReplicaError) -> Status {
+        try read { db in
+            let state = try Row.fetchOne(
+                db, sql: "SELECT node, schema_version, cursor, acked, hub_url, hlc, replica_id FROM sync_state")!
+            let pending = try Int.fetchOne(
+                db, sql: "SELECT count(*) FROM sync_log WHERE seq > ?", arguments: [state["acked"] as Int64]) ?? 0
+            return Status(
+                centre: state["node"], schemaVersion: state["schema_version"], pending: pending,
+                cursor: state["cursor"], hubURL: state["hub_url"], hlc: HLC(rawValue: state["hlc"]),
+                replicaID: state["replica_id"])
+        }
+    }
+
+    // MARK: Clock
+
+    /// Gives every captured entry not yet folded its HLC and `seen` cursor, in log order,
+    /// and records its versions. Returns how many entries it folded.
+    @discardableResult
+    public func fold() throws(ReplicaError) -> Int {
+        try write { db in try fold(db) }
+    }
+
+    /// The fold, inside the caller's write transaction.
+    ///
+    /// An entry's HLC is `max(last + 1, wall << 16)`, exactly what a trigger computing it on
+    /// the spot would give: the state it starts from changes only inside transactions that
+    /// fold first (remote apply moves the clock after folding).
+    @discardableResult
+    private func fold(_ db: Database) throws -> Int {
+        let state = try Row.fetchOne(db, sql: "SELECT hlc, cursor, folded FROM sync_state")!
+        var hlc = HLC(rawValue: state["hlc"])
+        let cursor: Int64 = state["cursor"]
+        var last: Int64 = state["folded"]
+        let applier = try Applier(db: db, schema: schema)
+        let stamp = try db.cachedStatement(sql: "UPDATE sync_log SET hlc = ?, seen = ? WHERE seq = ?")
+        var count = 0
+        while true {
+            let entries = try Row.fetchAll(
+                db, sql: "SELECT seq, tbl, pk, op, cols, wall, centre FROM sync_log WHERE seq > ? ORDER BY seq LIMIT 2000",
+                arguments: [last])
+            guard !entries.isEmpty else { break }
+            for entry in entries {
+                let entry = try LogEntry(entry, schema: schema)
+                hlc = HLC.next(after: hlc, wallMillis: entry.wall)
+                _ = try applier.recordLocal(
+                    table: entry.table, pk: entry.pk, op: entry.op, columns: entry.columns,
+                    centre: centre(of: entry), stamp: Stamp(Version(hlc: hlc, origin: node)))
+                try stamp.execute(arguments: [hlc.rawValue, cursor, entry.seq])
+                last = entry.seq
+                count += 1
+            }
+        }
+        if count > 0 {
+            try db.execute(sql: "UPDATE sync_state SET hlc = ?, folded = ?", arguments: [hlc.rawValue, last])
+        }
+        return count
+    }
+
+    private func centre(of entry: LogEntry) -> String? {
+        entry.table.scope == .centre ? entry.centre ?? node : nil
+    }
+
+    // MARK: Applying the hub's changes
+
+    /// What one applied batch did.
+    public struct ApplyReport: Hashable, Sendable {
+        /// Changes that changed this replica.
+        public var applied = 0
+        /// Changes this replica already had.
+        public var duplicates = 0
+        /// Changes that lost to newer versions everywhere they touched.
+        public var superseded = 0
+        /// Pending local values a remote change overwrote; kept to be pushed.
+        public var stashed = 0
+        /// The clock after the batch.
+        public var hlc = HLC.zero
+    }
+
+    /// Applies a batch of the hub's changes in one transaction, with per-column LWW, and
+    /// stores `cursor` in the same transaction. On any error nothing is applied and the
+    /// cursor stays where it was.
+    public func applyRemote(_ changes: [Change], cursor: Int64) throws(ReplicaError) -> ApplyReport {
+        try write { db in
+            try fold(db)
+            let state = try Row.fetchOne(db, sql: "SELECT hlc, cursor, acked FROM sync_state")!
+            let current: Int64 = state["cursor"]
+            guard cursor >= current else { throw ReplicaError.staleCursor(current: current, received: cursor) }
+            // Local versions newer than the last acknowledged entry have not reached the hub.
+            let ackedHLC = try Int64.fetchOne(
+                db, sql: "SELECT hlc FROM sync_log WHERE seq = ?", arguments: [state["acked"] as Int64]) ?? 0
+            let node = self.node
+            let isPendingLocal = { (stamp: Stamp) in stamp.version.origin == node && stamp.version.hlc.rawValue > ackedHLC }
+            let applier = try Applier(db: db, schema: schema)
+            let scope = ScopeRule(centre: node == Node.hmsi ? nil : node, reference: true)
+            let stash = try db.cachedStatement(
+                sql: "INSERT OR REPLACE INTO sync_stash (tbl, pk, col, hlc, value) VALUES (?, ?, ?, ?, ?)")
+            var report = ApplyReport(hlc: HLC(rawValue: state["hlc"]))
+            for change in changes {
+                let result = try applier.apply(change, scope: scope, keep: isPendingLocal)
+                for (column, displaced) in result.displaced {
+                    try stash.execute(arguments: [
+                        result.table.id, change.pk, column, displaced.stamp.version.hlc.rawValue, displaced.value.databaseValue,
+                    ])
+                    report.stashed += 1
+                }
+                if result.plan.isDuplicate {
+                    report.duplicates += 1
+                } else if result.plan.changesNothing {
+                    report.superseded += 1
+                } else {
+                    report.applied += 1
+                }
+                report.hlc = max(report.hlc, change.hlc)
+            }
+            try db.execute(sql: "UPDATE sync_state SET hlc = ?, cursor = ?", arguments: [report.hlc.rawValue, cursor])
+            return report
+        }
+    }
+
+    // MARK: Sending captured changes
+
+    /// Captured changes ready for the hub, in local sequence order.
+    public struct OutgoingBatch: Hashable, Sendable {
+        public var changes: [Change]
+        /// The highest local sequence this batch covers; entries a later write superseded
+        /// are covered without being sent.
+        public var lastSeq: Int64
+        /// Whether more entries wait after `lastSeq`.
+        public var more: Bool
+    }
+
+    /// Folds, then composes up to `limit` unacknowledged entries as changes for the hub.
+    ///
+    /// Each change carries the current value of every column whose version is still this
+    /// entry's; a column a later local write overwrote travels with that later entry, and
+    /// one a remote change overwrote travels from `sync_stash`.
+    public func outgoing(limit: Int) throws(ReplicaError) -> OutgoingBatch {
+        try write { db in
+            try fold(db)
+            let acked = try Int64.fetchOne(db, sql: "SELECT acked FROM sync_state")!
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT seq, tbl, pk, op, cols, wall, centre, hlc, seen FROM sync_log WHERE seq > ? ORDER BY seq LIMIT ?",
+                arguments: [acked, limit + 1])
+            let applier = try Applier(db: db, schema: schema)
+            var batch = OutgoingBatch(changes: [], lastSeq: acked, more: rows.count > limit)
+            for row in rows.prefix(limit) {
+                let entry = try LogEntry(row, schema: schema)
+                batch.lastSeq = entry.seq
+                if let change = try compose(entry, hlc: HLC(rawValue: row["hlc"]), seen: row["seen"], applier: applier, db: db) {
+                    batch.changes.append(change)
+                }
+            }
+            return batch
+        }
+    }
+
+    private func compose(_ entry: LogEntry, hlc: HLC, seen: Int64, applier: Applier, db: Database) throws -> Change? {
+        let table = entry.table
+        let version = Version(hlc: hlc, origin: node)
+        let stored = try applier.storedRow(table: table, pk: entry.pk)
+        var change = Change(
+            seq: entry.seq, table: table.name, pk: entry.pk, op: entry.op, centre: centre(of: entry), values: [:],
+            hlc: hlc, origin: node, seen: seen)
+        if entry.op == .delete { return change }
+
+        let stashed = Dictionary(
+            uniqueKeysWithValues: try Row.fetchAll(
+                db, sql: "SELECT col, value FROM sync_stash WHERE tbl = ? AND pk = ? AND hlc = ?",
+                arguments: [table.id, entry.pk, hlc.rawValue]
+            ).map { ($0["col"] as Int, Value($0["value"] as DatabaseValue)) })
+        let current = stored.versions.isAlive ? try applier.currentValues(table, pk: entry.pk, columns: table.columns.map(\.ordinal)) : [:]
+
+        if entry.op == .insert {
+            // The row as inserted is the row now, unless a remote change displaced it (stashed).
+            guard stored.versions.base?.version == version || !stashed.isEmpty else { return nil }
+            guard stored.versions.isAlive || !stashed.isEmpty else { return nil }
+            for column in table.columns {
+                change.values[column.name] = stashed[column.ordinal] ?? current[column.ordinal] ?? .null
+            }
+            return change
+        }
+        for ordinal in entry.columns {
+            guard let column = table.column(ordinal: ordinal) else { continue }
+            if stored.versions.stamp(ofColumn: ordinal)?.version == version {
+                change.values[column.name] = stored.versions.isAlive ? current[ordinal] : stored.ghosts[ordinal]
+            } else if let value = stashed[ordinal] {
+                change.values[column.name] = value
+            }
+        }
+        return change.values.isEmpty ? nil : change
+    }
+
+    /// Records that the hub has durably applied everything up to `seq`.
+    ///
+    /// The entry at `seq` itself stays in the log (marked acknowledged), so a sequence
+    /// number is never handed out twice.
+    public func acknowledge(through seq: Int64) throws(ReplicaError) {
+        try write { db in
+            let acked = try Int64.fetchOne(db, sql: "SELECT acked FROM sync_state")!
+            guard seq > acked else { return }
+            guard let hlc = try Int64.fetchOne(db, sql: "SELECT hlc FROM sync_log WHERE seq = ?", arguments: [seq]) else {
+                throw ReplicaError.sqlite(message: "cannot acknowledge \(seq): no such folded entry in sync_log")
+            }
+            try db.execute(sql: "UPDATE sync_state SET acked = ?", arguments: [seq])
+            try db.execute(sql: "DELETE FROM sync_log WHERE seq < ?", arguments: [seq])
+            try db.execute(sql: "DELETE FROM sync_stash WHERE hlc <= ?", arguments: [hlc])
+        }
+    }
+
+    // MARK: Plumbing
+
+    private func write<T>(_ body: (Database) throws -> T) throws(ReplicaError) -> T {
+        do {
+            return try queue.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
+        } catch {
+            throw Self.map(error, path: path)
+        }
+    }
+
+    private func read<T>(_ body: (Database) throws -> T) throws(ReplicaError) -> T {
+        do {
+            return try queue.read(body)
+        } catch {
+            throw Self.map(error, path: path)
+        }
+    }
+
+    static func map(_ error: any Error, path: String) -> ReplicaError {
+        switch error {
+        case let error as ReplicaError: error
+        case let error as ApplyError: .apply(error)
+        case let error as SchemaError: .schema(error)
+        case let error as DatabaseError where error.resultCode == .SQLITE_NOTADB:
+            .notAReplica(path: path, reason: "it is not an SQLite database")
+        case let error as DatabaseError: .sqlite(message: error.message ?? "\(error)")
+        default: .sqlite(message: "\(error)")
+        }
+    }
+}
+
+/// One row of `sync_log`, decoded against the replica's schema.
+struct LogEntry {
+    var seq: Int64
+    var table: TableSpec
+    var pk: String
+    var op: Change.Op
+    /// The changed columns of an update, by ordinal; empty for inserts and deletes.
+    var columns: [Int]
+    var wall: Int64
+    var centre: String?
+
+    init(_ row: Row, schema: StoreSchema) throws {
+        seq = row["seq"]
+        guard let table = schema.table(id: row["tbl"]), let op = CaptureSQL.Op(rawValue: row["op"]) else {
+            throw ReplicaError.sqlite(message: "sync_log entry \(row["seq"] as Int64) names an unknown table or operation")
+        }
+        self.table = table
+        self.op = op.change
+        pk = row["pk"]
+        wall = row["wall"]
+        centre = row["centre"]
+        let mask: Int64 = row["cols"] ?? 0
+        columns = op == .update ? table.columns.map(\.ordinal).filter { mask >> $0 & 1 == 1 } : []
+    }
+}

@@ -1,0 +1,336 @@
+package import GRDB
+package import SyncCore
+
+/// Which rows a writer may touch (DESIGN.md, Scopes).
+package struct ScopeRule: Sendable {
+    /// The centre whose rows may be touched; nil for every centre (HMSI).
+    package var centre: String?
+    /// Whether rows of reference tables may be touched.
+    package var reference: Bool
+
+    package init(centre: String?, reference: Bool) {
+        self.centre = centre
+        self.reference = reference
+    }
+}
+
+/// A value that a change overwrote or removed from view, kept because the caller asked.
+package struct DisplacedValue: Hashable, Sendable {
+    package var stamp: Stamp
+    package var value: Value
+}
+
+/// The outcome of applying one change to one row.
+package struct AppliedChange: Sendable {
+    package var table: TableSpec
+    package var plan: MergePlan
+    /// Values this change overwrote or removed from view, by column ordinal, for the
+    /// versions the caller's `keep` selected.
+    package var displaced: [Int: DisplacedValue]
+}
+
+/// The state of one row as stored in `sync_rows` and `sync_cols`.
+package struct StoredRow: Sendable {
+    package var versions: RowVersions
+    package var ghosts: [Int: Value]
+    package var scope: String?
+    package var exists: Bool
+}
+
+/// Applies changes to a store with the merge rule: writes the domain table and the
+/// version tables in the caller's transaction.
+///
+/// One applier serves one transaction: it caches the node table, which a rollback
+/// would make stale.
+package final class Applier {
+    package let db: Database
+    package let schema: StoreSchema
+    private var nodeIDs: [String: Int64] = [:]
+    private var nodeNames: [Int64: String] = [:]
+
+    package init(db: Database, schema: StoreSchema) throws {
+        self.db = db
+        self.schema = schema
+        for row in try Row.fetchAll(db, sql: "SELECT id, name FROM sync_nodes") {
+            nodeIDs[row["name"]] = row["id"]
+            nodeNames[row["id"]] = row["name"]
+        }
+    }
+
+    package func nodeID(_ name: String) throws -> Int64 {
+        if let id = nodeIDs[name] { return id }
+        try db.execute(sql: "INSERT INTO sync_nodes (name) VALUES (?)", arguments: [name])
+        let id = db.lastInsertedRowID
+        nodeIDs[name] = id
+        nodeNames[id] = name
+        return id
+    }
+
+    package func nodeName(_ id: Int64) throws -> String {
+        guard let name = nodeNames[id] else {
+            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "sync_nodes has no node \(id)")
+        }
+        return name
+    }
+
+    /// Checks a change against the schema and the scope rule and returns its values by
+    /// column ordinal, coerced to their column's type. Writes nothing.
+    package func validate(_ change: Change, scope: ScopeRule) throws(ApplyError) -> (TableSpec, [Int: Value]) {
+        guard let table = schema.table(named: change.table) else { throw .unknownTable(change.table) }
+        let pk = change.pk
+        guard !pk.isEmpty, pk.utf8.count <= 200 else {
+            throw .invalidChange(table: table.name, pk: pk, reason: "the primary key is empty or longer than 200 bytes")
+        }
+        guard Node.isWellFormed(change.origin) else {
+            throw .invalidChange(table: table.name, pk: pk, reason: "origin \(change.origin) is not a node id")
+        }
+        guard change.hlc.rawValue > 0 else {
+            throw .invalidChange(table: table.name, pk: pk, reason: "hlc must be positive")
+        }
+
+        var values: [Int: Value] = [:]
+        for (name, value) in change.values {
+            guard let column = table.column(named: name) else {
+                if name == table.primaryKey {
+                    throw .invalidChange(table: table.name, pk: pk, reason: "the primary key travels as pk, not as a value")
+                }
+                throw .unknownColumn(table: table.name, column: name)
+            }
+            guard value.fits(columnType: column.type) else {
+                throw .invalidValue(
+                    table: table.name, pk: pk, column: name,
+                    reason: "\(value.storageClass) does not fit a \(column.type) column")
+            }
+            if value == .null, column.notNull {
+                throw .invalidValue(table: table.name, pk: pk, column: name, reason: "the column is NOT NULL")
+            }
+            if case .integer(let integer) = value, column.type == "REAL" {
+                values[column.ordinal] = .real(Double(integer))
+            } else {
+                values[column.ordinal] = value
+            }
+        }
+
+        switch change.op {
+        case .insert:
+            if let missing = table.columns.first(where: { $0.notNull && values[$0.ordinal] == nil }) {
+                throw .invalidValue(table: table.name, pk: pk, column: missing.name, reason: "an insert must set this NOT NULL column")
+            }
+        case .update:
+            guard !values.isEmpty else {
+                throw .invalidChange(table: table.name, pk: pk, reason: "an update must change at least one column")
+            }
+        case .delete:
+            guard values.isEmpty else {
+                throw .invalidChange(table: table.name, pk: pk, reason: "a delete carries no values")
+            }
+        }
+
+        switch table.scope {
+        case .reference:
+            guard scope.reference else {
+                throw .outOfScope(table: table.name, pk: pk, reason: "\(table.name) is reference data, written by HMSI only")
+            }
+            guard change.centre == nil else {
+                throw .invalidChange(table: table.name, pk: pk, reason: "reference rows belong to no centre")
+            }
+        case .centre:
+            guard let centre = change.centre, let centreColumn = table.centreColumn else {
+                throw .invalidChange(table: table.name, pk: pk, reason: "a change to a centre-scoped table names its centre")
+            }
+            if let allowed = scope.centre, allowed != centre {
+                throw .outOfScope(table: table.name, pk: pk, reason: "the row belongs to \(centre), not to \(allowed)")
+            }
+            switch (change.op, values[centreColumn.ordinal]) {
+            case (.insert, .text(let inserted)) where inserted == centre:
+                break
+            case (.insert, let inserted):
+                throw .invalidChange(
+                    table: table.name, pk: pk,
+                    reason: "centre \(centre) does not match \(Node.centreColumn) \(inserted ?? .null)")
+            case (_, nil):
+                break
+            case (_, .some):
+                throw .invalidChange(table: table.name, pk: pk, reason: "\(Node.centreColumn) never changes")
+            }
+        }
+        return (table, values)
+    }
+
+    /// Reads a row's versions, ghosts and scope.
+    package func storedRow(table: TableSpec, pk: String) throws -> StoredRow {
+        let rowStatement = try db.cachedStatement(sql: """
+            SELECT scope, alive, reg_hlc, reg_node, reg_seq, base_hlc, base_node, base_seq
+            FROM sync_rows WHERE tbl = ? AND pk = ?
+            """)
+        guard let row = try Row.fetchOne(rowStatement, arguments: [table.id, pk]) else {
+            return StoredRow(versions: RowVersions(), ghosts: [:], scope: nil, exists: false)
+        }
+        var versions = RowVersions()
+        if let hlc: Int64 = row["reg_hlc"] {
+            versions.register = Register(
+                alive: row["alive"],
+                stamp: Stamp(Version(hlc: HLC(rawValue: hlc), origin: try nodeName(row["reg_node"])), seq: row["reg_seq"]))
+        }
+        if let hlc: Int64 = row["base_hlc"] {
+            versions.base = Stamp(Version(hlc: HLC(rawValue: hlc), origin: try nodeName(row["base_node"])), seq: row["base_seq"])
+        }
+        var ghosts: [Int: Value] = [:]
+        let columnStatement = try db.cachedStatement(sql: "SELECT col, hlc, node, seq, ghost FROM sync_cols WHERE tbl = ? AND pk = ?")
+        for column in try Row.fetchAll(columnStatement, arguments: [table.id, pk]) {
+            let ordinal: Int = column["col"]
+            versions.overrides[ordinal] = Stamp(
+                Version(hlc: HLC(rawValue: column["hlc"]), origin: try nodeName(column["node"])), seq: column["seq"])
+            ghosts[ordinal] = Value(column["ghost"] as DatabaseValue)
+        }
+        return StoredRow(versions: versions, ghosts: ghosts, scope: row["scope"], exists: true)
+    }
+
+    /// Applies one change from elsewhere with the merge rule: the domain table and the
+    /// version tables.
+    ///
+    /// - Parameters:
+    ///   - seq: the hub sequence to record with the versions this change sets (hub only).
+    ///   - keep: selects the displaced versions whose values the caller needs back.
+    package func apply(
+        _ change: Change, seq: Int64? = nil, scope: ScopeRule, keep: (Stamp) -> Bool = { _ in false }
+    ) throws -> AppliedChange {
+        let (table, values) = try validate(change, scope: scope)
+        return try merge(
+            table: table, pk: change.pk, op: change.op, centre: change.centre, values: values,
+            stamp: Stamp(change.version, seq: seq), writesDomain: true, keep: keep)
+    }
+
+    /// Records the versions of a write captured on this replica, whose values the
+    /// domain table already holds.
+    package func recordLocal(
+        table: TableSpec, pk: String, op: Change.Op, columns: [Int], centre: String?, stamp: Stamp
+    ) throws -> MergePlan {
+        try merge(
+            table: table, pk: pk, op: op, centre: centre,
+            values: Dictionary(uniqueKeysWithValues: columns.map { ($0, Value.null) }),
+            stamp: stamp, writesDomain: false, keep: { _ in false }
+        ).plan
+    }
+
+    private func merge(
+        table: TableSpec, pk: String, op: Change.Op, centre: String?, values: [Int: Value], stamp: Stamp,
+        writesDomain: Bool, keep: (Stamp) -> Bool
+    ) throws -> AppliedChange {
+        let stored = try storedRow(table: table, pk: pk)
+        if stored.exists, stored.scope != centre {
+            throw ApplyError.outOfScope(
+                table: table.name, pk: pk,
+                reason: "the row belongs to \(stored.scope ?? "no centre"), not to \(centre ?? "no centre")")
+        }
+        let columns = op == .insert ? table.columns.map(\.ordinal) : values.keys.sorted()
+        let plan = Merge.plan(stored.versions, op: op, columns: columns, stamp: stamp)
+        var applied = AppliedChange(table: table, plan: plan, displaced: [:])
+        if plan.isDuplicate || plan.changesNothing { return applied }
+
+        // Values of the overrides a deleted row keeps, column by column.
+        var ghosts: [Int: Value] = [:]
+        if writesDomain {
+            let pkValue = pk.databaseValue
+            // Displaced versions the caller wants, for columns this change overwrites.
+            let kept = plan.won.compactMap { column, previous in previous.flatMap { keep($0) ? (column, $0) : nil } }
+            switch (plan.before.isAlive, plan.after.isAlive) {
+            case (true, true):
+                let previous = try currentValues(table, pk: pk, columns: kept.map(\.0))
+                for (column, stamp) in kept {
+                    if let value = previous[column] { applied.displaced[column] = DisplacedValue(stamp: stamp, value: value) }
+                }
+                let won = plan.won.keys.sorted()
+                if !won.isEmpty {
+                    let assignments = won.map { "\(quoted(table.column(ordinal: $0)!.name)) = ?" }.joined(separator: ", ")
+                    let statement = try db.cachedStatement(
+                        sql: "UPDATE \(quoted(table.name)) SET \(assignments) WHERE \(quoted(table.primaryKey)) = ?")
+                    try statement.execute(arguments: StatementArguments(won.map { (values[$0] ?? .null).databaseValue } + [pkValue]))
+                }
+            case (false, true):
+                for (column, stamp) in kept where stored.versions.overrides[column] != nil {
+                    applied.displaced[column] = DisplacedValue(stamp: stamp, value: stored.ghosts[column] ?? .null)
+                }
+                let row = table.columns.map { column in
+                    plan.won[column.ordinal] != nil ? values[column.ordinal] ?? .null : stored.ghosts[column.ordinal] ?? .null
+                }
+                let names = ([table.primaryKey] + table.columns.map(\.name)).map(quoted).joined(separator: ", ")
+                let marks = Array(repeating: "?", count: table.columns.count + 1).joined(separator: ", ")
+                let statement = try db.cachedStatement(sql: "INSERT INTO \(quoted(table.name)) (\(names)) VALUES (\(marks))")
+                try statement.execute(arguments: StatementArguments([pkValue] + row.map(\.databaseValue)))
+            case (true, false):
+                let row = try currentValues(table, pk: pk, columns: table.columns.map(\.ordinal))
+                for (column, value) in row {
+                    if let previous = plan.before.stamp(ofColumn: column), keep(previous) {
+                        applied.displaced[column] = DisplacedValue(stamp: previous, value: value)
+                    }
+                    if plan.after.overrides[column] != nil { ghosts[column] = value }
+                }
+                let statement = try db.cachedStatement(
+                    sql: "DELETE FROM \(quoted(table.name)) WHERE \(quoted(table.primaryKey)) = ?")
+                try statement.execute(arguments: [pkValue])
+            case (false, false):
+                for (column, stamp) in kept where stored.versions.overrides[column] != nil {
+                    applied.displaced[column] = DisplacedValue(stamp: stamp, value: stored.ghosts[column] ?? .null)
+                }
+                for column in plan.after.overrides.keys {
+                    ghosts[column] = plan.won[column] != nil ? values[column] ?? .null : stored.ghosts[column] ?? .null
+                }
+            }
+        }
+        try saveVersions(table: table, pk: pk, centre: centre, stored: stored, plan: plan, ghosts: ghosts)
+        return applied
+    }
+
+    /// The current values of some columns of a visible row, by ordinal; empty if the row is not there.
+    package func currentValues(_ table: TableSpec, pk: String, columns: [Int]) throws -> [Int: Value] {
+        guard !columns.isEmpty else { return [:] }
+        let names = columns.map { quoted(table.column(ordinal: $0)!.name) }.joined(separator: ", ")
+        let statement = try db.cachedStatement(
+            sql: "SELECT \(names) FROM \(quoted(table.name)) WHERE \(quoted(table.primaryKey)) = ?")
+        guard let row = try Row.fetchOne(statement, arguments: [pk]) else { return [:] }
+        var values: [Int: Value] = [:]
+        for (index, column) in columns.enumerated() { values[column] = Value(row[index] as DatabaseValue) }
+        return values
+    }
+
+    private func saveVersions(
+        table: TableSpec, pk: String, centre: String?, stored: StoredRow, plan: MergePlan, ghosts: [Int: Value]
+    ) throws {
+        let after = plan.after
+        if !stored.exists || after.register != plan.before.register || after.base != plan.before.base {
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO sync_rows (tbl, pk, scope, alive, reg_hlc, reg_node, reg_seq, base_hlc, base_node, base_seq)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (tbl, pk) DO UPDATE SET alive = excluded.alive,
+                    reg_hlc = excluded.reg_hlc, reg_node = excluded.reg_node, reg_seq = excluded.reg_seq,
+                    base_hlc = excluded.base_hlc, base_node = excluded.base_node, base_seq = excluded.base_seq
+                """)
+            try statement.execute(arguments: [
+                table.id, pk, centre, after.isAlive,
+                after.register?.stamp.version.hlc.rawValue, try after.register.map { try nodeID($0.stamp.version.origin) },
+                after.register?.stamp.seq,
+                after.base?.version.hlc.rawValue, try after.base.map { try nodeID($0.version.origin) }, after.base?.seq,
+            ])
+        }
+        let columns = Set(plan.before.overrides.keys).union(after.overrides.keys)
+        for column in columns.sorted() {
+            guard let stamp = after.overrides[column] else {
+                let statement = try db.cachedStatement(sql: "DELETE FROM sync_cols WHERE tbl = ? AND pk = ? AND col = ?")
+                try statement.execute(arguments: [table.id, pk, column])
+                continue
+            }
+            let ghost = after.isAlive ? Value.null : ghosts[column] ?? stored.ghosts[column] ?? .null
+            if stamp == plan.before.overrides[column], ghost == stored.ghosts[column] ?? .null { continue }
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO sync_cols (tbl, pk, col, hlc, node, seq, ghost) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (tbl, pk, col) DO UPDATE SET
+                    hlc = excluded.hlc, node = excluded.node, seq = excluded.seq, ghost = excluded.ghost
+                """)
+            try statement.execute(arguments: [
+                table.id, pk, column, stamp.version.hlc.rawValue, try nodeID(stamp.version.origin), stamp.seq,
+                ghost.databaseValue,
+            ])
+        }
+    }
+}

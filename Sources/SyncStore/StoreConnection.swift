@@ -1,0 +1,26 @@
+import CSQLiteShim
+package import GRDB
+
+/// Opens the sync engine's own connection to a store.
+///
+/// Triggers are off on this connection: what the engine writes (remote changes, version
+/// bookkeeping) is never captured as a local change. Foreign keys are off because the
+/// merge applies rows independently, in whatever order they arrive.
+package enum StoreConnection {
+    package static func open(path: String, readonly: Bool = false) throws -> DatabaseQueue {
+        var configuration = Configuration()
+        configuration.readonly = readonly
+        configuration.foreignKeysEnabled = false
+        configuration.busyMode = .timeout(30)
+        configuration.label = "wirsync-engine"
+        configuration.prepareDatabase { db in
+            guard wirsync_set_triggers_enabled(db.sqliteConnection, 0) == 0 else {
+                throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "could not turn triggers off on the engine connection")
+            }
+            if !readonly {
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
+        }
+        return try DatabaseQueue(path: path, configuration: configuration)
+    }
+}

@@ -1,0 +1,216 @@
+package import GRDB
+public import SyncCore
+
+/// A replicated column as installed: its stable ordinal, declared type and nullability.
+public struct ColumnSpec: Hashable, Sendable {
+    /// Stable position used by the change log's column masks; never reused.
+    public let ordinal: Int
+    public let name: String
+    /// Declared type, upper-cased (INTEGER, REAL, TEXT, BLOB, ANY).
+    public let type: String
+    public let notNull: Bool
+}
+
+/// A replicated table as installed in a store.
+public struct TableSpec: Hashable, Sendable {
+    /// Local id of the table in this store (not sent on the wire).
+    public let id: Int
+    public let name: String
+    public let scope: Scope
+    public let primaryKey: String
+    /// Every replicated column except the primary key, by ordinal.
+    public let columns: [ColumnSpec]
+
+    init(id: Int, name: String, scope: Scope, primaryKey: String, columns: [ColumnSpec]) {
+        self.id = id
+        self.name = name
+        self.scope = scope
+        self.primaryKey = primaryKey
+        self.columns = columns.sorted { $0.ordinal < $1.ordinal }
+    }
+
+    public func column(named name: String) -> ColumnSpec? { columns.first { $0.name == name } }
+
+    public func column(ordinal: Int) -> ColumnSpec? { columns.first { $0.ordinal == ordinal } }
+
+    /// The column that holds a row's centre, for centre-scoped tables.
+    public var centreColumn: ColumnSpec? { scope == .centre ? column(named: Node.centreColumn) : nil }
+}
+
+/// The replicated tables of a store, as recorded in its `sync_tables` and `sync_columns`.
+public struct StoreSchema: Hashable, Sendable {
+    public let version: Int
+    public let tables: [TableSpec]
+
+    public func table(named name: String) -> TableSpec? { tables.first { $0.name == name } }
+
+    public func table(id: Int) -> TableSpec? { tables.first { $0.id == id } }
+}
+
+/// Installs a domain schema and the engine's shared `sync_*` tables into a store.
+package enum SchemaInstaller {
+    /// The largest column ordinal a change-log mask can carry (bit 62; bit 63 is the sign).
+    static let maxOrdinal = 62
+
+    /// Tables shared by replica and hub: the replicated tables and columns, the nodes
+    /// (origins), and the per-row and per-column versions the merge rule works on.
+    package static let sharedTablesSQL = """
+        CREATE TABLE sync_tables (
+            id     INTEGER PRIMARY KEY,
+            name   TEXT NOT NULL UNIQUE,
+            scope  TEXT NOT NULL CHECK (scope IN ('centre', 'reference')),
+            pk     TEXT NOT NULL
+        ) STRICT;
+        CREATE TABLE sync_columns (
+            tbl      INTEGER NOT NULL REFERENCES sync_tables(id),
+            ord      INTEGER NOT NULL,
+            name     TEXT NOT NULL,
+            type     TEXT NOT NULL,
+            not_null INTEGER NOT NULL,
+            retired  INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (tbl, ord)
+        ) STRICT;
+        CREATE TABLE sync_nodes (
+            id    INTEGER PRIMARY KEY,
+            name  TEXT NOT NULL UNIQUE
+        ) STRICT;
+        -- One row per replicated row: its deletion register and the base version of its columns.
+        CREATE TABLE sync_rows (
+            tbl        INTEGER NOT NULL,
+            pk         TEXT NOT NULL,
+            scope      TEXT,
+            alive      INTEGER NOT NULL,
+            reg_hlc    INTEGER,
+            reg_node   INTEGER,
+            reg_seq    INTEGER,
+            base_hlc   INTEGER,
+            base_node  INTEGER,
+            base_seq   INTEGER,
+            PRIMARY KEY (tbl, pk)
+        ) STRICT, WITHOUT ROWID;
+        -- Columns written after the row's base version; ghost holds the value while the row is deleted.
+        CREATE TABLE sync_cols (
+            tbl    INTEGER NOT NULL,
+            pk     TEXT NOT NULL,
+            col    INTEGER NOT NULL,
+            hlc    INTEGER NOT NULL,
+            node   INTEGER NOT NULL,
+            seq    INTEGER,
+            ghost  ANY,
+            PRIMARY KEY (tbl, pk, col)
+        ) STRICT, WITHOUT ROWID;
+        """
+
+    /// Runs the migrations after `installedVersion` and records the replicated tables.
+    package static func migrate(
+        _ db: Database, to schema: SchemaDefinition, from installedVersion: Int
+    ) throws -> StoreSchema {
+        for migration in schema.migrations where migration.version > installedVersion {
+            do {
+                try db.execute(sql: migration.sql)
+            } catch let error as DatabaseError {
+                throw SchemaError.invalid("migration \(migration.version) failed: \(error.message ?? "\(error)")")
+            }
+        }
+        for table in schema.tables {
+            try record(table, in: db)
+        }
+        return try load(db, version: schema.version)
+    }
+
+    private static func record(_ table: SchemaDefinition.Table, in db: Database) throws {
+        guard isSimpleIdentifier(table.name) else {
+            throw SchemaError.invalid("table name \(table.name) must be a plain lower-case identifier")
+        }
+        let info = try Row.fetchAll(db, sql: "PRAGMA table_xinfo(\(quoted(table.name)))")
+        guard !info.isEmpty else {
+            throw SchemaError.invalid("the manifest lists \(table.name), but no migration creates it")
+        }
+        let keys = info.filter { ($0["pk"] as Int) > 0 }
+        guard keys.count == 1, let key = keys.first, (key["type"] as String).uppercased() == "TEXT" else {
+            throw SchemaError.invalid("\(table.name) needs a single TEXT primary key")
+        }
+        if let generated = info.first(where: { ($0["hidden"] as Int) != 0 }) {
+            throw SchemaError.invalid("\(table.name).\(generated["name"] as String) is generated; replicated columns must be writable")
+        }
+        let keyName: String = key["name"]
+        if table.scope == .centre {
+            guard let centre = info.first(where: { ($0["name"] as String) == Node.centreColumn }),
+                (centre["type"] as String).uppercased() == "TEXT", (centre["notnull"] as Int) == 1
+            else {
+                throw SchemaError.invalid("\(table.name) is centre-scoped and needs a TEXT NOT NULL \(Node.centreColumn)")
+            }
+        }
+
+        let tableID: Int
+        if let existing = try Row.fetchOne(db, sql: "SELECT id, scope FROM sync_tables WHERE name = ?", arguments: [table.name]) {
+            guard (existing["scope"] as String) == table.scope.rawValue else {
+                throw SchemaError.invalid("\(table.name) cannot change scope from \(existing["scope"] as String) to \(table.scope.rawValue)")
+            }
+            tableID = existing["id"]
+        } else {
+            try db.execute(
+                sql: "INSERT INTO sync_tables (name, scope, pk) VALUES (?, ?, ?)",
+                arguments: [table.name, table.scope.rawValue, keyName])
+            tableID = Int(db.lastInsertedRowID)
+        }
+
+        let recorded = try Row.fetchAll(db, sql: "SELECT ord, name FROM sync_columns WHERE tbl = ?", arguments: [tableID])
+        var ordinals = Dictionary(uniqueKeysWithValues: recorded.map { (($0["name"] as String), ($0["ord"] as Int)) })
+        var nextOrdinal = (recorded.map { $0["ord"] as Int }.max() ?? -1) + 1
+        var current = Set<String>()
+        for column in info where (column["pk"] as Int) == 0 {
+            let name: String = column["name"]
+            guard isSimpleIdentifier(name) else {
+                throw SchemaError.invalid("column name \(table.name).\(name) must be a plain lower-case identifier")
+            }
+            current.insert(name)
+            let type = (column["type"] as String).uppercased()
+            guard ["INTEGER", "INT", "REAL", "TEXT", "BLOB", "ANY"].contains(type) else {
+                throw SchemaError.invalid("\(table.name).\(name) has type \(type); use a STRICT type")
+            }
+            if let ordinal = ordinals[name] {
+                try db.execute(
+                    sql: "UPDATE sync_columns SET type = ?, not_null = ?, retired = 0 WHERE tbl = ? AND ord = ?",
+                    arguments: [type, column["notnull"] as Int, tableID, ordinal])
+            } else {
+                guard nextOrdinal <= maxOrdinal else {
+                    throw SchemaError.invalid("\(table.name) has more than \(maxOrdinal + 1) columns")
+                }
+                try db.execute(
+                    sql: "INSERT INTO sync_columns (tbl, ord, name, type, not_null) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [tableID, nextOrdinal, name, type, column["notnull"] as Int])
+                ordinals[name] = nextOrdinal
+                nextOrdinal += 1
+            }
+        }
+        for (name, ordinal) in ordinals where !current.contains(name) {
+            try db.execute(sql: "UPDATE sync_columns SET retired = 1 WHERE tbl = ? AND ord = ?", arguments: [tableID, ordinal])
+        }
+    }
+
+    /// Reads the replicated tables recorded in a store.
+    package static func load(_ db: Database, version: Int) throws -> StoreSchema {
+        let columns = try Row.fetchAll(
+            db, sql: "SELECT tbl, ord, name, type, not_null FROM sync_columns WHERE retired = 0 ORDER BY tbl, ord")
+        let byTable = Dictionary(grouping: columns) { $0["tbl"] as Int }
+        let tables = try Row.fetchAll(db, sql: "SELECT id, name, scope, pk FROM sync_tables ORDER BY id").map { row in
+            let id: Int = row["id"]
+            guard let scope = Scope(rawValue: row["scope"]) else {
+                throw SchemaError.invalid("sync_tables has an unknown scope for \(row["name"] as String)")
+            }
+            return TableSpec(
+                id: id, name: row["name"], scope: scope, primaryKey: row["pk"],
+                columns: (byTable[id] ?? []).map {
+                    ColumnSpec(ordinal: $0["ord"], name: $0["name"], type: $0["type"], notNull: ($0["not_null"] as Int) != 0)
+                })
+        }
+        return StoreSchema(version: version, tables: tables)
+    }
+
+    private static func isSimpleIdentifier(_ name: String) -> Bool {
+        guard let first = name.utf8.first, first == 95 || (97...122).contains(first) else { return false }
+        return name.utf8.allSatisfy { $0 == 95 || (97...122).contains($0) || (48...57).contains($0) }
+            && !name.hasPrefix("sync_")
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import ReplicaStore
+import SyncCore
+import WIRSchema
+
+@main
+struct Wirsync: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wirsync",
+        abstract: "Keep a WIR-Vielfaltszentrum's local SQLite replica in sync with the HMSI hub.",
+        discussion: """
+            A centre's data lives in one SQLite file (the replica). Any tool may write it: \
+            this program, the sqlite3 shell, a script, LibreOffice Base. Every write is \
+            captured by SQL triggers into the replica's change log, ready to be sent to the hub.
+
+            Start with `wirsync init --db centre.db --centre landkreis-kassel`.
+            """,
+        subcommands: [Init.self, Status.self, Sample.self]
+    )
+}
+
+/// Prints `error` to standard error as wirsync's own words and exits non-zero.
+func fail(_ error: any Error) -> ExitCode {
+    FileHandle.standardError.write(Data("wirsync: \(String(describing: error))\n".utf8))
+    return ExitCode.failure
+}
+
+/// JSON as the `--json` flags print it: sorted keys, one document per line.
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+struct ReplicaOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The replica's SQLite file.", valueName: "file"))
+    var db: String
+}

@@ -1,0 +1,101 @@
+import Foundation
+
+/// The result of running a program to completion.
+public struct ProcessResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+public enum ProcessError: Error, CustomStringConvertible {
+    case failed(command: String, result: ProcessResult)
+
+    public var description: String {
+        switch self {
+        case .failed(let command, let result):
+            "\(command) exited \(result.status): \(result.stderr)"
+        }
+    }
+}
+
+/// Runs `executable` with `arguments`, feeding `input` on standard input, and waits.
+public func run(_ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String]? = nil) throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
+    let stdout = Pipe()
+    let stderr = Pipe()
+    let stdin = Pipe()
+    process.standardOutput = stdout
+    process.standardError = stderr
+    process.standardInput = stdin
+    try process.run()
+    // Read both pipes while the child runs, so a large output cannot fill a pipe and stall it.
+    let output = OutputCollector(stdout.fileHandleForReading)
+    let errors = OutputCollector(stderr.fileHandleForReading)
+    if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+    try stdin.fileHandleForWriting.close()
+    process.waitUntilExit()
+    return ProcessResult(status: process.terminationStatus, stdout: output.text(), stderr: errors.text())
+}
+
+/// Runs a program and returns its standard output; throws if it exits non-zero.
+@discardableResult
+public func runChecked(_ executable: String, _ arguments: [String], input: String? = nil) throws -> String {
+    let result = try run(executable, arguments, input: input)
+    guard result.status == 0 else {
+        throw ProcessError.failed(command: ([executable] + arguments).joined(separator: " "), result: result)
+    }
+    return result.stdout
+}
+
+/// Runs SQL through the `sqlite3` command-line shell: a writer with none of our code loaded.
+@discardableResult
+public func sqlite3(_ path: String, _ sql: String) throws -> String {
+    try runChecked("/usr/bin/sqlite3", ["-bail", path], input: sql)
+}
+
+/// Runs SQL through Python's `sqlite3` module: another writer with none of our code loaded.
+public func pythonSQLite(_ path: String, _ sql: String) throws {
+    let script = """
+        import sqlite3, sys
+        connection = sqlite3.connect(sys.argv[1])
+        connection.executescript(sys.stdin.read())
+        connection.commit()
+        """
+    try runChecked("/usr/bin/env", ["python3", "-c", script, path], input: sql)
+}
+
+/// The directory with the package's built executables (beside the test bundle).
+public func builtProduct(_ name: String) -> String {
+    if let directory = ProcessInfo.processInfo.environment["WIRSYNC_BIN_DIR"] {
+        return URL(fileURLWithPath: directory).appendingPathComponent(name).path
+    }
+    var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    while directory.pathExtension == "xctest" || directory.lastPathComponent == "MacOS" || directory.lastPathComponent == "Contents" {
+        directory.deleteLastPathComponent()
+    }
+    return directory.appendingPathComponent(name).path
+}
+
+private final class OutputCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ handle: FileHandle) {
+        Thread.detachNewThread { [self] in
+            let all = handle.readDataToEndOfFile()
+            lock.withLock { data = all }
+            done.signal()
+        }
+    }
+
+    func text() -> String {
+        done.wait()
+        return lock.withLock { String(decoding: data, as: UTF8.self) }
+    }
+}
