@@ -52,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "wirsync-bench",
             dependencies: [
-                "SyncCore", "WIRSchema", "ReplicaStore", "SampleData",
+                "SyncCore", "SyncStore", "WIRSchema", "ReplicaStore", "SampleData",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -5,8 +5,9 @@ import SyncStore
 ///
 /// Capture is plain SQL, so any writer is captured: the `sqlite3` CLI, Python, LibreOffice
 /// Base. Each trigger appends one row to `sync_log` and reads no table, which keeps the
-/// cost of a captured write low: it records the table, key, operation, changed columns
-/// (as a bit mask of column ordinals) and the wall clock. The engine's fold later gives
+/// cost of a captured write low: it records the table, key, operation, the changed column
+/// (updates have one trigger per column, so an UPDATE only runs the triggers of the
+/// columns it sets) and the wall clock. The engine's fold later gives
 /// every entry its HLC and `seen` cursor, in log order, inside the engine's transaction
 /// (see docs/capture.md).
 enum CaptureSQL {
@@ -33,7 +34,7 @@ enum CaptureSQL {
             tbl     INTEGER NOT NULL,
             pk      TEXT NOT NULL,
             op      INTEGER NOT NULL,
-            cols    INTEGER,
+            col     INTEGER,
             wall    INTEGER NOT NULL,
             centre  TEXT,
             hlc     INTEGER,
@@ -54,7 +55,7 @@ enum CaptureSQL {
                    CASE l.op WHEN 1 THEN 'insert' WHEN 2 THEN 'update' ELSE 'delete' END AS op,
                    (SELECT group_concat(name, ',') FROM (
                         SELECT c.name FROM sync_columns c
-                        WHERE c.tbl = l.tbl AND c.retired = 0 AND (l.op = 1 OR (l.cols >> c.ord) & 1)
+                        WHERE c.tbl = l.tbl AND c.retired = 0 AND (l.op = 1 OR c.ord = l.col)
                         ORDER BY c.ord)) AS columns,
                    l.wall, l.hlc, l.seen
             FROM sync_log l JOIN sync_tables t ON t.id = l.tbl
@@ -110,19 +111,20 @@ enum CaptureSQL {
         // On HMSI's replica a row's centre is recorded with the entry: the row may be gone by the fold.
         let newCentre = isHMSI ? centre.map { "NEW.\($0)" } ?? "NULL" : "NULL"
         let oldCentre = isHMSI ? centre.map { "OLD.\($0)" } ?? "NULL" : "NULL"
-        let mask = table.columns.filter { $0.name != Node.centreColumn || table.scope != .centre }
-            .map { "((NEW.\(quoted($0.name)) IS NOT OLD.\(quoted($0.name))) << \($0.ordinal))" }
-            .joined(separator: " | ")
-        let insertEntry = "INSERT INTO sync_log (tbl, pk, op, cols, wall, centre) VALUES"
+        let insertEntry = "INSERT INTO sync_log (tbl, pk, op, col, wall, centre) VALUES"
         sql.append("""
             CREATE TRIGGER \(triggerName("insert")) AFTER INSERT ON \(name) BEGIN
                 \(insertEntry) (\(table.id), NEW.\(pk), \(Op.insert.rawValue), NULL, \(wallMillis), \(newCentre));
             END
             """)
-        if !mask.isEmpty {
+        // SQLite runs the most recently created trigger first: create them last column first,
+        // so the columns of one UPDATE are logged in column order.
+        for column in table.columns.reversed() where !(table.scope == .centre && column.name == Node.centreColumn) {
+            let quotedColumn = quoted(column.name)
             sql.append("""
-                CREATE TRIGGER \(triggerName("update")) AFTER UPDATE ON \(name) WHEN (\(mask)) <> 0 BEGIN
-                    \(insertEntry) (\(table.id), NEW.\(pk), \(Op.update.rawValue), \(mask), \(wallMillis), \(newCentre));
+                CREATE TRIGGER \(triggerName("update_" + column.name)) AFTER UPDATE OF \(quotedColumn) ON \(name)
+                WHEN NEW.\(quotedColumn) IS NOT OLD.\(quotedColumn) BEGIN
+                    \(insertEntry) (\(table.id), NEW.\(pk), \(Op.update.rawValue), \(column.ordinal), \(wallMillis), \(newCentre));
                 END
                 """)
         }

@@ -189,7 +189,7 @@ public final class Replica: Sendable {
         var count = 0
         while true {
             let entries = try Row.fetchAll(
-                db, sql: "SELECT seq, tbl, pk, op, cols, wall, centre FROM sync_log WHERE seq > ? ORDER BY seq LIMIT 2000",
+                db, sql: "SELECT seq, tbl, pk, op, col, wall, centre FROM sync_log WHERE seq > ? ORDER BY seq LIMIT 2000",
                 arguments: [last])
             guard !entries.isEmpty else { break }
             for entry in entries {
@@ -232,6 +232,7 @@ public final class Replica: Sendable {
     /// Applies a batch of the hub's changes in one transaction, with per-column LWW, and
     /// stores `cursor` in the same transaction. On any error nothing is applied and the
     /// cursor stays where it was.
+    @discardableResult
     public func applyRemote(_ changes: [Change], cursor: Int64) throws(ReplicaError) -> ApplyReport {
         try write { db in
             try fold(db)
@@ -292,7 +293,7 @@ public final class Replica: Sendable {
             try fold(db)
             let acked = try Int64.fetchOne(db, sql: "SELECT acked FROM sync_state")!
             let rows = try Row.fetchAll(
-                db, sql: "SELECT seq, tbl, pk, op, cols, wall, centre, hlc, seen FROM sync_log WHERE seq > ? ORDER BY seq LIMIT ?",
+                db, sql: "SELECT seq, tbl, pk, op, col, wall, centre, hlc, seen FROM sync_log WHERE seq > ? ORDER BY seq LIMIT ?",
                 arguments: [acked, limit + 1])
             let applier = try Applier(db: db, schema: schema)
             var batch = OutgoingBatch(changes: [], lastSeq: acked, more: rows.count > limit)
@@ -316,19 +317,23 @@ public final class Replica: Sendable {
             hlc: hlc, origin: node, seen: seen)
         if entry.op == .delete { return change }
 
-        let stashed = Dictionary(
-            uniqueKeysWithValues: try Row.fetchAll(
-                db, sql: "SELECT col, value FROM sync_stash WHERE tbl = ? AND pk = ? AND hlc = ?",
-                arguments: [table.id, entry.pk, hlc.rawValue]
-            ).map { ($0["col"] as Int, Value($0["value"] as DatabaseValue)) })
+        // Local values a remote change displaced before they were pushed, by column and clock.
+        var stashed: [Int: [Int64: Value]] = [:]
+        for row in try Row.fetchAll(
+            db, sql: "SELECT col, hlc, value FROM sync_stash WHERE tbl = ? AND pk = ?", arguments: [table.id, entry.pk])
+        {
+            stashed[row["col"], default: [:]][row["hlc"]] = Value(row["value"] as DatabaseValue)
+        }
         let current = stored.versions.isAlive ? try applier.currentValues(table, pk: entry.pk, columns: table.columns.map(\.ordinal)) : [:]
 
         if entry.op == .insert {
             // The row as inserted is the row now, unless a remote change displaced it (stashed).
-            guard stored.versions.base?.version == version || !stashed.isEmpty else { return nil }
-            guard stored.versions.isAlive || !stashed.isEmpty else { return nil }
+            let displaced = stashed.values.contains { $0[hlc.rawValue] != nil }
+            guard stored.versions.base?.version == version && stored.versions.isAlive || displaced else { return nil }
             for column in table.columns {
-                change.values[column.name] = stashed[column.ordinal] ?? current[column.ordinal] ?? .null
+                let versions = stashed[column.ordinal] ?? [:]
+                let latest = versions.max { $0.key < $1.key }?.value
+                change.values[column.name] = versions[hlc.rawValue] ?? current[column.ordinal] ?? latest ?? .null
             }
             return change
         }
@@ -336,7 +341,7 @@ public final class Replica: Sendable {
             guard let column = table.column(ordinal: ordinal) else { continue }
             if stored.versions.stamp(ofColumn: ordinal)?.version == version {
                 change.values[column.name] = stored.versions.isAlive ? current[ordinal] : stored.ghosts[ordinal]
-            } else if let value = stashed[ordinal] {
+            } else if let value = stashed[ordinal]?[hlc.rawValue] {
                 change.values[column.name] = value
             }
         }
@@ -404,7 +409,7 @@ struct LogEntry {
     var table: TableSpec
     var pk: String
     var op: Change.Op
-    /// The changed columns of an update, by ordinal; empty for inserts and deletes.
+    /// The changed column of an update, by ordinal; empty for inserts and deletes.
     var columns: [Int]
     var wall: Int64
     var centre: String?
@@ -419,7 +424,7 @@ struct LogEntry {
         pk = row["pk"]
         wall = row["wall"]
         centre = row["centre"]
-        let mask: Int64 = row["cols"] ?? 0
-        columns = op == .update ? table.columns.map(\.ordinal).filter { mask >> $0 & 1 == 1 } : []
+        let column: Int? = row["col"]
+        columns = op == .update ? table.columns.map(\.ordinal).filter { $0 == column } : []
     }
 }

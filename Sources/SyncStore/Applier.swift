@@ -231,55 +231,69 @@ package final class Applier {
         // Values of the overrides a deleted row keeps, column by column.
         var ghosts: [Int: Value] = [:]
         if writesDomain {
-            let pkValue = pk.databaseValue
-            // Displaced versions the caller wants, for columns this change overwrites.
-            let kept = plan.won.compactMap { column, previous in previous.flatMap { keep($0) ? (column, $0) : nil } }
-            switch (plan.before.isAlive, plan.after.isAlive) {
-            case (true, true):
-                let previous = try currentValues(table, pk: pk, columns: kept.map(\.0))
-                for (column, stamp) in kept {
-                    if let value = previous[column] { applied.displaced[column] = DisplacedValue(stamp: stamp, value: value) }
-                }
-                let won = plan.won.keys.sorted()
-                if !won.isEmpty {
-                    let assignments = won.map { "\(quoted(table.column(ordinal: $0)!.name)) = ?" }.joined(separator: ", ")
-                    let statement = try db.cachedStatement(
-                        sql: "UPDATE \(quoted(table.name)) SET \(assignments) WHERE \(quoted(table.primaryKey)) = ?")
-                    try statement.execute(arguments: StatementArguments(won.map { (values[$0] ?? .null).databaseValue } + [pkValue]))
-                }
-            case (false, true):
-                for (column, stamp) in kept where stored.versions.overrides[column] != nil {
-                    applied.displaced[column] = DisplacedValue(stamp: stamp, value: stored.ghosts[column] ?? .null)
-                }
-                let row = table.columns.map { column in
-                    plan.won[column.ordinal] != nil ? values[column.ordinal] ?? .null : stored.ghosts[column.ordinal] ?? .null
-                }
-                let names = ([table.primaryKey] + table.columns.map(\.name)).map(quoted).joined(separator: ", ")
-                let marks = Array(repeating: "?", count: table.columns.count + 1).joined(separator: ", ")
-                let statement = try db.cachedStatement(sql: "INSERT INTO \(quoted(table.name)) (\(names)) VALUES (\(marks))")
-                try statement.execute(arguments: StatementArguments([pkValue] + row.map(\.databaseValue)))
-            case (true, false):
-                let row = try currentValues(table, pk: pk, columns: table.columns.map(\.ordinal))
-                for (column, value) in row {
-                    if let previous = plan.before.stamp(ofColumn: column), keep(previous) {
-                        applied.displaced[column] = DisplacedValue(stamp: previous, value: value)
-                    }
-                    if plan.after.overrides[column] != nil { ghosts[column] = value }
-                }
-                let statement = try db.cachedStatement(
-                    sql: "DELETE FROM \(quoted(table.name)) WHERE \(quoted(table.primaryKey)) = ?")
-                try statement.execute(arguments: [pkValue])
-            case (false, false):
-                for (column, stamp) in kept where stored.versions.overrides[column] != nil {
-                    applied.displaced[column] = DisplacedValue(stamp: stamp, value: stored.ghosts[column] ?? .null)
-                }
-                for column in plan.after.overrides.keys {
-                    ghosts[column] = plan.won[column] != nil ? values[column] ?? .null : stored.ghosts[column] ?? .null
-                }
+            do {
+                ghosts = try writeDomain(table: table, pk: pk, values: values, stored: stored, plan: plan, keep: keep, into: &applied)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+                throw ApplyError.constraint(table: table.name, pk: pk, reason: error.message ?? "constraint failed")
             }
         }
         try saveVersions(table: table, pk: pk, centre: centre, stored: stored, plan: plan, ghosts: ghosts)
         return applied
+    }
+
+    /// Carries a plan out on the domain table; returns the ghost values a deleted row keeps.
+    private func writeDomain(
+        table: TableSpec, pk: String, values: [Int: Value], stored: StoredRow, plan: MergePlan,
+        keep: (Stamp) -> Bool, into applied: inout AppliedChange
+    ) throws -> [Int: Value] {
+        var ghosts: [Int: Value] = [:]
+        let pkValue = pk.databaseValue
+        // Displaced versions the caller wants, for columns this change overwrites.
+        let kept = plan.won.compactMap { column, previous in previous.flatMap { keep($0) ? (column, $0) : nil } }
+        switch (plan.before.isAlive, plan.after.isAlive) {
+        case (true, true):
+            let previous = try currentValues(table, pk: pk, columns: kept.map(\.0))
+            for (column, stamp) in kept {
+                if let value = previous[column] { applied.displaced[column] = DisplacedValue(stamp: stamp, value: value) }
+            }
+            let won = plan.won.keys.sorted()
+            if !won.isEmpty {
+                let assignments = won.map { "\(quoted(table.column(ordinal: $0)!.name)) = ?" }.joined(separator: ", ")
+                let statement = try db.cachedStatement(
+                    sql: "UPDATE \(quoted(table.name)) SET \(assignments) WHERE \(quoted(table.primaryKey)) = ?")
+                try statement.execute(arguments: StatementArguments(won.map { (values[$0] ?? .null).databaseValue } + [pkValue]))
+            }
+        case (false, true):
+            for (column, stamp) in kept where stored.versions.overrides[column] != nil {
+                applied.displaced[column] = DisplacedValue(stamp: stamp, value: stored.ghosts[column] ?? .null)
+            }
+            let row = table.columns.map { column in
+                plan.won[column.ordinal] != nil ? values[column.ordinal] ?? .null : stored.ghosts[column.ordinal] ?? .null
+            }
+            let names = ([table.primaryKey] + table.columns.map(\.name)).map(quoted).joined(separator: ", ")
+            let marks = Array(repeating: "?", count: table.columns.count + 1).joined(separator: ", ")
+            let statement = try db.cachedStatement(sql: "INSERT INTO \(quoted(table.name)) (\(names)) VALUES (\(marks))")
+            try statement.execute(arguments: StatementArguments([pkValue] + row.map(\.databaseValue)))
+        case (true, false):
+            let row = try currentValues(table, pk: pk, columns: table.columns.map(\.ordinal))
+            for (column, value) in row {
+                if let previous = plan.before.stamp(ofColumn: column), keep(previous) {
+                    applied.displaced[column] = DisplacedValue(stamp: previous, value: value)
+                }
+                if plan.after.overrides[column] != nil { ghosts[column] = value }
+            }
+            let statement = try db.cachedStatement(
+                sql: "DELETE FROM \(quoted(table.name)) WHERE \(quoted(table.primaryKey)) = ?")
+            try statement.execute(arguments: [pkValue])
+        case (false, false):
+            for (column, stamp) in kept where stored.versions.overrides[column] != nil {
+                applied.displaced[column] = DisplacedValue(stamp: stamp, value: stored.ghosts[column] ?? .null)
+            }
+            for column in plan.after.overrides.keys {
+                ghosts[column] = plan.won[column] != nil ? values[column] ?? .null : stored.ghosts[column] ?? .null
+            }
+        }
+        return ghosts
     }
 
     /// The current values of some columns of a visible row, by ordinal; empty if the row is not there.

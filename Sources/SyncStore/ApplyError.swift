@@ -5,6 +5,8 @@ public enum ApplyError: Error, Hashable, Sendable, CustomStringConvertible {
     case invalidValue(table: String, pk: String, column: String, reason: String)
     case invalidChange(table: String, pk: String, reason: String)
     case outOfScope(table: String, pk: String, reason: String)
+    /// The domain table's own constraints (CHECK, UNIQUE) refused the value.
+    case constraint(table: String, pk: String, reason: String)
 
     /// A stable machine-readable code, used in JSON error bodies.
     public var code: String {
@@ -14,6 +16,7 @@ public enum ApplyError: Error, Hashable, Sendable, CustomStringConvertible {
         case .invalidValue: "invalid_value"
         case .invalidChange: "invalid_change"
         case .outOfScope: "out_of_scope"
+        case .constraint: "constraint_violation"
         }
     }
 
@@ -29,6 +32,8 @@ public enum ApplyError: Error, Hashable, Sendable, CustomStringConvertible {
             "invalid change to \(table) row \(pk): \(reason)"
         case .outOfScope(let table, let pk, let reason):
             "out of scope: \(table) row \(pk): \(reason)"
+        case .constraint(let table, let pk, let reason):
+            "\(table) row \(pk) breaks a constraint of the table: \(reason)"
         }
     }
 }

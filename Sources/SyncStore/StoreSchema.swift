@@ -3,7 +3,7 @@ public import SyncCore
 
 /// A replicated column as installed: its stable ordinal, declared type and nullability.
 public struct ColumnSpec: Hashable, Sendable {
-    /// Stable position used by the change log's column masks; never reused.
+    /// Stable position of the column, recorded in the change log; never reused.
     public let ordinal: Int
     public let name: String
     /// Declared type, upper-cased (INTEGER, REAL, TEXT, BLOB, ANY).
@@ -49,9 +49,6 @@ public struct StoreSchema: Hashable, Sendable {
 
 /// Installs a domain schema and the engine's shared `sync_*` tables into a store.
 package enum SchemaInstaller {
-    /// The largest column ordinal a change-log mask can carry (bit 62; bit 63 is the sign).
-    static let maxOrdinal = 62
-
     /// Tables shared by replica and hub: the replicated tables and columns, the nodes
     /// (origins), and the per-row and per-column versions the merge rule works on.
     package static let sharedTablesSQL = """
@@ -174,9 +171,6 @@ package enum SchemaInstaller {
                     sql: "UPDATE sync_columns SET type = ?, not_null = ?, retired = 0 WHERE tbl = ? AND ord = ?",
                     arguments: [type, column["notnull"] as Int, tableID, ordinal])
             } else {
-                guard nextOrdinal <= maxOrdinal else {
-                    throw SchemaError.invalid("\(table.name) has more than \(maxOrdinal + 1) columns")
-                }
                 try db.execute(
                     sql: "INSERT INTO sync_columns (tbl, ord, name, type, not_null) VALUES (?, ?, ?, ?, ?)",
                     arguments: [tableID, nextOrdinal, name, type, column["notnull"] as Int])

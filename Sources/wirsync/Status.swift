@@ -31,10 +31,17 @@ struct Status: ParsableCommand {
             ("Pending", status.pending == 1 ? "1 change not yet pushed" : "\(status.pending) changes not yet pushed"),
             ("Cursor", status.cursor == 0 ? "0 (nothing pulled from the hub yet)" : "\(status.cursor) (last hub sequence pulled)"),
             ("Hub", status.hubURL ?? "not set (give --hub to init)"),
-            ("Clock", "\(status.hlc.rawValue)"),
+            ("Clock", status.hlc == .zero ? "not started (no change has been given a clock yet)" : clockTime(status.hlc)),
         ]
         for (label, value) in rows {
             print(label.padding(toLength: 9, withPad: " ", startingAt: 0) + value)
         }
     }
+}
+
+/// An HLC as an operator reads it: its wall time in UTC, and the counter if it is not zero.
+func clockTime(_ hlc: HLC) -> String {
+    let date = Date(timeIntervalSince1970: Double(hlc.millis) / 1000)
+    let text = date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    return hlc.counter == 0 ? text : "\(text) +\(hlc.counter)"
 }

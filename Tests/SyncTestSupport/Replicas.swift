@@ -55,17 +55,41 @@ public func insert(_ table: String, pk: String, values: [String: Value], into db
         arguments: StatementArguments(arguments))
 }
 
-/// Every row of the given tables, as SQL literals in primary-key order: equal text means
-/// equal values of equal types.
-public func dump(_ path: String, tables: [String]) throws -> String {
-    try DatabaseQueue(path: path).read { db in
-        try tables.map { table in
-            let columns = try db.columns(in: table).map(\.name)
-            let keys = try db.primaryKey(table).columns
-            let select = columns.map { "quote(\"\($0)\")" }.joined(separator: " || '|' || ")
-            let rows = try String.fetchAll(db, sql: "SELECT \(select) FROM \(table) ORDER BY \(keys.joined(separator: ", "))")
-            return "## \(table)\n" + rows.joined(separator: "\n")
+/// Every row of some tables, value for value, with each value's storage class: two equal
+/// snapshots hold the same bytes.
+public struct Snapshot: Hashable, Sendable, CustomStringConvertible {
+    public var tables: [String: [[Value]]]
+
+    public var description: String {
+        tables.keys.sorted().map { table in
+            "## \(table)\n" + tables[table]!.map { $0.map(\.description).joined(separator: " | ") }.joined(separator: "\n")
         }.joined(separator: "\n")
+    }
+}
+
+/// Reads the domain tables, in primary-key order, and the engine's row and column
+/// versions, with node names instead of the store's local node ids.
+public func snapshot(_ path: String, tables: [String] = domainTables, versions: Bool = true) throws -> Snapshot {
+    var queries = tables.map { ($0, "SELECT * FROM \($0) ORDER BY id") }
+    if versions {
+        queries.append(("sync_rows", """
+            SELECT t.name, r.pk, r.scope, r.alive, r.reg_hlc, rn.name, r.base_hlc, bn.name
+            FROM sync_rows r JOIN sync_tables t ON t.id = r.tbl
+            LEFT JOIN sync_nodes rn ON rn.id = r.reg_node LEFT JOIN sync_nodes bn ON bn.id = r.base_node
+            ORDER BY t.name, r.pk
+            """))
+        queries.append(("sync_cols", """
+            SELECT t.name, c.pk, c.col, c.hlc, n.name, c.ghost
+            FROM sync_cols c JOIN sync_tables t ON t.id = c.tbl JOIN sync_nodes n ON n.id = c.node
+            ORDER BY t.name, c.pk, c.col
+            """))
+    }
+    return try readOnly(path).read { db in
+        var result: [String: [[Value]]] = [:]
+        for (name, sql) in queries {
+            result[name] = try Row.fetchAll(db, sql: sql).map { row in row.databaseValues.map(Value.init) }
+        }
+        return Snapshot(tables: result)
     }
 }
 
@@ -78,15 +102,50 @@ public struct CapturedChange: Hashable, Sendable {
     public var pk: String
     public var op: String
     public var columns: [String]
+
+    public init(table: String, pk: String, op: String, columns: [String]) {
+        self.table = table
+        self.pk = pk
+        self.op = op
+        self.columns = columns
+    }
 }
 
 /// The pending entries of a replica's change log, in order, as `sync_changes` shows them.
 public func capturedChanges(_ path: String) throws -> [CapturedChange] {
-    try DatabaseQueue(path: path).read { db in
+    try readOnly(path).read { db in
         try Row.fetchAll(db, sql: "SELECT \"table\", pk, op, columns FROM sync_changes ORDER BY seq").map {
             CapturedChange(
                 table: $0["table"], pk: $0["pk"], op: $0["op"],
                 columns: ($0["columns"] as String?)?.split(separator: ",").map(String.init) ?? [])
         }
     }
+}
+
+private func readOnly(_ path: String) throws -> DatabaseQueue {
+    var configuration = Configuration()
+    configuration.readonly = true
+    return try DatabaseQueue(path: path, configuration: configuration)
+}
+
+/// One row of a domain table by primary key, every column but `id`; nil if it is not there.
+public func readRow(_ path: String, _ table: String, _ pk: String) throws -> [String: Value]? {
+    try readOnly(path).read { db in
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM \(table) WHERE id = ?", arguments: [pk]) else { return nil }
+        var values: [String: Value] = [:]
+        for column in row.columnNames where column != "id" { values[column] = Value(row[column] as DatabaseValue) }
+        return values
+    }
+}
+
+/// The clocks the fold gave the change log's entries, in log order (nil: not folded yet).
+public func logClocks(_ path: String) throws -> [HLC?] {
+    try readOnly(path).read { db in
+        try Int64?.fetchAll(db, sql: "SELECT hlc FROM sync_log ORDER BY seq").map { $0.map(HLC.init(rawValue:)) }
+    }
+}
+
+/// How many rows a table has.
+public func count(_ path: String, _ table: String) throws -> Int {
+    try readOnly(path).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0 }
 }

@@ -1,0 +1,33 @@
+import GRDB
+import Foundation
+import ReplicaStore
+import SyncCore
+
+let kassel = "landkreis-kassel"
+
+/// A remote change as the hub would send it.
+func remote(
+    _ op: Change.Op, _ table: String, _ pk: String, _ values: [String: Value] = [:],
+    at millis: Int64, counter: Int64 = 0, by origin: String = "hmsi", centre: String? = kassel, seq: Int64 = 0
+) -> Change {
+    Change(
+        seq: seq, table: table, pk: pk, op: op, centre: table == "funding_lines" || table == "centres" ? nil : centre,
+        values: values, hlc: HLC(millis: millis, counter: counter), origin: origin, seen: 0)
+}
+
+/// A full organisations row of the Landkreis Kassel.
+func organisation(_ name: String, city: String? = nil) -> [String: Value] {
+    [
+        "centre_id": .text(kassel), "name": .text(name), "kind": .text("Verein"), "city": city.map(Value.text) ?? .null,
+        "contact_email": .null, "founded_year": .integer(1990), "logo": .null,
+    ]
+}
+
+/// Seeds from `WIRSYNC_SEEDS` (a failing test names its seed) or a fixed set.
+func testSeeds(default count: Int) -> [UInt64] {
+    if let list = ProcessInfo.processInfo.environment["WIRSYNC_SEEDS"] {
+        return list.split(separator: ",").compactMap { UInt64($0.trimmingCharacters(in: .whitespaces)) }
+    }
+    return (1...UInt64(count)).map { $0 &* 104_729 }
+}
+
