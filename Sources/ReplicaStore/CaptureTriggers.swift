@@ -91,16 +91,7 @@ enum CaptureSQL {
 
         var sql: [String] = []
         let centre = table.centreColumn.map { quoted($0.name) }
-        var keyColumns = [pk]
-        if let centre {
-            keyColumns.append(centre)
-            if !isHMSI {
-                sql.append("""
-                    CREATE TRIGGER \(triggerName("scope")) BEFORE INSERT ON \(name) WHEN NEW.\(centre) IS NOT \(literal(node))
-                    BEGIN \(raise("\(table.name).\(Node.centreColumn) must be \(node) on this replica (scope)")) END
-                    """)
-            }
-        }
+        let keyColumns = [pk] + (centre.map { [$0] } ?? [])
         let keyNames = ([table.primaryKey] + (table.centreColumn.map { [$0.name] } ?? [])).map { "\(table.name).\($0)" }
         sql.append("""
             CREATE TRIGGER \(triggerName("key")) BEFORE UPDATE OF \(keyColumns.joined(separator: ", ")) ON \(name)
@@ -111,10 +102,17 @@ enum CaptureSQL {
         // On HMSI's replica a row's centre is recorded with the entry: the row may be gone by the fold.
         let newCentre = isHMSI ? centre.map { "NEW.\($0)" } ?? "NULL" : "NULL"
         let oldCentre = isHMSI ? centre.map { "OLD.\($0)" } ?? "NULL" : "NULL"
+        // On a centre's replica an insert of another centre's row is refused inside the capture
+        // trigger itself (RAISE undoes the statement): cheaper than a trigger of its own.
+        var insertWall = wallMillis
+        if let centre, !isHMSI {
+            let message = literal("wirsync: \(table.name).\(Node.centreColumn) must be \(node) on this replica (scope)")
+            insertWall = "CASE WHEN NEW.\(centre) IS \(literal(node)) THEN \(wallMillis) ELSE RAISE(ABORT, \(message)) END"
+        }
         let insertEntry = "INSERT INTO sync_log (tbl, pk, op, col, wall, centre) VALUES"
         sql.append("""
             CREATE TRIGGER \(triggerName("insert")) AFTER INSERT ON \(name) BEGIN
-                \(insertEntry) (\(table.id), NEW.\(pk), \(Op.insert.rawValue), NULL, \(wallMillis), \(newCentre));
+                \(insertEntry) (\(table.id), NEW.\(pk), \(Op.insert.rawValue), NULL, \(insertWall), \(newCentre));
             END
             """)
         // SQLite runs the most recently created trigger first: create them last column first,

@@ -21,9 +21,9 @@ struct InitTests {
         }
         #expect(mode == "wal")
         let expected = replica.schema.tables.map { table in
-            table.scope == .reference ? 3 : 4 + table.columns.count - 1
+            table.scope == .reference ? 3 : 3 + table.columns.count - 1
         }.reduce(0, +)
-        #expect(triggers == expected, "reference: 3 refusals; centre: scope, key, insert, delete and one update trigger per column but centre_id")
+        #expect(triggers == expected, "reference: 3 refusals; centre: key, insert, delete and one update trigger per column but centre_id")
         #expect(tables == domainTables.sorted())
         let status = try replica.status()
         #expect(status.centre == kassel)
