@@ -63,7 +63,7 @@ let package = Package(
             dependencies: ["SyncCore", "SyncStore", "WIRSchema", "ReplicaStore", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Tests/SyncTestSupport"
         ),
-        .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "WIRSchema", "SampleData"]),
+        .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "WIRSchema", "SampleData", "SyncTestSupport"]),
         .testTarget(
             name: "ReplicaStoreTests",
             dependencies: [

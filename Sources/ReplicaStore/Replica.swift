@@ -397,6 +397,8 @@ public final class Replica: Sendable {
         case let error as SchemaError: .schema(error)
         case let error as DatabaseError where error.resultCode == .SQLITE_NOTADB:
             .notAReplica(path: path, reason: "it is not an SQLite database")
+        case let error as DatabaseError where error.resultCode == .SQLITE_CANTOPEN:
+            .sqlite(message: "cannot open \(path): \(error.message ?? "unable to open database file") (does its directory exist, may you write there?)")
         case let error as DatabaseError: .sqlite(message: error.message ?? "\(error)")
         default: .sqlite(message: "\(error)")
         }

@@ -197,8 +197,8 @@ package final class Applier {
     ) throws -> AppliedChange {
         let (table, values) = try validate(change, scope: scope)
         return try merge(
-            table: table, pk: change.pk, op: change.op, centre: change.centre, values: values,
-            stamp: Stamp(change.version, seq: seq), writesDomain: true, keep: keep)
+            table: table, pk: change.pk, op: change.op, centre: change.centre, columns: values.keys.sorted(),
+            values: values, stamp: Stamp(change.version, seq: seq), writesDomain: true, keep: keep)
     }
 
     /// Records the versions of a write captured on this replica, whose values the
@@ -207,15 +207,15 @@ package final class Applier {
         table: TableSpec, pk: String, op: Change.Op, columns: [Int], centre: String?, stamp: Stamp
     ) throws -> MergePlan {
         try merge(
-            table: table, pk: pk, op: op, centre: centre,
-            values: Dictionary(uniqueKeysWithValues: columns.map { ($0, Value.null) }),
-            stamp: stamp, writesDomain: false, keep: { _ in false }
+            table: table, pk: pk, op: op, centre: centre, columns: columns, values: [:], stamp: stamp,
+            writesDomain: false, keep: { _ in false }
         ).plan
     }
 
+    /// - Parameter columns: the columns an update changes (an insert always sets them all).
     private func merge(
-        table: TableSpec, pk: String, op: Change.Op, centre: String?, values: [Int: Value], stamp: Stamp,
-        writesDomain: Bool, keep: (Stamp) -> Bool
+        table: TableSpec, pk: String, op: Change.Op, centre: String?, columns: [Int], values: [Int: Value],
+        stamp: Stamp, writesDomain: Bool, keep: (Stamp) -> Bool
     ) throws -> AppliedChange {
         let stored = try storedRow(table: table, pk: pk)
         if stored.exists, stored.scope != centre {
@@ -223,8 +223,8 @@ package final class Applier {
                 table: table.name, pk: pk,
                 reason: "the row belongs to \(stored.scope ?? "no centre"), not to \(centre ?? "no centre")")
         }
-        let columns = op == .insert ? table.columns.map(\.ordinal) : values.keys.sorted()
-        let plan = Merge.plan(stored.versions, op: op, columns: columns, stamp: stamp)
+        let plan = Merge.plan(
+            stored.versions, op: op, columns: op == .insert ? table.columns.map(\.ordinal) : columns, stamp: stamp)
         var applied = AppliedChange(table: table, plan: plan, displaced: [:])
         if plan.isDuplicate || plan.changesNothing { return applied }
 

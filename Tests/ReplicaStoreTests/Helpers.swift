@@ -23,11 +23,3 @@ func organisation(_ name: String, city: String? = nil) -> [String: Value] {
     ]
 }
 
-/// Seeds from `WIRSYNC_SEEDS` (a failing test names its seed) or a fixed set.
-func testSeeds(default count: Int) -> [UInt64] {
-    if let list = ProcessInfo.processInfo.environment["WIRSYNC_SEEDS"] {
-        return list.split(separator: ",").compactMap { UInt64($0.trimmingCharacters(in: .whitespaces)) }
-    }
-    return (1...UInt64(count)).map { $0 &* 104_729 }
-}
-

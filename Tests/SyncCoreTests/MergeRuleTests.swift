@@ -1,4 +1,6 @@
+import SampleData
 import SyncCore
+import SyncTestSupport
 import Testing
 
 /// The merge rule on its own (DESIGN.md, Clock and merge rule), without storage.
@@ -59,7 +61,7 @@ struct MergeRuleTests {
     /// Canonical state: the same changes in any order give the same row versions.
     @Test(arguments: testSeeds(default: 40))
     func anyOrderGivesTheSameState(seed: UInt64) {
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         let origins = ["a", "b", "hmsi"]
         var changes: [(Change.Op, [Int], Stamp)] = []
         for index in 0..<12 {
@@ -77,18 +79,5 @@ struct MergeRuleTests {
             #expect(state(shuffled) == reference, "seed \(seed)")
             #expect(state(shuffled + shuffled) == reference, "seed \(seed): applying twice changes nothing")
         }
-    }
-}
-
-/// SplitMix64, local to the tests so the rule's tests do not depend on the sample data.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

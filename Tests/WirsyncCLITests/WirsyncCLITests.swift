@@ -3,7 +3,7 @@ import SyncTestSupport
 import Testing
 
 /// The `wirsync` binary as operators run it.
-@Suite("wirsync command line")
+@Suite("wirsync command line", .timeLimit(.minutes(2)))
 struct WirsyncCLITests {
     let wirsync = builtProduct("wirsync")
 
@@ -83,6 +83,14 @@ struct WirsyncCLITests {
         #expect(result.status == 1)
         #expect(result.stderr.hasPrefix("wirsync: \(path) is not a WIR-Sync replica"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+    }
+
+    @Test func aReplicaInADirectoryThatDoesNotExistIsAClearError() throws {
+        let directory = try TemporaryDirectory()
+        let db = directory.path("no-such-folder/kassel.db")
+        let result = try run(wirsync, ["init", "--db", db, "--centre", "kassel"])
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("wirsync: database error: cannot open \(db)"))
     }
 
     @Test(arguments: [[], ["init"], ["status"], ["sample"]])
