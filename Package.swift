@@ -6,11 +6,19 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "wirsync", targets: ["wirsync"]),
+        .executable(name: "wirsync-hub", targets: ["wirsync-hub"]),
         .library(name: "ReplicaStore", targets: ["ReplicaStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types", exact: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", exact: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "5.0.1"),
     ],
     targets: [
         // Pure model: HLC, values, changes, the merge rule, the schema manifest. No dependencies.
@@ -39,6 +47,26 @@ let package = Package(
             name: "ReplicaStore",
             dependencies: ["SyncCore", "SyncStore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        // The hub's store: merge of every centre's changes, hub log, conflicts, clients and tokens.
+        .target(
+            name: "HubStore",
+            dependencies: [
+                "SyncCore", "SyncStore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The hub's HTTP API (protocol v1) on Hummingbird: auth, limits, gzip, errors, metrics.
+        .target(
+            name: "HubServer",
+            dependencies: [
+                "SyncCore", "HubStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ]
+        ),
         // Seeded generator of plausible WIR sample data at any size.
         .target(name: "SampleData", dependencies: ["SyncCore"]),
 
@@ -47,6 +75,14 @@ let package = Package(
             dependencies: [
                 "SyncCore", "SyncStore", "WIRSchema", "ReplicaStore", "SampleData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "wirsync-hub",
+            dependencies: [
+                "SyncCore", "WIRSchema", "HubStore", "HubServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -72,8 +108,23 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "HubTests",
+            dependencies: [
+                "SyncCore", "SyncStore", "ReplicaStore", "HubStore", "HubServer", "WIRSchema", "SampleData", "SyncTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .testTarget(
             name: "WirsyncCLITests",
-            dependencies: ["SyncCore", "SyncTestSupport", "wirsync", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "SyncCore", "HubStore", "WIRSchema", "SyncTestSupport", "wirsync", "wirsync-hub",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
     ]
 )

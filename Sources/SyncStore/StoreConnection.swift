@@ -8,6 +8,15 @@ package import GRDB
 /// merge applies rows independently, in whatever order they arrive.
 package enum StoreConnection {
     package static func open(path: String, readonly: Bool = false) throws -> DatabaseQueue {
+        try DatabaseQueue(path: path, configuration: configuration(readonly: readonly))
+    }
+
+    /// A pool (one writer, concurrent readers) for the hub, which serves many centres at once.
+    package static func openPool(path: String) throws -> DatabasePool {
+        try DatabasePool(path: path, configuration: configuration(readonly: false))
+    }
+
+    private static func configuration(readonly: Bool) -> Configuration {
         var configuration = Configuration()
         configuration.readonly = readonly
         configuration.foreignKeysEnabled = false
@@ -21,6 +30,6 @@ package enum StoreConnection {
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
             }
         }
-        return try DatabaseQueue(path: path, configuration: configuration)
+        return configuration
     }
 }

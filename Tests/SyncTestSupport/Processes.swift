@@ -99,3 +99,71 @@ private final class OutputCollector: @unchecked Sendable {
         return lock.withLock { String(decoding: data, as: UTF8.self) }
     }
 }
+
+/// A program running in the background (a hub, a daemon), with its output collected.
+public final class BackgroundProcess: @unchecked Sendable {
+    private let process = Process()
+    private let lock = NSLock()
+    private var stdoutText = ""
+    private var stderrText = ""
+
+    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        process.standardInput = FileHandle.nullDevice
+        stdout.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            self?.lock.withLock { self?.stdoutText += String(decoding: data, as: UTF8.self) }
+        }
+        stderr.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            self?.lock.withLock { self?.stderrText += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+    }
+
+    public var standardOutput: String { lock.withLock { stdoutText } }
+    public var standardError: String { lock.withLock { stderrText } }
+    public var isRunning: Bool { process.isRunning }
+    public var pid: Int32 { process.processIdentifier }
+
+    /// Waits until standard output has a line for which `match` returns a value.
+    public func waitForOutput<T>(timeout: Duration = .seconds(20), _ match: (String) -> T?) throws -> T {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            for line in standardOutput.split(separator: "\n") {
+                if let value = match(String(line)) { return value }
+            }
+            guard process.isRunning else { break }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        throw ProcessError.failed(
+            command: process.executableURL?.path ?? "?",
+            result: ProcessResult(status: process.isRunning ? -1 : process.terminationStatus, stdout: standardOutput, stderr: standardError))
+    }
+
+    /// Sends `signal` (SIGTERM by default) and waits for the process to end; returns its exit status.
+    @discardableResult
+    public func stop(signal: Int32 = 15, timeout: Duration = .seconds(20)) -> Int32 {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        Thread.sleep(forTimeInterval: 0.05)
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}

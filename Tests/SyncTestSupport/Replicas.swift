@@ -69,8 +69,15 @@ public struct Snapshot: Hashable, Sendable, CustomStringConvertible {
 
 /// Reads the domain tables, in primary-key order, and the engine's row and column
 /// versions, with node names instead of the store's local node ids.
-public func snapshot(_ path: String, tables: [String] = domainTables, versions: Bool = true) throws -> Snapshot {
-    var queries = tables.map { ($0, "SELECT * FROM \($0) ORDER BY id") }
+///
+/// With `centre`, only what is in that centre's scope: its own rows of centre-scoped
+/// tables (those with `centre_id`) and every row of the others.
+public func snapshot(_ path: String, tables: [String] = domainTables, versions: Bool = true, centre: String? = nil) throws -> Snapshot {
+    let centreTables: Set<String> = ["organisations", "projects", "volunteers", "deployments", "kiv_strategies"]
+    var queries = tables.map { table in
+        let filter = centre.flatMap { centreTables.contains(table) ? " WHERE centre_id = '\($0)'" : nil } ?? ""
+        return (table, "SELECT * FROM \(table)\(filter) ORDER BY id")
+    }
     if versions {
         queries.append(("sync_rows", """
             SELECT t.name, r.pk, r.scope, r.alive, r.reg_hlc, rn.name, r.base_hlc, bn.name

@@ -1,0 +1,207 @@
+import CompressNIO
+import Foundation
+import HTTPTypes
+public import HubStore
+public import Hummingbird
+public import Logging
+import NIOCore
+public import SyncCore
+import SyncStore
+
+/// The hub's HTTP API, protocol v1 (`schema/openapi.yaml`).
+///
+/// | route | what |
+/// |---|---|
+/// | `POST /v1/push` | a replica's batch of changes (bearer token, gzip optional) |
+/// | `GET /v1/pull?after=&limit=` | hub log entries in the caller's scope |
+/// | `GET /healthz` | liveness |
+/// | `GET /metrics` | Prometheus text |
+public struct HubAPI: Sendable {
+    let store: HubStore
+    let configuration: HubServerConfiguration
+    let clock: any WallClock
+    let metrics: HubMetrics
+
+    public init(store: HubStore, configuration: HubServerConfiguration, clock: any WallClock = SystemClock(), metrics: HubMetrics = HubMetrics()) {
+        self.store = store
+        self.configuration = configuration
+        self.clock = clock
+        self.metrics = metrics
+    }
+
+    /// The router with every route and the middleware that turns errors into JSON bodies.
+    public func router() -> Router<HubRequestContext> {
+        let router = Router(context: HubRequestContext.self)
+        router.add(middleware: HubMiddleware(clock: clock, metrics: metrics))
+        router.post("/v1/push") { request, context in try await push(request, context: context) }
+        router.get("/v1/pull") { request, context in try await pull(request, context: context) }
+        router.get("/healthz") { _, _ in
+            try json(["status": "ok", "schema": store.schemaTag], request: nil)
+        }
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: metrics.text())))
+        }
+        return router
+    }
+
+    /// A Hummingbird application serving the API on the configured address.
+    public func application(logger: Logger, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in })
+        -> some ApplicationProtocol
+    {
+        Application(
+            router: router(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wirsync-hub"),
+            onServerRunning: onServerRunning,
+            logger: logger)
+    }
+
+    /// Serves until SIGTERM or SIGINT, then lets running requests finish. `ready` is called
+    /// with the port once the server listens (useful with port 0).
+    public func serve(logger: Logger, ready: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        let port = configuration.port
+        let app = application(logger: logger) { channel in ready(channel.localAddress?.port ?? port) }
+        try await app.runService()
+    }
+
+    // MARK: Routes
+
+    private func push(_ request: Request, context: HubRequestContext) async throws -> Response {
+        let node = try await authenticate(request)
+        try checkSchema(request)
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maxBodyBytes {
+            throw HubError.tooLarge("the body is \(length) bytes; the hub accepts at most \(configuration.maxBodyBytes)")
+        }
+        var body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: configuration.maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw HubError.tooLarge("the body exceeds \(configuration.maxBodyBytes) bytes, the most the hub accepts")
+        }
+        body = try inflate(body, encoding: request.headers[.contentEncoding])
+        let batch: PushRequest
+        do {
+            batch = try JSONDecoder().decode(PushRequest.self, from: Data(body.readableBytesView))
+        } catch let error as DecodingError {
+            throw HubError.badRequest(code: "malformed_json", message: "the push body is not a valid batch: \(Self.describe(error))")
+        }
+        let outcome = try await store.push(node: node, request: batch, skewBoundMillis: configuration.skewBoundMillis)
+        let response = outcome.response
+        metrics.pushed(applied: response.applied, refused: response.refused.count, conflicts: response.conflicts)
+        metrics.synced(node: node, atMillis: response.hubTime)
+        context.logger.info(
+            "push",
+            metadata: [
+                "centre": "\(node)", "replica": "\(batch.replicaID)",
+                "seq": "\(outcome.seqRange.map { "\($0.lowerBound)...\($0.upperBound)" } ?? "none new")",
+                "hub_seq": "\(outcome.hubSeqRange.map { "\($0.lowerBound)...\($0.upperBound)" } ?? "none")",
+                "applied": "\(response.applied)", "duplicates": "\(response.duplicates)",
+                "refused": "\(response.refused.count)", "conflicts": "\(response.conflicts)", "acked": "\(response.ackedSeq)",
+            ])
+        for refusal in response.refused {
+            context.logger.warning("refused", metadata: ["centre": "\(node)", "seq": "\(refusal.seq)", "code": "\(refusal.code)", "reason": "\(refusal.message)"])
+        }
+        return try json(response, request: request)
+    }
+
+    private func pull(_ request: Request, context: HubRequestContext) async throws -> Response {
+        let node = try await authenticate(request)
+        try checkSchema(request)
+        let query = request.uri.queryParameters
+        let after = try parameter(query["after"], name: "after", default: 0, range: 0...Int64.max)
+        let limit = try parameter(
+            query["limit"], name: "limit", default: Int64(configuration.pullLimitDefault), range: 1...Int64(configuration.pullLimitMax))
+        let response = try await store.pull(node: node, after: after, limit: Int(limit))
+        metrics.synced(node: node, atMillis: response.hubTime)
+        context.logger.info(
+            "pull",
+            metadata: [
+                "centre": "\(node)", "after": "\(after)", "next": "\(response.nextCursor)",
+                "changes": "\(response.changes.count)", "conflicts": "\(response.conflicts.count)", "more": "\(response.more)",
+            ])
+        return try json(response, request: request)
+    }
+
+    // MARK: Checks
+
+    private func authenticate(_ request: Request) async throws -> String {
+        guard let header = request.headers[.authorization] else {
+            throw HubError.unauthorized("no bearer token: send Authorization: Bearer <token>")
+        }
+        guard header.hasPrefix("Bearer "), case let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces), !token.isEmpty,
+            token.utf8.count <= 256
+        else {
+            throw HubError.unauthorized("the Authorization header must be Bearer <token>")
+        }
+        guard let node = try await store.authenticate(token: token) else {
+            throw HubError.unauthorized("the token is unknown or revoked; ask HMSI for a new one")
+        }
+        return node
+    }
+
+    private func checkSchema(_ request: Request) throws {
+        guard let tag = request.headers[HTTPField.Name(Wire.schemaHeader)!] else {
+            throw HubError.badRequest(code: "missing_schema", message: "send the \(Wire.schemaHeader) header, e.g. \(store.schemaTag)")
+        }
+        guard tag == store.schemaTag else {
+            throw HubError.schemaMismatch(
+                "the replica speaks schema \(tag), the hub \(store.schemaTag); update wirsync or the hub so that both match")
+        }
+    }
+
+    private func parameter(_ raw: Substring?, name: String, default fallback: Int64, range: ClosedRange<Int64>) throws -> Int64 {
+        guard let raw else { return fallback }
+        guard let value = Int64(raw), range.contains(value) else {
+            throw HubError.badRequest(code: "invalid_parameter", message: "\(name) must be an integer in \(range.lowerBound)...\(range.upperBound), not \(raw)")
+        }
+        return value
+    }
+
+    private func inflate(_ body: ByteBuffer, encoding: String?) throws -> ByteBuffer {
+        switch encoding?.lowercased() {
+        case nil, "identity":
+            return body
+        case "gzip":
+            var compressed = body
+            do {
+                return try compressed.decompress(with: .gzip(), maxSize: configuration.maxInflatedBytes)
+            } catch let error as CompressNIOError where error == .bufferOverflow {
+                throw HubError.tooLarge("the gzip body inflates beyond \(configuration.maxInflatedBytes) bytes, the most the hub accepts")
+            } catch {
+                throw HubError.badRequest(code: "malformed_gzip", message: "the body is not valid gzip")
+            }
+        case let other?:
+            throw HubError.unsupportedEncoding("Content-Encoding \(other) is not supported; send gzip or nothing")
+        }
+    }
+
+    // MARK: Responses
+
+    /// A JSON response, gzip-compressed when the client accepts it and it is worth it.
+    private func json(_ value: some Encodable, request: Request?) throws -> Response {
+        var buffer = ByteBuffer(bytes: try JSONEncoder().encode(value))
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let accept = request?.headers[.acceptEncoding], accept.lowercased().contains("gzip"),
+            buffer.readableBytes >= configuration.gzipThreshold
+        {
+            buffer = try buffer.compress(with: .gzip())
+            headers[.contentEncoding] = "gzip"
+        }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: buffer))
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return path.isEmpty ? "" : " at \(path.dropFirst(path.hasPrefix(".") ? 1 : 0))"
+        }
+        switch error {
+        case .dataCorrupted(let context): return "\(context.debugDescription)\(path(context))"
+        case .keyNotFound(let key, let context): return "missing \(key.stringValue)\(path(context))"
+        case .typeMismatch(let type, let context): return "expected \(type)\(path(context))"
+        case .valueNotFound(let type, let context): return "expected \(type), found null\(path(context))"
+        @unknown default: return "\(error)"
+        }
+    }
+}

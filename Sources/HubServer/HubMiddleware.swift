@@ -1,0 +1,77 @@
+import Foundation
+import HubStore
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import SyncCore
+import SyncStore
+
+/// Wraps every route: refusals become a 4xx with a JSON error body, anything unexpected a
+/// 500 with a generic body (the details go to the log, never to the client); every
+/// response carries the hub's clock; every request is counted.
+struct HubMiddleware: RouterMiddleware {
+    typealias Context = HubRequestContext
+
+    let clock: any WallClock
+    let metrics: HubMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            response = errorResponse(error, request: request, context: context)
+        }
+        response.headers[HTTPField.Name(Wire.hubTimeHeader)!] = String(clock.nowMillis())
+        metrics.request(route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: response.status.code)
+        return response
+    }
+
+    private func errorResponse(_ error: any Error, request: Request, context: Context) -> Response {
+        let (status, code, message, headers) = classify(error)
+        if status == .internalServerError {
+            context.logger.error(
+                "internal error", metadata: ["route": "\(request.method) \(request.uri.path)", "error": "\(String(reflecting: error))"])
+        } else {
+            context.logger.notice(
+                "refused", metadata: ["route": "\(request.method) \(request.uri.path)", "status": "\(status.code)", "code": "\(code)", "reason": "\(message)"])
+        }
+        let body = (try? JSONEncoder().encode(ErrorBody(code: code, message: message))) ?? Data()
+        var fields = headers
+        fields[.contentType] = "application/json"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    private func classify(_ error: any Error) -> (HTTPResponse.Status, String, String, HTTPFields) {
+        switch error {
+        case let error as HubError:
+            let status: HTTPResponse.Status =
+                switch error {
+                case .unauthorized: .unauthorized
+                case .forbidden: .forbidden
+                case .apply(.outOfScope): .forbidden
+                case .badRequest, .apply: .badRequest
+                case .schemaMismatch, .cursorAhead: .conflict
+                case .tooLarge: .contentTooLarge
+                case .unsupportedEncoding: .unsupportedMediaType
+                case .clockAhead: .unprocessableContent
+                case .noSuchConflict: .notFound
+                default: .internalServerError
+                }
+            if status == .internalServerError { return Self.internalError }
+            let headers: HTTPFields = status == .unauthorized ? [.wwwAuthenticate: "Bearer realm=\"wirsync-hub\""] : [:]
+            return (status, error.code, error.description, headers)
+        case let error as HTTPError:
+            let code = error.status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "_")
+            return (error.status, code, error.body ?? error.status.reasonPhrase, error.headers)
+        case let error as any HTTPResponseError where error.status.code < 500:
+            return (error.status, "http_\(error.status.code)", error.status.reasonPhrase, [:])
+        default:
+            return Self.internalError
+        }
+    }
+
+    private static let internalError: (HTTPResponse.Status, String, String, HTTPFields) =
+        (.internalServerError, "internal", "internal error; the hub has logged it", [:])
+}

@@ -1,0 +1,31 @@
+/// Limits and bounds of the hub's HTTP API.
+public struct HubServerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// Largest request body accepted, as sent (compressed or not): larger is 413.
+    public var maxBodyBytes: Int
+    /// Largest size a gzip request body may inflate to: larger is 413, checked while
+    /// inflating, so a small body that inflates to gigabytes is stopped early.
+    public var maxInflatedBytes: Int
+    /// How far ahead of the hub's clock a change may be stamped (DESIGN.md: 5 minutes).
+    public var skewBoundMillis: Int64
+    /// Entries per pull when the client does not say; and the most it may ask for.
+    public var pullLimitDefault: Int
+    public var pullLimitMax: Int
+    /// Responses smaller than this are not compressed.
+    public var gzipThreshold: Int
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 4 << 20, maxInflatedBytes: Int = 32 << 20,
+        skewBoundMillis: Int64 = 5 * 60_000, pullLimitDefault: Int = 1000, pullLimitMax: Int = 5000, gzipThreshold: Int = 1024
+    ) {
+        self.host = host
+        self.port = port
+        self.maxBodyBytes = maxBodyBytes
+        self.maxInflatedBytes = maxInflatedBytes
+        self.skewBoundMillis = skewBoundMillis
+        self.pullLimitDefault = pullLimitDefault
+        self.pullLimitMax = pullLimitMax
+        self.gzipThreshold = gzipThreshold
+    }
+}

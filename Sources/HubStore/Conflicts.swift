@@ -1,0 +1,226 @@
+import Foundation
+import GRDB
+public import SyncCore
+import SyncStore
+
+/// A conflict found while merging one change, before it is stored.
+struct NewConflict {
+    var tableID: Int
+    var pk: String
+    var centre: String?
+    /// The column both writes set; nil for a race over the row (a delete against an edit).
+    var column: Int?
+    var winner: ConflictSide
+    var loser: ConflictSide
+}
+
+/// What merging one change did, and the conflicts it found.
+struct MergeRecords {
+    enum Result {
+        case applied(tableID: Int)
+        case duplicate
+        case superseded
+    }
+
+    var result: Result
+    var conflicts: [NewConflict]
+}
+
+extension HubStore {
+    /// Which value a resolution keeps.
+    public enum Keep: String, Sendable, CaseIterable {
+        case winner, loser
+    }
+
+    /// Merges one change and finds the conflicts it takes part in (DESIGN.md, Clock and merge
+    /// rule): the change and a current version conflict when that version came from another
+    /// origin and the writer had not seen it (its hub sequence is above the change's `seen`).
+    func merge(_ change: Change, seq: Int64, scope: ScopeRule, applier: Applier, db: Database) throws -> MergeRecords {
+        let isConcurrent = { (stamp: Stamp) in stamp.version.origin != change.origin && (stamp.seq ?? 0) > change.seen }
+        var snapshot: [Int: Value] = [:]
+        if change.op == .delete, let table = schema.table(named: change.table) {
+            snapshot = try applier.currentValues(table, pk: change.pk, columns: table.columns.map(\.ordinal))
+        }
+        let applied = try applier.apply(change, seq: seq, scope: scope, keep: isConcurrent)
+        let (table, plan) = (applied.table, applied.plan)
+        if plan.isDuplicate { return MergeRecords(result: .duplicate, conflicts: []) }
+
+        let incoming = change.version
+        func side(_ value: Value, _ version: Version) -> ConflictSide { ConflictSide(value: value, origin: version.origin, hlc: version.hlc) }
+        func conflict(_ column: Int?, winner: ConflictSide, loser: ConflictSide) -> NewConflict {
+            NewConflict(tableID: table.id, pk: change.pk, centre: change.centre, column: column, winner: winner, loser: loser)
+        }
+        let deleted = Value.null
+        let incomingRow = try Self.rowValue(change.values)
+        var conflicts: [NewConflict] = []
+
+        // The change overwrote a value another writer had set concurrently.
+        if !plan.dematerializes {
+            for (column, displaced) in applied.displaced.sorted(by: { $0.key < $1.key }) {
+                let name = table.column(ordinal: column)!.name
+                conflicts.append(conflict(
+                    column, winner: side(change.values[name] ?? .null, incoming), loser: side(displaced.value, displaced.stamp.version)))
+            }
+        }
+        // A delete removed a row someone else was editing concurrently.
+        if plan.dematerializes,
+            let edit = table.columns.compactMap({ plan.before.stamp(ofColumn: $0.ordinal) }).filter(isConcurrent).max(by: { $0.version < $1.version })
+        {
+            let named = Dictionary(uniqueKeysWithValues: snapshot.map { (table.column(ordinal: $0.key)!.name, $0.value) })
+            conflicts.append(conflict(nil, winner: side(deleted, incoming), loser: side(try Self.rowValue(named), edit.version)))
+        }
+        // A column of the change lost to a concurrent write of the same column.
+        let deletion = plan.before.register.flatMap { $0.alive ? nil : $0.stamp }
+        for (column, current) in plan.lost.sorted(by: { $0.key < $1.key }) where isConcurrent(current) && current != deletion {
+            conflicts.append(conflict(
+                column, winner: side(try currentValue(table, pk: change.pk, column: column, applier: applier), current.version),
+                loser: side(change.values[table.column(ordinal: column)!.name] ?? .null, incoming)))
+        }
+        // An update reached a row a concurrent delete had removed: the edit is not visible.
+        if change.op == .update, let deletion, isConcurrent(deletion) {
+            conflicts.append(conflict(nil, winner: side(deleted, deletion.version), loser: side(incomingRow, incoming)))
+        }
+        // An insert or delete lost the row's register to a concurrent one.
+        if let register = plan.registerLostTo, isConcurrent(register) {
+            if change.op == .delete {
+                let current = try applier.currentValues(table, pk: change.pk, columns: table.columns.map(\.ordinal))
+                let named = Dictionary(uniqueKeysWithValues: current.map { (table.column(ordinal: $0.key)!.name, $0.value) })
+                conflicts.append(conflict(nil, winner: side(try Self.rowValue(named), register.version), loser: side(deleted, incoming)))
+            } else if change.op == .insert, register == deletion {
+                conflicts.append(conflict(nil, winner: side(deleted, register.version), loser: side(incomingRow, incoming)))
+            }
+        }
+        return MergeRecords(result: plan.changesNothing ? .superseded : .applied(tableID: table.id), conflicts: conflicts)
+    }
+
+    /// A row's values as one value: a JSON object in text, keys sorted.
+    static func rowValue(_ values: [String: Value]) throws -> Value {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return .text(String(decoding: try encoder.encode(values), as: UTF8.self))
+    }
+
+    /// The current value of one column: from the row if it is visible, else its ghost.
+    private func currentValue(_ table: TableSpec, pk: String, column: Int, applier: Applier) throws -> Value {
+        if let value = try applier.currentValues(table, pk: pk, columns: [column])[column] { return value }
+        return try applier.storedRow(table: table, pk: pk).ghosts[column] ?? .null
+    }
+
+    func record(_ conflict: NewConflict, applier: Applier, db: Database, now: Int64) throws -> Int64 {
+        try db.execute(
+            sql: """
+                INSERT INTO sync_conflicts (tbl, pk, centre, col, winner_value, winner_node, winner_hlc,
+                                            loser_value, loser_node, loser_hlc, recorded_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                conflict.tableID, conflict.pk, conflict.centre, conflict.column,
+                conflict.winner.value.databaseValue, try applier.nodeID(conflict.winner.origin), conflict.winner.hlc.rawValue,
+                conflict.loser.value.databaseValue, try applier.nodeID(conflict.loser.origin), conflict.loser.hlc.rawValue, now,
+            ])
+        return db.lastInsertedRowID
+    }
+
+    // MARK: Reading and resolving
+
+    func conflictRecord(id: Int64, db: Database) throws -> ConflictRecord? {
+        guard let row = try Row.fetchOne(
+            db,
+            sql: """
+                SELECT c.*, w.name AS winner_origin, l.name AS loser_origin
+                FROM sync_conflicts c JOIN sync_nodes w ON w.id = c.winner_node JOIN sync_nodes l ON l.id = c.loser_node
+                WHERE c.id = ?
+                """,
+            arguments: [id])
+        else { return nil }
+        return try conflictRecord(row)
+    }
+
+    private func conflictRecord(_ row: Row) throws -> ConflictRecord {
+        let table = try table(id: row["tbl"])
+        let column: Int? = row["col"]
+        return ConflictRecord(
+            id: row["id"], table: table.name, pk: row["pk"], centre: row["centre"],
+            column: column.flatMap { table.column(ordinal: $0)?.name },
+            winner: ConflictSide(value: Value(row["winner_value"] as DatabaseValue), origin: row["winner_origin"], hlc: HLC(rawValue: row["winner_hlc"])),
+            loser: ConflictSide(value: Value(row["loser_value"] as DatabaseValue), origin: row["loser_origin"], hlc: HLC(rawValue: row["loser_hlc"])),
+            recordedAt: row["recorded_at"], resolvedAt: row["resolved_at"], resolvedBy: row["resolved_by"], kept: row["kept"])
+    }
+
+    /// Conflict records, newest first; optionally of one centre's rows and only open ones.
+    public func conflicts(centre: String? = nil, openOnly: Bool = false) async throws(HubError) -> [ConflictRecord] {
+        try await read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT c.*, w.name AS winner_origin, l.name AS loser_origin
+                    FROM sync_conflicts c JOIN sync_nodes w ON w.id = c.winner_node JOIN sync_nodes l ON l.id = c.loser_node
+                    WHERE (? IS NULL OR c.centre = ?) AND (? = 0 OR c.resolved_at IS NULL)
+                    ORDER BY c.id DESC
+                    """,
+                arguments: [centre, centre, openOnly ? 1 : 0]
+            ).map { try self.conflictRecord($0) }
+        }
+    }
+
+    public func conflict(id: Int64) async throws(HubError) -> ConflictRecord {
+        try await read { db in
+            guard let record = try self.conflictRecord(id: id, db: db) else { throw HubError.noSuchConflict(id) }
+            return record
+        }
+    }
+
+    /// Resolves a conflict. Keeping the loser writes it again as a new change from the hub,
+    /// with a fresh clock, so it reaches every replica like any other change; either way the
+    /// record is marked resolved, with who and when, and centres pull the updated record.
+    public func resolve(id: Int64, keep: Keep, by resolver: String) async throws(HubError) -> ConflictRecord {
+        let now = clock.nowMillis()
+        return try await write { db in
+            guard let record = try self.conflictRecord(id: id, db: db) else { throw HubError.noSuchConflict(id) }
+            if let resolvedAt = record.resolvedAt {
+                throw HubError.cannotResolve(
+                    "conflict \(id) was resolved at \(Self.timestamp(resolvedAt)) by \(record.resolvedBy ?? "?") (kept the \(record.kept ?? "?"))")
+            }
+            if keep == .loser {
+                try self.writeAsHub([try self.restoration(of: record, db: db)], db: db, now: now)
+            }
+            try db.execute(
+                sql: "UPDATE sync_conflicts SET resolved_at = ?, resolved_by = ?, kept = ? WHERE id = ?",
+                arguments: [now, resolver, keep.rawValue, id])
+            let applier = try Applier(db: db, schema: self.schema)
+            let seq = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) + 1 FROM sync_hub_log")!
+            try self.announce(
+                conflict: id, tableID: self.schema.table(named: record.table)!.id, pk: record.pk, centre: record.centre,
+                seq: seq, hubNode: try applier.nodeID(Self.origin), db: db, now: now)
+            return try self.conflictRecord(id: id, db: db)!
+        }
+    }
+
+    /// The change that puts a conflict's losing value back.
+    private func restoration(of record: ConflictRecord, db: Database) throws -> HubWrite {
+        guard let table = schema.table(named: record.table) else { throw HubError.cannotResolve("unknown table \(record.table)") }
+        if let column = record.column {
+            return HubWrite(op: .update, table: table.name, pk: record.pk, centre: record.centre, values: [column: record.loser.value])
+        }
+        guard case .text(let json) = record.loser.value else {
+            return HubWrite(op: .delete, table: table.name, pk: record.pk, centre: record.centre, values: [:])
+        }
+        // The lost row (or edit) comes back as a new insert; columns it does not name keep
+        // what the deleted row still holds.
+        var values = try JSONDecoder().decode([String: Value].self, from: Data(json.utf8))
+        let applier = try Applier(db: db, schema: schema)
+        let ghosts = try applier.storedRow(table: table, pk: record.pk).ghosts
+        for column in table.columns where values[column.name] == nil {
+            values[column.name] = ghosts[column.ordinal] ?? .null
+        }
+        if let missing = table.columns.first(where: { $0.notNull && values[$0.name] == .null }) {
+            throw HubError.cannotResolve(
+                "the lost edit of \(table.name) \(record.pk) does not hold \(missing.name), and the deleted row's value is gone; re-enter the row instead")
+        }
+        return HubWrite(op: .insert, table: table.name, pk: record.pk, centre: record.centre, values: values)
+    }
+
+    static func timestamp(_ millis: Int64) -> String {
+        Date(timeIntervalSince1970: Double(millis) / 1000).formatted(.iso8601)
+    }
+}

@@ -1,0 +1,39 @@
+import GRDB
+import SyncCore
+import SyncStore
+
+/// An overview of the hub for `wirsync-hub status`.
+public struct HubStatus: Hashable, Sendable, Codable {
+    public var schema: String
+    /// The hub log's last sequence: how far centres can pull.
+    public var logSeq: Int64
+    /// Visible rows per domain table.
+    public var rows: [String: Int]
+    public var conflictsOpen: Int
+    public var conflictsTotal: Int
+
+    enum CodingKeys: String, CodingKey {
+        case schema, rows
+        case logSeq = "log_seq"
+        case conflictsOpen = "conflicts_open"
+        case conflictsTotal = "conflicts_total"
+    }
+}
+
+extension HubStore {
+    public func status() async throws(HubError) -> HubStatus {
+        let tables = schema.tables.map(\.name)
+        let tag = schemaTag
+        return try await read { db in
+            var rows: [String: Int] = [:]
+            for table in tables {
+                rows[table] = try Int.fetchOne(db, sql: "SELECT count(*) FROM \"\(table)\"") ?? 0
+            }
+            return HubStatus(
+                schema: tag,
+                logSeq: try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM sync_hub_log") ?? 0, rows: rows,
+                conflictsOpen: try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_conflicts WHERE resolved_at IS NULL") ?? 0,
+                conflictsTotal: try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_conflicts") ?? 0)
+        }
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import GRDB
+public import SyncCore
+public import SyncStore
+
+/// The hub's store: one SQLite file (WAL) with the domain tables, the merged state of every
+/// centre's rows, the hub log that centres pull, the conflict records, and the clients.
+///
+/// Centres push their captured changes (`push`); the hub merges them with the same rule
+/// and applier as every replica, records every value that loses a concurrent race, and
+/// appends what it applied to the hub log, from which each centre pulls what is in its
+/// scope (`pull`). The hub's own writes (reference fixtures, kept losers) come from the
+/// node `hub`.
+public final class HubStore: Sendable {
+    /// The hub's own node id: origin of the reference fixtures and of resolutions.
+    public static let origin = "hub"
+
+    public let path: String
+    public let schema: StoreSchema
+    public let schemaName: String
+    let pool: DatabasePool
+    let clock: any WallClock
+
+    /// The schema the hub speaks, as in the `WIRSync-Schema` header: `wir/1`.
+    public var schemaTag: String { Wire.schemaTag(name: schemaName, version: schema.version) }
+
+    private init(path: String, schema: StoreSchema, schemaName: String, pool: DatabasePool, clock: any WallClock) {
+        self.path = path
+        self.schema = schema
+        self.schemaName = schemaName
+        self.pool = pool
+        self.clock = clock
+    }
+
+    // MARK: Creating and opening
+
+    /// Creates the hub store at `path` and loads every reference table's fixture rows as
+    /// inserts from the node `hub`, so centres receive them on their first pull.
+    ///
+    /// - Parameter fixtures: the rows of a reference table's fixture, or nil if it has none.
+    public static func create(
+        path: String, schema definition: SchemaDefinition, clock: any WallClock = SystemClock(),
+        fixtures: (String) throws -> [[String: Value]]?
+    ) async throws(HubError) -> HubStore {
+        guard !FileManager.default.fileExists(atPath: path) else { throw .alreadyExists(path: path) }
+        do {
+            let pool = try StoreConnection.openPool(path: path)
+            let now = clock.nowMillis()
+            try await pool.write { db in
+                try db.execute(sql: SchemaInstaller.sharedTablesSQL)
+                try db.execute(sql: HubSQL.tables)
+                _ = try SchemaInstaller.migrate(db, to: definition, from: 0)
+                try db.execute(
+                    sql: "INSERT INTO sync_hub_state (id, schema_name, schema_version, created_at) VALUES (1, ?, ?, ?)",
+                    arguments: [definition.name, definition.version, now])
+            }
+            try pool.close()
+            let store = try open(path: path, clock: clock)
+            for table in store.schema.tables where table.scope == .reference {
+                guard let rows = try fixtures(table.name) else { continue }
+                let changes = try rows.map { row in
+                    guard case .text(let pk)? = row[table.primaryKey] else {
+                        throw HubError.badRequest(code: "invalid_fixture", message: "a \(table.name) fixture row has no \(table.primaryKey)")
+                    }
+                    return HubWrite(op: .insert, table: table.name, pk: pk, centre: nil, values: row.filter { $0.key != table.primaryKey })
+                }
+                try await store.writeAsHub(changes)
+            }
+            return store
+        } catch {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            throw map(error, path: path)
+        }
+    }
+
+    /// Opens an existing hub store; creates nothing.
+    public static func open(path: String, clock: any WallClock = SystemClock()) throws(HubError) -> HubStore {
+        guard FileManager.default.fileExists(atPath: path) else { throw .notFound(path: path) }
+        do {
+            let pool = try StoreConnection.openPool(path: path)
+            let (name, version) = try pool.read { db -> (String, Int) in
+                guard try db.tableExists("sync_hub_state"),
+                    let row = try Row.fetchOne(db, sql: "SELECT schema_name, schema_version FROM sync_hub_state")
+                else { throw HubError.notAHub(path: path, reason: "it has no sync_hub_state") }
+                return (row["schema_name"], row["schema_version"])
+            }
+            let schema = try pool.read { db in try SchemaInstaller.load(db, version: version) }
+            return HubStore(path: path, schema: schema, schemaName: name, pool: pool, clock: clock)
+        } catch {
+            throw map(error, path: path)
+        }
+    }
+
+    // MARK: Plumbing
+
+    func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(HubError) -> T {
+        do {
+            return try await pool.write(body)
+        } catch {
+            throw Self.map(error, path: path)
+        }
+    }
+
+    func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(HubError) -> T {
+        do {
+            return try await pool.read(body)
+        } catch {
+            throw Self.map(error, path: path)
+        }
+    }
+
+    static func map(_ error: any Error, path: String) -> HubError {
+        switch error {
+        case let error as HubError: error
+        case let error as ApplyError: .apply(error)
+        case let error as SchemaError: .notAHub(path: path, reason: error.description)
+        case let error as DatabaseError where error.resultCode == .SQLITE_NOTADB:
+            .notAHub(path: path, reason: "it is not an SQLite database")
+        case let error as DatabaseError where error.resultCode == .SQLITE_CANTOPEN:
+            .sqlite("cannot open \(path): \(error.message ?? "unable to open database file")")
+        case let error as DatabaseError: .sqlite(error.message ?? "\(error)")
+        default: .sqlite("\(error)")
+        }
+    }
+
+    /// Column names by table id and ordinal, for conflict records.
+    func table(id: Int) throws -> TableSpec {
+        guard let table = schema.table(id: id) else { throw HubError.sqlite("no replicated table with id \(id)") }
+        return table
+    }
+}

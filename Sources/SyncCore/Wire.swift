@@ -1,0 +1,171 @@
+/// Protocol v1: the JSON bodies of the hub's HTTP API (`schema/openapi.yaml`).
+///
+/// Every request to `/v1/*` names the schema it speaks in the `WIRSync-Schema` header
+/// (`wir/1`); every response carries the hub's clock in `WIRSync-Hub-Time` (Unix ms).
+public enum Wire {
+    public static let schemaHeader = "WIRSync-Schema"
+    public static let hubTimeHeader = "WIRSync-Hub-Time"
+
+    /// The value of the schema header for a schema name and version: `wir/1`.
+    public static func schemaTag(name: String, version: Int) -> String { "\(name)/\(version)" }
+}
+
+/// `POST /v1/push`: a batch of one replica's captured changes, in local sequence order.
+public struct PushRequest: Hashable, Sendable, Codable {
+    /// The replica that sends; acknowledgements are kept per replica.
+    public var replicaID: String
+    /// The highest local sequence the batch covers. Entries a later local write superseded
+    /// are covered without being sent, so this may exceed the last change's `seq`.
+    public var lastSeq: Int64
+    public var changes: [Change]
+
+    public init(replicaID: String, lastSeq: Int64, changes: [Change]) {
+        self.replicaID = replicaID
+        self.lastSeq = lastSeq
+        self.changes = changes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case replicaID = "replica_id"
+        case lastSeq = "last_seq"
+        case changes
+    }
+}
+
+/// A change the hub did not apply, and why. The replica keeps it and shows it.
+public struct Refusal: Hashable, Sendable, Codable {
+    public var seq: Int64
+    public var code: String
+    public var message: String
+
+    public init(seq: Int64, code: String, message: String) {
+        self.seq = seq
+        self.code = code
+        self.message = message
+    }
+}
+
+/// The hub's answer to a push.
+public struct PushResponse: Hashable, Sendable, Codable {
+    /// Everything up to this local sequence is durably handled (applied, already
+    /// applied, or refused and listed); a retry may start after it.
+    public var ackedSeq: Int64
+    public var applied: Int
+    public var duplicates: Int
+    public var refused: [Refusal]
+    /// Conflict records this push created.
+    public var conflicts: Int
+    public var hubTime: Int64
+
+    public init(ackedSeq: Int64, applied: Int, duplicates: Int, refused: [Refusal], conflicts: Int, hubTime: Int64) {
+        self.ackedSeq = ackedSeq
+        self.applied = applied
+        self.duplicates = duplicates
+        self.refused = refused
+        self.conflicts = conflicts
+        self.hubTime = hubTime
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case ackedSeq = "acked_seq"
+        case applied, duplicates, refused, conflicts
+        case hubTime = "hub_time"
+    }
+}
+
+/// One side of a conflict: a value, who wrote it and when.
+public struct ConflictSide: Hashable, Sendable, Codable {
+    /// The column's value; for a conflict over the row itself, the row's values as a JSON
+    /// object in text, or null for "deleted".
+    public var value: Value
+    public var origin: String
+    public var hlc: HLC
+
+    public init(value: Value, origin: String, hlc: HLC) {
+        self.value = value
+        self.origin = origin
+        self.hlc = hlc
+    }
+}
+
+/// A value that lost a concurrent write race, kept with the value that won (invariant 4).
+public struct ConflictRecord: Hashable, Sendable, Codable {
+    public var id: Int64
+    public var table: String
+    public var pk: String
+    public var centre: String?
+    /// The column both writes set; nil when the race was over the row itself (a delete
+    /// against an edit).
+    public var column: String?
+    public var winner: ConflictSide
+    public var loser: ConflictSide
+    /// Hub time (Unix ms) when the conflict was recorded.
+    public var recordedAt: Int64
+    public var resolvedAt: Int64?
+    public var resolvedBy: String?
+    /// `winner` or `loser`: which value a resolution kept.
+    public var kept: String?
+
+    public init(
+        id: Int64, table: String, pk: String, centre: String?, column: String?, winner: ConflictSide, loser: ConflictSide,
+        recordedAt: Int64, resolvedAt: Int64? = nil, resolvedBy: String? = nil, kept: String? = nil
+    ) {
+        self.id = id
+        self.table = table
+        self.pk = pk
+        self.centre = centre
+        self.column = column
+        self.winner = winner
+        self.loser = loser
+        self.recordedAt = recordedAt
+        self.resolvedAt = resolvedAt
+        self.resolvedBy = resolvedBy
+        self.kept = kept
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, table, pk, centre, column, winner, loser, kept
+        case recordedAt = "recorded_at"
+        case resolvedAt = "resolved_at"
+        case resolvedBy = "resolved_by"
+    }
+}
+
+/// `GET /v1/pull`: hub log entries in the caller's scope after its cursor.
+public struct PullResponse: Hashable, Sendable, Codable {
+    public var changes: [Change]
+    /// Conflict records about the caller's rows recorded or resolved in this range.
+    public var conflicts: [ConflictRecord]
+    /// The cursor to store with these changes and to send next time.
+    public var nextCursor: Int64
+    public var more: Bool
+    public var hubTime: Int64
+
+    public init(changes: [Change], conflicts: [ConflictRecord], nextCursor: Int64, more: Bool, hubTime: Int64) {
+        self.changes = changes
+        self.conflicts = conflicts
+        self.nextCursor = nextCursor
+        self.more = more
+        self.hubTime = hubTime
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case changes, conflicts, more
+        case nextCursor = "next_cursor"
+        case hubTime = "hub_time"
+    }
+}
+
+/// The body of every error response: `{"error": {"code": "…", "message": "…"}}`.
+public struct ErrorBody: Hashable, Sendable, Codable {
+    public struct Detail: Hashable, Sendable, Codable {
+        public var code: String
+        public var message: String
+    }
+
+    public var error: Detail
+
+    public init(code: String, message: String) {
+        error = Detail(code: code, message: message)
+    }
+}

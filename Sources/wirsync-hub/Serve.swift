@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import HubServer
+import HubStore
+import Logging
+import SyncCore
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the sync API (protocol v1) over HTTP until SIGTERM or SIGINT.",
+        discussion: """
+            Routes: POST /v1/push, GET /v1/pull, GET /healthz, GET /metrics (Prometheus). \
+            Logs go to standard error, one line per request outcome. On SIGTERM or SIGINT the \
+            hub stops accepting connections and lets running requests finish; a batch is \
+            applied in one transaction, so it is either fully applied or not at all.
+            """
+    )
+
+    @OptionGroup var store: StoreOption
+    @Option(help: "Address to listen on (or WIRSYNC_HUB_HOST).") var host: String?
+    @Option(help: "Port to listen on; 0 picks a free one (or WIRSYNC_HUB_PORT).") var port: Int?
+    @Option(help: "Largest request body in bytes, as sent (or WIRSYNC_HUB_MAX_BODY).") var maxBody: Int?
+    @Option(help: "How far ahead of the hub's clock a change may be stamped, in seconds (or WIRSYNC_HUB_SKEW_SECONDS).")
+    var skewSeconds: Int?
+    @Option(help: "trace, debug, info, notice, warning, error or critical (or WIRSYNC_HUB_LOG_LEVEL).") var logLevel: String?
+
+    private func setting<T: LosslessStringConvertible>(_ flag: T?, _ variable: String, _ fallback: T) throws -> T {
+        if let flag { return flag }
+        guard let raw = ProcessInfo.processInfo.environment[variable] else { return fallback }
+        guard let value = T(raw) else { throw ValidationError("\(variable)=\(raw) is not a valid value") }
+        return value
+    }
+
+    func run() async throws {
+        let defaults = HubServerConfiguration()
+        var configuration = defaults
+        configuration.host = try setting(host, "WIRSYNC_HUB_HOST", defaults.host)
+        configuration.port = try setting(port, "WIRSYNC_HUB_PORT", defaults.port)
+        configuration.maxBodyBytes = try setting(maxBody, "WIRSYNC_HUB_MAX_BODY", defaults.maxBodyBytes)
+        configuration.skewBoundMillis = Int64(try setting(skewSeconds, "WIRSYNC_HUB_SKEW_SECONDS", Int(defaults.skewBoundMillis / 1000))) * 1000
+        let levelName = try setting(logLevel, "WIRSYNC_HUB_LOG_LEVEL", "info")
+        guard let level = Logger.Level(rawValue: levelName) else { throw ValidationError("unknown log level \(levelName)") }
+
+        let hub = try store.open()
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "wirsync-hub")
+        let announcement = "wirsync-hub: serving \(hub.path) (schema \(hub.schemaTag)) on http://\(configuration.host):"
+        try await HubAPI(store: hub, configuration: configuration).serve(logger: logger) { port in
+            FileHandle.standardOutput.write(Data("\(announcement)\(port)\n".utf8))
+        }
+        logger.info("stopped")
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import HubStore
+import SyncCore
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the hub: schema, log length, rows, conflicts, and centres that have not synced lately.")
+
+    @OptionGroup var store: StoreOption
+    @Option(help: "Name centres that have not synced for this many days.") var staleDays = 3
+    @Flag(help: "Print JSON.") var json = false
+
+    struct Report: Encodable {
+        var status: HubStatus
+        var stale: [String]
+        enum CodingKeys: String, CodingKey { case status, stale = "not_synced_lately" }
+    }
+
+    func run() async throws {
+        let hub = try store.open()
+        do {
+            let status = try await hub.status()
+            let cutoff = SystemClock().nowMillis() - Int64(staleDays) * 86_400_000
+            let stale = try await hub.clients().filter { client in
+                client.token == "active" && max(client.lastPushAt ?? 0, client.lastPullAt ?? 0) < cutoff
+            }.map(\.node)
+            if json { return try printJSON(Report(status: status, stale: stale)) }
+            print("Hub store  \(hub.path) (schema \(status.schema))")
+            print("Hub log    \(status.logSeq) entries")
+            print("Rows       " + status.rows.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            print("Conflicts  \(status.conflictsOpen) open of \(status.conflictsTotal)")
+            print("Quiet      " + (stale.isEmpty ? "every provisioned centre synced in the last \(staleDays) days"
+                : "not synced for \(staleDays)+ days: " + stale.joined(separator: ", ")))
+        } catch {
+            throw fail(error)
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import HubStore
+import SyncCore
+
+@main
+struct WirsyncHub: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wirsync-hub",
+        abstract: "Run and administer the HMSI hub that merges the WIR-Vielfaltszentren's data.",
+        discussion: """
+            The hub keeps the merged data of all 33 centres in one SQLite file. Centres push \
+            their captured changes to it and pull what changed in their scope. It merges \
+            column by column (last writer wins), refuses what a centre may not write, and \
+            records every value that lost a concurrent write.
+
+            Start with `wirsync-hub init --db hub.db`, give each centre a token with \
+            `wirsync-hub centre add ID --db hub.db`, then `wirsync-hub serve --db hub.db`.
+            Every option can also come from the environment: --db from WIRSYNC_HUB_DB, and so on.
+            """,
+        subcommands: [Init.self, Centre.self, Serve.self, Conflicts.self, Status.self]
+    )
+}
+
+/// Prints `error` to standard error as the hub's own words; the caller exits non-zero.
+func fail(_ error: any Error) -> ExitCode {
+    FileHandle.standardError.write(Data("wirsync-hub: \(String(describing: error))\n".utf8))
+    return ExitCode.failure
+}
+
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// A moment as operators read it, in UTC.
+func timestamp(_ millis: Int64?) -> String {
+    guard let millis else { return "never" }
+    return Date(timeIntervalSince1970: Double(millis) / 1000)
+        .formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .omitted))
+}
+
+/// The hub store option: `--db`, else `WIRSYNC_HUB_DB`.
+struct StoreOption: ParsableArguments {
+    @Option(name: .customLong("db"), help: ArgumentHelp("The hub's SQLite file (or WIRSYNC_HUB_DB).", valueName: "file"))
+    var flag: String?
+
+    var path: String { flag ?? ProcessInfo.processInfo.environment["WIRSYNC_HUB_DB"] ?? "" }
+
+    func validate() throws {
+        guard !path.isEmpty else { throw ValidationError("give the hub store with --db FILE or WIRSYNC_HUB_DB") }
+    }
+
+    func open() throws -> HubStore {
+        do {
+            return try HubStore.open(path: path)
+        } catch {
+            throw fail(error)
+        }
+    }
+}

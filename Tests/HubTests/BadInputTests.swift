@@ -1,0 +1,137 @@
+import CompressNIO
+import Foundation
+import HTTPTypes
+import HubStore
+import Hummingbird
+import HummingbirdTesting
+import ReplicaStore
+import SyncCore
+import SyncTestSupport
+import Testing
+
+/// Every refusal: the expected 4xx, a JSON error body, and nothing written.
+@Suite("Invariant 6 — bad input changes nothing (hub)", .timeLimit(.minutes(2)))
+struct BadInputTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        var name: String
+        var status: HTTPResponse.Status
+        var code: String
+        var send: @Sendable (HubHarness, any TestClientProtocol) async throws -> TestResponse
+        var testDescription: String { name }
+    }
+
+    /// A push body of one valid insert, with `edit` applied to its JSON object.
+    static func body(_ edit: (inout [String: Any]) -> Void = { _ in }) -> ByteBuffer {
+        var change = insertJSON(seq: 1)
+        edit(&change)
+        return batch([change])
+    }
+
+    static func batch(_ changes: [[String: Any]]) -> ByteBuffer {
+        let request: [String: Any] = ["replica_id": "r1", "last_seq": changes.compactMap { $0["seq"] as? Int }.max() ?? 0, "changes": changes]
+        return ByteBuffer(bytes: try! JSONSerialization.data(withJSONObject: request))
+    }
+
+    static func insertJSON(seq: Int) -> [String: Any] {
+        [
+            "seq": seq, "table": "organisations", "pk": "neu-\(seq)", "op": "insert", "centre": kassel, "origin": kassel, "seen": 0,
+            "hlc": HLC(millis: SystemClock().nowMillis()).rawValue,
+            "values": ["centre_id": kassel, "name": "Neu", "kind": "Verein"],
+        ]
+    }
+
+    static func push(_ body: ByteBuffer, token: String? = nil, schema: String? = "wir/1", headers: HTTPFields = [:]) -> @Sendable (HubHarness, any TestClientProtocol) async throws -> TestResponse {
+        { harness, client in try await client.push(body: body, token: token ?? harness.token(kassel), schema: schema, headers: headers) }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "no token", status: .unauthorized, code: "unauthorized") { _, client in
+            try await client.push(body: body(), token: nil)
+        },
+        Case(name: "wrong token", status: .unauthorized, code: "unauthorized", send: push(body(), token: "wir1.landkreis-kassel.falsch")),
+        Case(name: "revoked token", status: .unauthorized, code: "unauthorized") { harness, client in
+            try await harness.store.revokeClient(kassel)
+            return try await client.push(body: body(), token: harness.token(kassel))
+        },
+        Case(name: "pull without token", status: .unauthorized, code: "unauthorized") { _, client in
+            try await client.pull(after: 0, token: nil)
+        },
+        Case(name: "malformed JSON", status: .badRequest, code: "malformed_json", send: push(ByteBuffer(string: "{\"replica_id\": \"r1\", \"changes\": ["))),
+        Case(name: "not JSON at all", status: .badRequest, code: "malformed_json", send: push(ByteBuffer(string: "DROP TABLE centres;"))),
+        Case(name: "invalid UTF-8", status: .badRequest, code: "malformed_json", send: push(ByteBuffer(bytes: [0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x3A, 0x31, 0x7D]))),
+        Case(name: "deeply nested JSON", status: .badRequest, code: "malformed_json",
+             send: push(ByteBuffer(string: String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)))),
+        Case(name: "wrong type", status: .badRequest, code: "malformed_json", send: push(body { $0["hlc"] = "morgen" })),
+        Case(name: "huge number", status: .badRequest, code: "malformed_json", send: push(ByteBuffer(string: "{\"replica_id\":\"r\",\"last_seq\":1e999,\"changes\":[]}"))),
+        Case(name: "unknown table", status: .badRequest, code: "unknown_table", send: push(body { $0["table"] = "centres; DROP TABLE projects; --" })),
+        Case(name: "unknown column", status: .badRequest, code: "unknown_column",
+             send: push(body { $0["values"] = ["centre_id": kassel, "name": "Neu", "kind": "Verein", "name\" = 'x' --": 1] })),
+        Case(name: "wrong value type", status: .badRequest, code: "invalid_value",
+             send: push(body { $0["values"] = ["centre_id": kassel, "name": 42, "kind": "Verein"] })),
+        Case(name: "seq out of order", status: .badRequest, code: "invalid_batch", send: push(batch([insertJSON(seq: 2), insertJSON(seq: 1)]))),
+        Case(name: "two JSON documents", status: .badRequest, code: "malformed_json", send: push(body().merged(with: body()))),
+        Case(name: "missing schema header", status: .badRequest, code: "missing_schema", send: push(body(), schema: nil)),
+        Case(name: "schema mismatch", status: .conflict, code: "schema_mismatch", send: push(body(), schema: "wir/2")),
+        Case(name: "pull with schema mismatch", status: .conflict, code: "schema_mismatch") { harness, client in
+            try await client.pull(after: 0, token: harness.token(kassel), schema: "wir/0")
+        },
+        Case(name: "pull cursor ahead of the log", status: .conflict, code: "cursor_ahead") { harness, client in
+            try await client.pull(after: 1_000_000, token: harness.token(kassel))
+        },
+        Case(name: "pull with a negative cursor", status: .badRequest, code: "invalid_parameter") { harness, client in
+            try await client.pull(after: -1, token: harness.token(kassel))
+        },
+        Case(name: "pull with too large a limit", status: .badRequest, code: "invalid_parameter") { harness, client in
+            try await client.pull(after: 0, limit: 1_000_000, token: harness.token(kassel))
+        },
+        Case(name: "oversize body", status: .contentTooLarge, code: "too_large",
+             send: push(ByteBuffer(string: "{\"replica_id\":\"" + String(repeating: "x", count: 300 << 10) + "\"}"))),
+        Case(name: "gzip bomb", status: .contentTooLarge, code: "too_large") { harness, client in
+            var zeros = ByteBuffer(repeating: UInt8(ascii: " "), count: 64 << 20)
+            let bomb = try zeros.compress(with: .gzip())
+            return try await client.push(body: bomb, token: harness.token(kassel), headers: [.contentEncoding: "gzip"])
+        },
+        Case(name: "not gzip", status: .badRequest, code: "malformed_gzip",
+             send: push(ByteBuffer(string: "no gzip here"), headers: [.contentEncoding: "gzip"])),
+        Case(name: "unknown encoding", status: .unsupportedMediaType, code: "unsupported_encoding", send: push(body(), headers: [.contentEncoding: "br"])),
+        Case(name: "clock a day ahead", status: .unprocessableContent, code: "clock_ahead",
+             send: push(body { $0["hlc"] = HLC(millis: SystemClock().nowMillis() + 86_400_000).rawValue })),
+    ]
+
+    @Test(arguments: cases)
+    func isRefusedWithA4xxAndAJSONErrorAndWritesNothing(_ testCase: Case) async throws {
+        let harness = try await HubHarness()
+        let before = try harness.hubState()
+        try await harness.application().test(.router) { client in
+            let response = try await testCase.send(harness, client)
+            #expect(response.status == testCase.status, "\(response.text)")
+            let error = try #require(response.error, "no JSON error body: \(response.text)")
+            #expect(error.error.code == testCase.code)
+            #expect(!error.error.message.isEmpty)
+            #expect(response.headers[HTTPField.Name(Wire.hubTimeHeader)!] != nil)
+        }
+        #expect(try harness.hubState() == before, "\(testCase.name) wrote something")
+    }
+
+    @Test func aClockADayBehindIsAcceptedButLosesToNewerWrites() async throws {
+        let harness = try await HubHarness()
+        try await harness.application().test(.router) { client in
+            let old = HLC(millis: SystemClock().nowMillis() - 86_400_000)
+            let response = try await client.push(
+                PushRequest(replicaID: "r1", lastSeq: 1, changes: [change(.insert, "organisations", "alt", organisationRow(kassel), seq: 1, origin: kassel, centre: kassel, hlc: old)]),
+                token: harness.token(kassel)
+            ).decode(PushResponse.self)
+            #expect(response.applied == 1)
+        }
+    }
+}
+
+extension ByteBuffer {
+    /// Two JSON batches in one body: never valid.
+    func merged(with other: ByteBuffer) -> ByteBuffer {
+        var copy = self
+        var tail = other
+        copy.writeBuffer(&tail)
+        return copy
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import GRDB
+import HubStore
+import Hummingbird
+import HummingbirdTesting
+import ReplicaStore
+import SyncCore
+import SyncTestSupport
+import Testing
+
+@Suite("Invariant 4 — no silent loss: conflicts are recorded", .timeLimit(.minutes(2)))
+struct ConflictTests {
+    /// Kassel creates a project, everyone syncs; returns its id.
+    private func sharedProject(_ harness: HubHarness, client: some TestClientProtocol) async throws -> String {
+        try fill(harness.replica(kassel), centre: kassel, scale: 20, seed: 9)
+        try await client.sync(harness.replica(kassel), token: harness.token(kassel))
+        try await client.sync(harness.replica(Node.hmsi), token: harness.token(Node.hmsi))
+        return try someProject(harness.replica(kassel), centre: kassel)
+    }
+
+    /// Edits a column through an ordinary connection whose wall clock is `offset` ms from now.
+    private func edit(_ replica: Replica, _ sql: String, offset: Int64) throws {
+        let writer = try openWriter(replica.path, clock: TestClock(millis: SystemClock().nowMillis() + offset))
+        try writer.write { db in try db.execute(sql: sql) }
+    }
+
+    @Test(arguments: [true, false])
+    func concurrentEditsOfOneColumnRecordOneConflictAndTheNewerWinsEverywhere(centreFirst: Bool) async throws {
+        let harness = try await HubHarness()
+        try await harness.application().test(.router) { client in
+            let project = try await sharedProject(harness, client: client)
+            // Offline, both edit the title; HMSI's edit is the later one.
+            try edit(harness.replica(kassel), "UPDATE projects SET title = 'Sprachcafé (Zentrum)', participants = 99 WHERE id = '\(project)'", offset: 1_000)
+            try edit(harness.replica(Node.hmsi), "UPDATE projects SET title = 'Sprachcafé (HMSI)' WHERE id = '\(project)'", offset: 2_000)
+            let order = centreFirst ? [kassel, Node.hmsi] : [Node.hmsi, kassel]
+            var recorded = 0
+            for node in order {
+                recorded += try await client.sync(harness.replica(node), token: harness.token(node)).pushed.map(\.conflicts).reduce(0, +)
+            }
+            let pulled = try await client.sync(harness.replica(kassel), token: harness.token(kassel)).pulled
+            try await client.sync(harness.replica(Node.hmsi), token: harness.token(Node.hmsi))
+
+            #expect(recorded == 1)
+            let conflicts = try await harness.store.conflicts()
+            #expect(conflicts.count == 1)
+            let record = try #require(conflicts.first)
+            #expect(record.column == "title")
+            #expect(record.winner.value == .text("Sprachcafé (HMSI)"))
+            #expect(record.winner.origin == Node.hmsi)
+            #expect(record.loser.value == .text("Sprachcafé (Zentrum)"))
+            #expect(record.loser.origin == kassel)
+            #expect(record.centre == kassel)
+            for node in [kassel, Node.hmsi] {
+                #expect(try readRow(harness.replica(node).path, "projects", project)?["title"] == .text("Sprachcafé (HMSI)"))
+                #expect(try readRow(harness.replica(node).path, "projects", project)?["participants"] == .integer(99))
+            }
+            #expect(try readRow(harness.hubPath, "projects", project)?["title"] == .text("Sprachcafé (HMSI)"))
+            if centreFirst {
+                #expect(pulled.flatMap(\.conflicts).map(\.id).contains(record.id), "the centre pulls the record about its row")
+            }
+        }
+    }
+
+    @Test func aSequentialEditIsNotAConflict() async throws {
+        let harness = try await HubHarness()
+        try await harness.application().test(.router) { client in
+            let project = try await sharedProject(harness, client: client)
+            try edit(harness.replica(kassel), "UPDATE projects SET title = 'Erst Zentrum' WHERE id = '\(project)'", offset: 1_000)
+            try await client.sync(harness.replica(kassel), token: harness.token(kassel))
+            try await client.sync(harness.replica(Node.hmsi), token: harness.token(Node.hmsi))
+            // HMSI has seen the centre's edit, then edits the same field.
+            try edit(harness.replica(Node.hmsi), "UPDATE projects SET title = 'Dann HMSI' WHERE id = '\(project)'", offset: 2_000)
+            try await client.sync(harness.replica(Node.hmsi), token: harness.token(Node.hmsi))
+            try await client.sync(harness.replica(kassel), token: harness.token(kassel))
+            #expect(try await harness.store.conflicts().isEmpty)
+            #expect(try readRow(harness.replica(kassel).path, "projects", project)?["title"] == .text("Dann HMSI"))
+        }
+    }
+
+    @Test(arguments: [true, false])
+    func aDeleteAndAConcurrentUpdateConvergeAndTheLostEditIsKept(deleteFirst: Bool) async throws {
+        let harness = try await HubHarness()
+        try await harness.application().test(.router) { client in
+            let project = try await sharedProject(harness, client: client)
+            try edit(harness.replica(kassel), "DELETE FROM projects WHERE id = '\(project)'", offset: 2_000)
+            try edit(harness.replica(Node.hmsi), "UPDATE projects SET approved_cents = 123400 WHERE id = '\(project)'", offset: 1_000)
+            let order = deleteFirst ? [kassel, Node.hmsi] : [Node.hmsi, kassel]
+            for node in order + order { try await client.sync(harness.replica(node), token: harness.token(node)) }
+
+            for path in [harness.hubPath, harness.replica(kassel).path, harness.replica(Node.hmsi).path] {
+                #expect(try readRow(path, "projects", project) == nil, "\(path): the delete wins")
+            }
+            #expect(try harness.scoped(kassel).replica == harness.scoped(kassel).hub)
+            let record = try #require(try await harness.store.conflicts().first)
+            #expect(record.column == nil, "a conflict over the row")
+            #expect(record.winner.value == .null, "the deletion won")
+            #expect(record.winner.origin == kassel)
+            #expect(record.loser.origin == Node.hmsi)
+            guard case .text(let lost) = record.loser.value else { Issue.record("no lost edit kept"); return }
+            #expect(lost.contains("\"approved_cents\":123400"))
+        }
+    }
+
+    @Test func keepingTheLoserWritesItBackAndEveryReplicaGetsIt() async throws {
+        let harness = try await HubHarness()
+        try await harness.application().test(.router) { client in
+            let project = try await sharedProject(harness, client: client)
+            try edit(harness.replica(kassel), "UPDATE projects SET title = 'Verloren' WHERE id = '\(project)'", offset: 1_000)
+            try edit(harness.replica(Node.hmsi), "UPDATE projects SET title = 'Gewonnen' WHERE id = '\(project)'", offset: 2_000)
+            for node in [kassel, Node.hmsi, kassel, Node.hmsi] { try await client.sync(harness.replica(node), token: harness.token(node)) }
+            let record = try #require(try await harness.store.conflicts(openOnly: true).first)
+
+            let resolved = try await harness.store.resolve(id: record.id, keep: .loser, by: "referentin")
+            #expect(resolved.kept == "loser")
+            #expect(resolved.resolvedBy == "referentin")
+            #expect(resolved.resolvedAt != nil)
+            #expect(try await harness.store.conflicts(openOnly: true).isEmpty)
+            let pulled = try await client.sync(harness.replica(kassel), token: harness.token(kassel)).pulled
+            try await client.sync(harness.replica(Node.hmsi), token: harness.token(Node.hmsi))
+            for path in [harness.hubPath, harness.replica(kassel).path, harness.replica(Node.hmsi).path] {
+                #expect(try readRow(path, "projects", project)?["title"] == .text("Verloren"), "\(path)")
+            }
+            #expect(pulled.flatMap(\.conflicts).contains { $0.id == record.id && $0.kept == "loser" }, "the centre learns of the resolution")
+            await #expect(throws: HubError.self) { try await harness.store.resolve(id: record.id, keep: .winner, by: "x") }
+        }
+    }
+
+    @Test func keepingADeletedRowsLostEditBringsTheRowBack() async throws {
+        let harness = try await HubHarness()
+        try await harness.application().test(.router) { client in
+            let project = try await sharedProject(harness, client: client)
+            try edit(harness.replica(kassel), "UPDATE projects SET participants = 4242 WHERE id = '\(project)'", offset: 1_000)
+            try edit(harness.replica(Node.hmsi), "DELETE FROM projects WHERE id = '\(project)'", offset: 2_000)
+            for node in [kassel, Node.hmsi, kassel] { try await client.sync(harness.replica(node), token: harness.token(node)) }
+            #expect(try readRow(harness.replica(kassel).path, "projects", project) == nil)
+            let record = try #require(try await harness.store.conflicts(openOnly: true).first)
+            _ = try await harness.store.resolve(id: record.id, keep: .loser, by: "referat")
+            try await client.sync(harness.replica(kassel), token: harness.token(kassel))
+            #expect(try readRow(harness.replica(kassel).path, "projects", project)?["participants"] == .integer(4242))
+            #expect(try harness.scoped(kassel).replica == harness.scoped(kassel).hub)
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+import GRDB
+import HubStore
+import HummingbirdTesting
+import ReplicaStore
+import SampleData
+import SyncCore
+import SyncStore
+import SyncTestSupport
+
+/// Writes generated sample data into a centre's replica through an ordinary connection.
+func fill(_ replica: Replica, centre: String, scale: Int, seed: UInt64) throws {
+    let writer = try openWriter(replica.path)
+    try writer.write { db in
+        for row in SampleData(centre: centre, seed: seed, scale: scale).rows() {
+            try insert(row.table, pk: row.pk, values: row.values, into: db)
+        }
+    }
+}
+
+/// The primary key of some project of a centre in a replica.
+func someProject(_ replica: Replica, centre: String) throws -> String {
+    try openWriter(replica.path).read { db in
+        try String.fetchOne(db, sql: "SELECT id FROM projects WHERE centre_id = ? ORDER BY id LIMIT 1", arguments: [centre])!
+    }
+}
+
+/// A hand-made change, as a (possibly hostile) client would send it.
+func change(
+    _ op: Change.Op, _ table: String, _ pk: String, _ values: [String: Value] = [:], seq: Int64, origin: String,
+    centre: String?, hlc: HLC = HLC(millis: SystemClock().nowMillis()), seen: Int64 = 0
+) -> Change {
+    Change(seq: seq, table: table, pk: pk, op: op, centre: centre, values: values, hlc: hlc, origin: origin, seen: seen)
+}
+
+/// A complete organisations row of a centre.
+func organisationRow(_ centre: String, name: String = "Kulturverein") -> [String: Value] {
+    ["centre_id": .text(centre), "name": .text(name), "kind": .text("Verein"), "city": .null, "contact_email": .null, "founded_year": .null, "logo": .null]
+}

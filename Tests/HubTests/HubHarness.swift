@@ -1,0 +1,155 @@
+import CompressNIO
+import Foundation
+import HTTPTypes
+import HubServer
+import HubStore
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import ReplicaStore
+import SyncCore
+import SyncTestSupport
+import WIRSchema
+
+let kassel = "landkreis-kassel"
+let fulda = "fulda"
+
+/// A hub on a temporary store, tokens for two centres and HMSI, and a replica for each.
+final class HubHarness: Sendable {
+    let directory: TemporaryDirectory
+    let store: HubStore
+    let clock: TestClock
+    let metrics = HubMetrics()
+    let tokens: [String: String]
+    let replicas: [String: Replica]
+    let configuration: HubServerConfiguration
+
+    init(configuration: HubServerConfiguration = HubServerConfiguration(maxBodyBytes: 256 << 10, maxInflatedBytes: 1 << 20)) async throws {
+        directory = try TemporaryDirectory("wirsync-hub")
+        clock = TestClock(millis: SystemClock().nowMillis())
+        self.configuration = configuration
+        store = try await HubStore.create(path: directory.path("hub.db"), schema: WIRSchema.definition(), clock: clock) {
+            try WIRSchema.fixtureRows(table: $0)
+        }
+        var tokens: [String: String] = [:]
+        var replicas: [String: Replica] = [:]
+        for node in [kassel, fulda, Node.hmsi] {
+            tokens[node] = try await store.addClient(node)
+            replicas[node] = try makeReplica(node, in: directory)
+        }
+        self.tokens = tokens
+        self.replicas = replicas
+    }
+
+    var api: HubAPI { HubAPI(store: store, configuration: configuration, clock: clock, metrics: metrics) }
+
+    func application() -> some ApplicationProtocol {
+        var logger = Logger(label: "wirsync-hub-test")
+        logger.logLevel = .error
+        return api.application(logger: logger)
+    }
+
+    func replica(_ node: String) -> Replica { replicas[node]! }
+    func token(_ node: String) -> String { tokens[node]! }
+    var hubPath: String { store.path }
+
+    /// A replica's rows in its scope, and the hub's rows in that scope: equal when converged.
+    func scoped(_ node: String) throws -> (replica: Snapshot, hub: Snapshot) {
+        let centre = node == Node.hmsi ? nil : node
+        return (
+            try snapshot(replica(node).path, versions: false, centre: centre),
+            try snapshot(hubPath, versions: false, centre: centre)
+        )
+    }
+
+    /// The hub's domain rows, conflict records and log length: what bad input must not change.
+    func hubState() throws -> Snapshot {
+        var state = try snapshot(hubPath)
+        state.tables["sync_conflicts"] = [[.integer(Int64(try count(hubPath, "sync_conflicts")))]]
+        state.tables["sync_hub_log"] = [[.integer(Int64(try count(hubPath, "sync_hub_log")))]]
+        return state
+    }
+}
+
+enum HarnessError: Error, CustomStringConvertible {
+    case unexpected(HTTPResponse.Status, String)
+    var description: String {
+        switch self {
+        case .unexpected(let status, let body): "unexpected \(status): \(body)"
+        }
+    }
+}
+
+extension TestResponse {
+    /// The body, inflated if the hub compressed it.
+    var text: String {
+        var body = self.body
+        if headers[.contentEncoding] == "gzip", let inflated = try? body.decompress(with: .gzip()) {
+            return String(buffer: inflated)
+        }
+        return String(buffer: body)
+    }
+
+    func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        guard status == .ok else { throw HarnessError.unexpected(status, text) }
+        return try JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+
+    var error: ErrorBody? { try? JSONDecoder().decode(ErrorBody.self, from: Data(text.utf8)) }
+}
+
+extension TestClientProtocol {
+    func push(
+        body: ByteBuffer, token: String?, schema: String? = "wir/1", headers extra: HTTPFields = [:]
+    ) async throws -> TestResponse {
+        var headers = extra
+        headers[.contentType] = "application/json"
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        if let schema { headers[HTTPField.Name(Wire.schemaHeader)!] = schema }
+        return try await execute(uri: "/v1/push", method: .post, headers: headers, body: body)
+    }
+
+    func push(_ request: PushRequest, token: String?, gzip: Bool = false) async throws -> TestResponse {
+        var body = ByteBuffer(bytes: try JSONEncoder().encode(request))
+        var headers: HTTPFields = [:]
+        if gzip {
+            body = try body.compress(with: .gzip())
+            headers[.contentEncoding] = "gzip"
+        }
+        return try await push(body: body, token: token, headers: headers)
+    }
+
+    func pull(after: Int64, limit: Int? = nil, token: String?, schema: String? = "wir/1", gzip: Bool = true) async throws -> TestResponse {
+        var headers: HTTPFields = [:]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        if let schema { headers[HTTPField.Name(Wire.schemaHeader)!] = schema }
+        if gzip { headers[.acceptEncoding] = "gzip" }
+        let query = "after=\(after)" + (limit.map { "&limit=\($0)" } ?? "")
+        return try await execute(uri: "/v1/pull?\(query)", method: .get, headers: headers)
+    }
+
+    /// Pushes everything the replica captured, in batches, then pulls until nothing more
+    /// is waiting: one sync, as a centre's daemon does it.
+    @discardableResult
+    func sync(_ replica: Replica, token: String, batch: Int = 50) async throws -> (pushed: [PushResponse], pulled: [PullResponse]) {
+        var pushed: [PushResponse] = []
+        let replicaID = try replica.status().replicaID
+        while try replica.status().pending > 0 {
+            let outgoing = try replica.outgoing(limit: batch)
+            let response = try await push(PushRequest(replicaID: replicaID, lastSeq: outgoing.lastSeq, changes: outgoing.changes), token: token)
+                .decode(PushResponse.self)
+            guard response.ackedSeq >= outgoing.lastSeq else { throw HarnessError.unexpected(.ok, "acked \(response.ackedSeq) < \(outgoing.lastSeq)") }
+            try replica.acknowledge(through: response.ackedSeq)
+            pushed.append(response)
+        }
+        var pulled: [PullResponse] = []
+        var cursor = try replica.status().cursor
+        repeat {
+            let response = try await pull(after: cursor, token: token).decode(PullResponse.self)
+            try replica.applyRemote(response.changes, cursor: response.nextCursor)
+            cursor = response.nextCursor
+            pulled.append(response)
+        } while pulled.last!.more
+        return (pushed, pulled)
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import HubStore
+import SyncCore
+import SyncTestSupport
+import Testing
+import WIRSchema
+
+/// The `wirsync-hub` binary as HMSI runs it, with curl as a foreign client.
+@Suite("wirsync-hub command line", .timeLimit(.minutes(2)))
+struct WirsyncHubCLITests {
+    let hub = builtProduct("wirsync-hub")
+
+    @Test func initProvisionListAndRevoke() throws {
+        let directory = try TemporaryDirectory()
+        let db = directory.path("hub.db")
+        let created = try runChecked(hub, ["init", "--db", db])
+        #expect(created.contains("Loaded 33 centres and 9 funding lines"))
+        let again = try run(hub, ["init", "--db", db])
+        #expect(again.status == 1)
+        #expect(again.stderr.contains("already exists"))
+
+        let token = try runChecked(hub, ["centre", "add", "landkreis-kassel", "--db", db])
+        #expect(token.hasPrefix("wir1.landkreis-kassel."))
+        #expect(token.split(separator: "\n").count == 1, "the token alone on standard output")
+        let twice = try run(hub, ["centre", "add", "landkreis-kassel", "--db", db])
+        #expect(twice.status == 1)
+        #expect(twice.stderr.contains("already has a token"))
+        let unknown = try run(hub, ["centre", "add", "atlantis", "--db", db])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr == "wirsync-hub: atlantis is not one of the 33 WIR-Vielfaltszentren (nor hmsi)\n")
+
+        let list = try runChecked(hub, ["centre", "list", "--db", db, "--json"])
+        let clients = try JSONDecoder().decode([ClientInfo].self, from: Data(list.utf8))
+        #expect(clients.count == 34)
+        #expect(clients.first { $0.node == "landkreis-kassel" }?.token == "active")
+        #expect(clients.first { $0.node == "hmsi" }?.token == "none")
+
+        try runChecked(hub, ["centre", "revoke", "landkreis-kassel", "--db", db])
+        let revoked = try runChecked(hub, ["centre", "list", "--db", db, "--json"])
+        #expect(revoked.contains(#""node":"landkreis-kassel","open_conflicts":0,"token":"revoked""#))
+    }
+
+    @Test func serveAnswersCurlAndStopsCleanlyOnSIGTERM() throws {
+        let directory = try TemporaryDirectory()
+        let db = directory.path("hub.db")
+        try runChecked(hub, ["init", "--db", db])
+        let token = try runChecked(hub, ["centre", "add", "kassel", "--db", db]).trimmingCharacters(in: .newlines)
+        let server = try BackgroundProcess(hub, ["serve", "--db", db, "--port", "0"])
+        let port = try server.waitForOutput { line in line.split(separator: ":").last.flatMap { Int($0) } }
+        let base = "http://127.0.0.1:\(port)"
+
+        let health = try runChecked("/usr/bin/curl", ["-s", "-i", "\(base)/healthz"])
+        #expect(health.contains("200 OK"))
+        #expect(health.contains("WIRSync-Hub-Time:"))
+        let pull = try runChecked("/usr/bin/curl", [
+            "-s", "--compressed", "-H", "Authorization: Bearer \(token)", "-H", "WIRSync-Schema: wir/1", "\(base)/v1/pull?limit=5",
+        ])
+        let response = try JSONDecoder().decode(PullResponse.self, from: Data(pull.utf8))
+        #expect(response.changes.count == 5)
+        #expect(response.more)
+        let denied = try runChecked("/usr/bin/curl", ["-s", "-w", "\n%{http_code}", "-X", "POST", "-d", "{}", "\(base)/v1/push"])
+        #expect(denied.hasSuffix("\n401"))
+        #expect(denied.contains(#""code":"unauthorized""#))
+
+        #expect(server.stop(signal: SIGTERM) == 0)
+        #expect(server.standardError.contains("stopped"))
+    }
+
+    @Test func conflictsCanBeListedShownAndResolvedFromTheCommandLine() async throws {
+        let directory = try TemporaryDirectory()
+        let db = directory.path("hub.db")
+        let store = try await HubStore.create(path: db, schema: WIRSchema.definition()) { try WIRSchema.fixtureRows(table: $0) }
+        let now = SystemClock().nowMillis()
+        func push(_ node: String, _ change: Change) async throws {
+            _ = try await store.push(node: node, request: PushRequest(replicaID: node, lastSeq: change.seq, changes: [change]), skewBoundMillis: 300_000)
+        }
+        try await push("kassel", Change(
+            seq: 1, table: "organisations", pk: "o1", op: .insert, centre: "kassel",
+            values: ["centre_id": .text("kassel"), "name": .text("Start"), "kind": .text("Verein")],
+            hlc: HLC(millis: now - 3000), origin: "kassel", seen: 0))
+        try await push("kassel", Change(
+            seq: 2, table: "organisations", pk: "o1", op: .update, centre: "kassel", values: ["name": .text("Zentrum")],
+            hlc: HLC(millis: now - 1000), origin: "kassel", seen: 0))
+        try await push(Node.hmsi, Change(
+            seq: 1, table: "organisations", pk: "o1", op: .update, centre: "kassel", values: ["name": .text("HMSI")],
+            hlc: HLC(millis: now - 2000), origin: Node.hmsi, seen: 0))
+
+        let list = try runChecked(hub, ["conflicts", "list", "--db", db, "--open"])
+        #expect(list.contains("organisations o1.name"))
+        #expect(list.contains("won: 'Zentrum' by kassel, lost: 'HMSI' by hmsi"))
+        let shown = try runChecked(hub, ["conflicts", "show", "1", "--db", db])
+        #expect(shown.contains("resolve with: wirsync-hub conflicts resolve 1 --keep winner|loser"))
+        let resolved = try runChecked(hub, ["conflicts", "resolve", "1", "--keep", "loser", "--by", "referat-ii-4", "--db", db])
+        #expect(resolved.contains("kept the loser"))
+        #expect(try runChecked(hub, ["conflicts", "list", "--db", db, "--open"]).contains("No conflicts open"))
+        #expect(try readRow(db, "organisations", "o1")?["name"] == .text("HMSI"))
+        let missing = try run(hub, ["conflicts", "show", "99", "--db", db])
+        #expect(missing.status == 1)
+        #expect(missing.stderr == "wirsync-hub: there is no conflict 99\n")
+    }
+
+    @Test func aMissingStoreIsAClearErrorAndNothingIsCreated() throws {
+        let directory = try TemporaryDirectory()
+        let db = directory.path("nope.db")
+        for command in [["status"], ["centre", "list"], ["conflicts", "list"], ["serve"]] {
+            let result = try run(hub, command + ["--db", db])
+            #expect(result.status == 1, "\(command)")
+            #expect(result.stderr.hasPrefix("wirsync-hub: no hub store at \(db)"), "\(command): \(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: db))
+    }
+
+    @Test(arguments: [[], ["init"], ["centre"], ["centre", "add"], ["serve"], ["conflicts", "resolve"], ["status"]])
+    func everyCommandExplainsItself(command: [String]) throws {
+        let result = try run(hub, command + ["--help"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("USAGE: wirsync-hub"))
+    }
+}
