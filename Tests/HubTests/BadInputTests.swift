@@ -113,6 +113,17 @@ struct BadInputTests {
         #expect(try harness.hubState() == before, "\(testCase.name) wrote something")
     }
 
+    @Test func anUnexpectedFailureIsAGeneric500WithoutInternals() async throws {
+        let harness = try await HubHarness()
+        try sqlite3(harness.hubPath, "DROP TABLE sync_acks;")
+        try await harness.application().test(.router) { client in
+            let response = try await client.push(body: Self.body(), token: harness.token(kassel))
+            #expect(response.status == .internalServerError)
+            #expect(response.error == ErrorBody(code: "internal", message: "internal error; the hub has logged it"))
+            #expect(!response.text.contains("sync_acks"), "no SQL or table names reach the client")
+        }
+    }
+
     @Test func aClockADayBehindIsAcceptedButLosesToNewerWrites() async throws {
         let harness = try await HubHarness()
         try await harness.application().test(.router) { client in
