@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types", exact: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
         .package(url: "https://github.com/adam-fowler/compress-nio", exact: "1.5.0"),
@@ -40,7 +41,10 @@ let package = Package(
         // SQLite shared by replica and hub: schema install, version tables, the LWW applier.
         .target(
             name: "SyncStore",
-            dependencies: ["SyncCore", "CSQLiteShim", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "SyncCore", "CSQLiteShim", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         // The centre's replica: capture triggers, change log, fold, remote apply, status.
         .target(
@@ -65,7 +69,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
+        ),
+        // libcurl, with typed wrappers for its variadic setopt/getinfo.
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // The hub over HTTP with libcurl, behind the HubTransport protocol.
+        .target(
+            name: "CurlTransport",
+            dependencies: [
+                "SyncCore", "CCurl", .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // The centre's sync: session (push, pull, batches), file lock, daemon loop, settings.
+        .target(
+            name: "CentreSync",
+            dependencies: ["SyncCore", "ReplicaStore", .product(name: "Logging", package: "swift-log")]
         ),
         // Seeded generator of plausible WIR sample data at any size.
         .target(name: "SampleData", dependencies: ["SyncCore"]),
@@ -73,8 +93,9 @@ let package = Package(
         .executableTarget(
             name: "wirsync",
             dependencies: [
-                "SyncCore", "SyncStore", "WIRSchema", "ReplicaStore", "SampleData",
+                "SyncCore", "SyncStore", "WIRSchema", "ReplicaStore", "SampleData", "CentreSync", "CurlTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -96,7 +117,9 @@ let package = Package(
 
         .target(
             name: "SyncTestSupport",
-            dependencies: ["SyncCore", "SyncStore", "WIRSchema", "ReplicaStore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "SyncCore", "SyncStore", "WIRSchema", "ReplicaStore", "HubStore", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             path: "Tests/SyncTestSupport"
         ),
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "WIRSchema", "SampleData", "SyncTestSupport"]),
@@ -111,12 +134,21 @@ let package = Package(
             name: "HubTests",
             dependencies: [
                 "SyncCore", "SyncStore", "ReplicaStore", "HubStore", "HubServer", "WIRSchema", "SampleData", "SyncTestSupport",
+                "CurlTransport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .testTarget(
+            name: "CentreSyncTests",
+            dependencies: [
+                "SyncCore", "ReplicaStore", "HubStore", "CentreSync", "WIRSchema", "SampleData", "SyncTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

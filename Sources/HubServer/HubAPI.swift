@@ -14,6 +14,7 @@ import SyncStore
 /// |---|---|
 /// | `POST /v1/push` | a replica's batch of changes (bearer token, gzip optional) |
 /// | `GET /v1/pull?after=&limit=` | hub log entries in the caller's scope |
+/// | `GET /v1/digest` | row counts and SHA-256 of each table in the caller's scope |
 /// | `GET /healthz` | liveness |
 /// | `GET /metrics` | Prometheus text |
 public struct HubAPI: Sendable {
@@ -35,6 +36,11 @@ public struct HubAPI: Sendable {
         router.add(middleware: HubMiddleware(clock: clock, metrics: metrics))
         router.post("/v1/push") { request, context in try await push(request, context: context) }
         router.get("/v1/pull") { request, context in try await pull(request, context: context) }
+        router.get("/v1/digest") { request, _ in
+            let node = try await authenticate(request)
+            try checkSchema(request)
+            return try json(try await store.digest(node: node), request: request)
+        }
         router.get("/healthz") { _, _ in
             try json(["status": "ok", "schema": store.schemaTag], request: nil)
         }

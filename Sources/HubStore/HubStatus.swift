@@ -1,5 +1,5 @@
 import GRDB
-import SyncCore
+public import SyncCore
 import SyncStore
 
 /// An overview of the hub for `wirsync-hub status`.
@@ -34,6 +34,18 @@ extension HubStore {
                 logSeq: try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM sync_hub_log") ?? 0, rows: rows,
                 conflictsOpen: try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_conflicts WHERE resolved_at IS NULL") ?? 0,
                 conflictsTotal: try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_conflicts") ?? 0)
+        }
+    }
+}
+
+extension HubStore {
+    /// Row counts and SHA-256 of every replicated table in `node`'s scope, computed as a
+    /// replica computes them (`wirsync verify`).
+    public func digest(node: String) async throws(HubError) -> DigestResponse {
+        let now = clock.nowMillis()
+        let schema = self.schema
+        return try await read { db in
+            DigestResponse(tables: try Digest.tables(db, schema: schema, centre: node == Node.hmsi ? nil : node), hubTime: now)
         }
     }
 }

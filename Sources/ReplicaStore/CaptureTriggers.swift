@@ -62,6 +62,51 @@ enum CaptureSQL {
             WHERE l.seq > (SELECT acked FROM sync_state);
         """
 
+    /// What the replica keeps of its syncs: the hub's conflict records about its rows,
+    /// the changes the hub refused, and the outcome of every sync. `IF NOT EXISTS`, so
+    /// opening a replica made by an older wirsync adds them.
+    static let recordTablesSQL = """
+        CREATE TABLE IF NOT EXISTS sync_conflicts (
+            id            INTEGER PRIMARY KEY,
+            table_name    TEXT NOT NULL,
+            pk            TEXT NOT NULL,
+            centre        TEXT,
+            column_name   TEXT,
+            winner_value  ANY,
+            winner_origin TEXT NOT NULL,
+            winner_hlc    INTEGER NOT NULL,
+            loser_value   ANY,
+            loser_origin  TEXT NOT NULL,
+            loser_hlc     INTEGER NOT NULL,
+            recorded_at   INTEGER NOT NULL,
+            resolved_at   INTEGER,
+            resolved_by   TEXT,
+            kept          TEXT
+        ) STRICT;
+        CREATE TABLE IF NOT EXISTS sync_refused (
+            seq         INTEGER PRIMARY KEY,
+            table_name  TEXT NOT NULL,
+            pk          TEXT NOT NULL,
+            op          TEXT NOT NULL,
+            code        TEXT NOT NULL,
+            message     TEXT NOT NULL,
+            refused_at  INTEGER NOT NULL
+        ) STRICT;
+        CREATE TABLE IF NOT EXISTS sync_runs (
+            id             INTEGER PRIMARY KEY,
+            started_at     INTEGER NOT NULL,
+            finished_at    INTEGER NOT NULL,
+            ok             INTEGER NOT NULL,
+            pushed         INTEGER NOT NULL,
+            pulled         INTEGER NOT NULL,
+            refused        INTEGER NOT NULL,
+            conflicts      INTEGER NOT NULL,
+            hub_offset_ms  INTEGER,
+            error          TEXT,
+            error_kind     TEXT
+        ) STRICT;
+        """
+
     enum Op: Int64 {
         case insert = 1, update = 2, delete = 3
 

@@ -27,14 +27,20 @@ public final class Replica: Sendable {
     public let path: String
     public let node: String
     public let schema: StoreSchema
+    /// The name of the replica's schema (`wir`).
+    public let schemaName: String
     private let queue: DatabaseQueue
 
-    private init(path: String, node: String, schema: StoreSchema, queue: DatabaseQueue) {
+    private init(path: String, node: String, schema: StoreSchema, schemaName: String, queue: DatabaseQueue) {
         self.path = path
         self.node = node
         self.schema = schema
+        self.schemaName = schemaName
         self.queue = queue
     }
+
+    /// The schema this replica speaks, as in the `WIRSync-Schema` header: `wir/1`.
+    public var schemaTag: String { Wire.schemaTag(name: schemaName, version: schema.version) }
 
     // MARK: Creating and opening
 
@@ -56,6 +62,7 @@ public final class Replica: Sendable {
                 try db.inTransaction(.immediate) {
                     try db.execute(sql: SchemaInstaller.sharedTablesSQL)
                     try db.execute(sql: CaptureSQL.replicaTablesSQL)
+                    try db.execute(sql: CaptureSQL.recordTablesSQL)
                     let schema = try SchemaInstaller.migrate(db, to: definition, from: 0)
                     try db.execute(
                         sql: """
@@ -116,14 +123,17 @@ public final class Replica: Sendable {
         guard FileManager.default.fileExists(atPath: path) else { throw .notFound(path: path) }
         do {
             let queue = try StoreConnection.open(path: path)
-            let (node, version) = try queue.read { db -> (String, Int) in
+            let (node, version, name) = try queue.read { db -> (String, Int, String) in
                 guard try db.tableExists("sync_state"),
-                    let row = try Row.fetchOne(db, sql: "SELECT node, schema_version FROM sync_state")
+                    let row = try Row.fetchOne(db, sql: "SELECT node, schema_version, schema_name FROM sync_state")
                 else { throw ReplicaError.notAReplica(path: path, reason: "it has no sync_state") }
-                return (row["node"], row["schema_version"])
+                return (row["node"], row["schema_version"], row["schema_name"])
             }
             let schema = try queue.read { db in try SchemaInstaller.load(db, version: version) }
-            return Replica(path: path, node: node, schema: schema, queue: queue)
+            if try queue.read({ db in try !db.tableExists("sync_runs") }) {
+                try queue.write { db in try db.execute(sql: CaptureSQL.recordTablesSQL) }
+            }
+            return Replica(path: path, node: node, schema: schema, schemaName: name, queue: queue)
         } catch {
             throw map(error, path: path)
         }
@@ -142,17 +152,28 @@ public final class Replica: Sendable {
         public var hubURL: String?
         public var hlc: HLC
         public var replicaID: String
+        /// Conflict records about this replica's rows that HMSI has not resolved.
+        public var openConflicts: Int
+        /// Changes the hub refused (kept in `sync_refused`).
+        public var refused: Int
+        public var lastSync: SyncRun?
+        /// When a sync last succeeded (Unix ms).
+        public var lastSuccessAt: Int64?
 
         enum CodingKeys: String, CodingKey {
-            case centre, pending, cursor, hlc
+            case centre, pending, cursor, hlc, refused
             case schemaVersion = "schema_version"
             case hubURL = "hub_url"
             case replicaID = "replica_id"
+            case openConflicts = "open_conflicts"
+            case lastSync = "last_sync"
+            case lastSuccessAt = "last_success_at"
         }
     }
 
     public func status() throws(ReplicaError) -> Status {
-        try read { db in
+        let runs = try lastRuns()
+        return try read { db in
             let state = try Row.fetchOne(
                 db, sql: "SELECT node, schema_version, cursor, acked, hub_url, hlc, replica_id FROM sync_state")!
             let pending = try Int.fetchOne(
@@ -160,7 +181,10 @@ public final class Replica: Sendable {
             return Status(
                 centre: state["node"], schemaVersion: state["schema_version"], pending: pending,
                 cursor: state["cursor"], hubURL: state["hub_url"], hlc: HLC(rawValue: state["hlc"]),
-                replicaID: state["replica_id"])
+                replicaID: state["replica_id"],
+                openConflicts: try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_conflicts WHERE resolved_at IS NULL") ?? 0,
+                refused: try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_refused") ?? 0,
+                lastSync: runs.last, lastSuccessAt: runs.lastSuccess?.finishedAt)
         }
     }
 
@@ -179,7 +203,7 @@ public final class Replica: Sendable {
     /// the spot would give: the state it starts from changes only inside transactions that
     /// fold first (remote apply moves the clock after folding).
     @discardableResult
-    private func fold(_ db: Database) throws -> Int {
+    func fold(_ db: Database) throws -> Int {
         let state = try Row.fetchOne(db, sql: "SELECT hlc, cursor, folded FROM sync_state")!
         var hlc = HLC(rawValue: state["hlc"])
         let cursor: Int64 = state["cursor"]
@@ -233,7 +257,7 @@ public final class Replica: Sendable {
     /// stores `cursor` in the same transaction. On any error nothing is applied and the
     /// cursor stays where it was.
     @discardableResult
-    public func applyRemote(_ changes: [Change], cursor: Int64) throws(ReplicaError) -> ApplyReport {
+    public func applyRemote(_ changes: [Change], conflicts: [ConflictRecord] = [], cursor: Int64) throws(ReplicaError) -> ApplyReport {
         try write { db in
             try fold(db)
             let state = try Row.fetchOne(db, sql: "SELECT hlc, cursor, acked FROM sync_state")!
@@ -267,6 +291,7 @@ public final class Replica: Sendable {
                 report.hlc = max(report.hlc, change.hlc)
             }
             try db.execute(sql: "UPDATE sync_state SET hlc = ?, cursor = ?", arguments: [report.hlc.rawValue, cursor])
+            for conflict in conflicts { try Self.store(conflict, in: db) }
             return report
         }
     }
@@ -348,16 +373,29 @@ public final class Replica: Sendable {
         return change.values.isEmpty ? nil : change
     }
 
-    /// Records that the hub has durably applied everything up to `seq`.
+    /// Records that the hub has durably handled everything up to `seq`, and keeps the
+    /// changes it refused (with the reason) for the operator.
     ///
     /// The entry at `seq` itself stays in the log (marked acknowledged), so a sequence
     /// number is never handed out twice.
-    public func acknowledge(through seq: Int64) throws(ReplicaError) {
+    public func acknowledge(through seq: Int64, refusals: [Refusal] = [], sent: [Change] = []) throws(ReplicaError) {
         try write { db in
             let acked = try Int64.fetchOne(db, sql: "SELECT acked FROM sync_state")!
             guard seq > acked else { return }
             guard let hlc = try Int64.fetchOne(db, sql: "SELECT hlc FROM sync_log WHERE seq = ?", arguments: [seq]) else {
                 throw ReplicaError.sqlite(message: "cannot acknowledge \(seq): no such folded entry in sync_log")
+            }
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            for refusal in refusals {
+                let change = sent.first { $0.seq == refusal.seq }
+                try db.execute(
+                    sql: """
+                        INSERT OR REPLACE INTO sync_refused (seq, table_name, pk, op, code, message, refused_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        refusal.seq, change?.table ?? "?", change?.pk ?? "?", change?.op.rawValue ?? "?", refusal.code, refusal.message, now,
+                    ])
             }
             try db.execute(sql: "UPDATE sync_state SET acked = ?", arguments: [seq])
             try db.execute(sql: "DELETE FROM sync_log WHERE seq < ?", arguments: [seq])
@@ -367,7 +405,7 @@ public final class Replica: Sendable {
 
     // MARK: Plumbing
 
-    private func write<T>(_ body: (Database) throws -> T) throws(ReplicaError) -> T {
+    func write<T>(_ body: (Database) throws -> T) throws(ReplicaError) -> T {
         do {
             return try queue.writeWithoutTransaction { db in
                 var result: T?
@@ -382,7 +420,7 @@ public final class Replica: Sendable {
         }
     }
 
-    private func read<T>(_ body: (Database) throws -> T) throws(ReplicaError) -> T {
+    func read<T>(_ body: (Database) throws -> T) throws(ReplicaError) -> T {
         do {
             return try queue.read(body)
         } catch {

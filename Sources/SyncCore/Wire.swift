@@ -156,6 +156,34 @@ public struct PullResponse: Hashable, Sendable, Codable {
     }
 }
 
+/// `GET /v1/digest`: a digest of every replicated table's rows in the caller's scope, to
+/// compare a replica with the hub without sending the rows.
+public struct DigestResponse: Hashable, Sendable, Codable {
+    public var tables: [String: TableDigest]
+    public var hubTime: Int64
+
+    public init(tables: [String: TableDigest], hubTime: Int64) {
+        self.tables = tables
+        self.hubTime = hubTime
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case tables
+        case hubTime = "hub_time"
+    }
+}
+
+/// The row count and SHA-256 (hex) of one table's rows in a scope.
+public struct TableDigest: Hashable, Sendable, Codable {
+    public var rows: Int
+    public var sha256: String
+
+    public init(rows: Int, sha256: String) {
+        self.rows = rows
+        self.sha256 = sha256
+    }
+}
+
 /// The body of every error response: `{"error": {"code": "…", "message": "…"}}`.
 public struct ErrorBody: Hashable, Sendable, Codable {
     public struct Detail: Hashable, Sendable, Codable {

@@ -32,10 +32,39 @@ struct Status: ParsableCommand {
             ("Cursor", status.cursor == 0 ? "0 (nothing pulled from the hub yet)" : "\(status.cursor) (last hub sequence pulled)"),
             ("Hub", status.hubURL ?? "not set (give --hub to init)"),
             ("Clock", status.hlc == .zero ? "not started (no change has been given a clock yet)" : clockTime(status.hlc)),
+            ("Last sync", lastSync(status)),
+            ("Conflicts", status.openConflicts == 0 ? "none open" : "\(status.openConflicts) open: see `wirsync conflicts list`"),
+            ("Refused", status.refused == 0 ? "none" : "\(status.refused) changes the hub refused: see `wirsync conflicts list`"),
         ]
         for (label, value) in rows {
-            print(label.padding(toLength: 9, withPad: " ", startingAt: 0) + value)
+            print(label.padding(toLength: 11, withPad: " ", startingAt: 0) + value)
         }
+        if let offset = status.lastSync?.hubOffsetMillis, abs(offset) > 60_000 {
+            let direction = offset < 0 ? "ahead of" : "behind"
+            print("Warning    this PC's clock is \(duration(abs(offset))) \(direction) the hub's; set it right")
+        }
+    }
+
+    private func lastSync(_ status: Replica.Status) -> String {
+        guard let run = status.lastSync else { return "never" }
+        let when = clockTime(HLC(millis: run.finishedAt))
+        if run.ok {
+            let offset = run.hubOffsetMillis.map { "; hub clock \(duration(abs($0))) \($0 >= 0 ? "ahead" : "behind")" } ?? ""
+            return "\(when) ok: pushed \(run.pushed), pulled \(run.pulled), refused \(run.refused), conflicts \(run.conflicts)\(offset)"
+        }
+        let success = status.lastSuccessAt.map { "last success \(clockTime(HLC(millis: $0)))" } ?? "never succeeded"
+        return "\(when) FAILED: \(run.error ?? "?") (\(success))"
+    }
+}
+
+/// A span of milliseconds as people say it.
+func duration(_ millis: Int64) -> String {
+    switch millis {
+    case ..<1000: "\(millis) ms"
+    case ..<120_000: String(format: "%.1f s", Double(millis) / 1000)
+    case ..<7_200_000: "\(millis / 60_000) minutes"
+    case ..<172_800_000: "\(millis / 3_600_000) hours"
+    default: "\(millis / 86_400_000) days"
     }
 }
 

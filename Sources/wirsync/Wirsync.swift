@@ -5,7 +5,7 @@ import SyncCore
 import WIRSchema
 
 @main
-struct Wirsync: ParsableCommand {
+struct Wirsync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wirsync",
         abstract: "Keep a WIR-Vielfaltszentrum's local SQLite replica in sync with the HMSI hub.",
@@ -14,9 +14,9 @@ struct Wirsync: ParsableCommand {
             this program, the sqlite3 shell, a script, LibreOffice Base. Every write is \
             captured by SQL triggers into the replica's change log, ready to be sent to the hub.
 
-            Start with `wirsync init --db centre.db --centre landkreis-kassel`.
+            Start with `wirsync init --db centre.db --centre landkreis-kassel --hub https://…`,             put the centre's token into centre.db.token (chmod 600), then `wirsync sync --db centre.db`             or run `wirsync daemon --db centre.db` under systemd.
             """,
-        subcommands: [Init.self, Status.self, Sample.self]
+        subcommands: [Init.self, Sync.self, Status.self, Conflicts.self, Daemon.self, Verify.self, Sample.self]
     )
 }
 

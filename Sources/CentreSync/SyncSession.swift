@@ -1,0 +1,174 @@
+import Foundation
+public import ReplicaStore
+public import SyncCore
+
+/// Bounds of one sync's batches.
+public struct SyncLimits: Sendable {
+    /// Changes per push batch.
+    public var batchChanges = 500
+    /// JSON bytes per push batch (before gzip); a batch over it is halved until it fits.
+    public var batchBytes = 2 << 20
+    /// Entries per pull.
+    public var pullLimit = 1000
+
+    public init(batchChanges: Int = 500, batchBytes: Int = 2 << 20, pullLimit: Int = 1000) {
+        self.batchChanges = batchChanges
+        self.batchBytes = batchBytes
+        self.pullLimit = pullLimit
+    }
+}
+
+/// Where a running sync is, for a progress line.
+public struct SyncProgress: Sendable {
+    public enum Phase: String, Sendable { case push, pull }
+    public var phase: Phase
+    public var batches: Int
+    public var changes: Int
+}
+
+/// What one sync did.
+public struct SyncReport: Hashable, Sendable, Codable {
+    public var pushed = 0
+    public var pushBatches = 0
+    public var applied = 0
+    public var duplicates = 0
+    public var refused: [Refusal] = []
+    /// Conflicts the hub recorded for this sync's pushes.
+    public var conflicts = 0
+    public var pulled = 0
+    public var pullBatches = 0
+    /// Conflict records about this replica's rows received (new or resolved).
+    public var conflictRecords = 0
+    public var cursor: Int64 = 0
+    public var hubTime: Int64?
+    /// The hub's clock minus this PC's, in ms.
+    public var hubOffsetMillis: Int64?
+    public var durationMillis: Int64 = 0
+
+    enum CodingKeys: String, CodingKey {
+        case pushed, applied, duplicates, refused, conflicts, pulled, cursor
+        case pushBatches = "push_batches"
+        case pullBatches = "pull_batches"
+        case conflictRecords = "conflict_records"
+        case hubTime = "hub_time"
+        case hubOffsetMillis = "hub_offset_ms"
+        case durationMillis = "duration_ms"
+    }
+}
+
+/// One sync of a replica with the hub: push everything captured, in bounded batches, then
+/// pull until nothing more is waiting, each pulled batch applied with its cursor in one
+/// transaction. Interrupted anywhere, the next session resumes after the last batch the
+/// hub acknowledged and the last batch applied. The outcome is kept in the replica.
+public struct SyncSession: Sendable {
+    public let replica: Replica
+    public let transport: any HubTransport
+    public let limits: SyncLimits
+    public let clock: any WallClock
+
+    public init(replica: Replica, transport: any HubTransport, limits: SyncLimits = SyncLimits(), clock: any WallClock = SystemClock()) {
+        self.replica = replica
+        self.transport = transport
+        self.limits = limits
+        self.clock = clock
+    }
+
+    public func run(progress: @Sendable (SyncProgress) -> Void = { _ in }) async throws(SyncError) -> SyncReport {
+        let started = clock.nowMillis()
+        var report = SyncReport()
+        do throws(SyncError) {
+            try await push(into: &report, progress: progress)
+            try await pull(into: &report, progress: progress)
+        } catch {
+            record(report, started: started, error: error)
+            throw error
+        }
+        report.durationMillis = clock.nowMillis() - started
+        record(report, started: started, error: nil)
+        return report
+    }
+
+    private func push(into report: inout SyncReport, progress: (SyncProgress) -> Void) async throws(SyncError) {
+        let replicaID = try attempt { try replica.status().replicaID }
+        var size = limits.batchChanges
+        while try attempt({ try replica.status().pending }) > 0 {
+            guard !Task.isCancelled else { throw .cancelled }
+            let batch = try attempt { try replica.outgoing(limit: size) }
+            let request = PushRequest(replicaID: replicaID, lastSeq: batch.lastSeq, changes: batch.changes)
+            if batch.changes.count > 1, (try? JSONEncoder().encode(request).count) ?? 0 > limits.batchBytes {
+                size = max(1, batch.changes.count / 2)
+                continue
+            }
+            let response: PushResponse
+            do throws(TransportError) {
+                response = try await transport.push(request)
+            } catch {
+                throw .transport(error)
+            }
+            guard response.ackedSeq >= batch.lastSeq else {
+                throw .transport(.malformedResponse("the hub acknowledged up to \(response.ackedSeq), below the batch's \(batch.lastSeq)"))
+            }
+            try attempt {
+                try replica.acknowledge(through: response.ackedSeq, refusals: response.refused, sent: batch.changes)
+                try replica.observeHub(timeMillis: response.hubTime)
+            }
+            report.pushed += batch.changes.count
+            report.pushBatches += 1
+            report.applied += response.applied
+            report.duplicates += response.duplicates
+            report.refused += response.refused
+            report.conflicts += response.conflicts
+            observe(hubTime: response.hubTime, into: &report)
+            progress(SyncProgress(phase: .push, batches: report.pushBatches, changes: report.pushed))
+        }
+    }
+
+    private func pull(into report: inout SyncReport, progress: (SyncProgress) -> Void) async throws(SyncError) {
+        var cursor = try attempt { try replica.status().cursor }
+        while true {
+            guard !Task.isCancelled else { throw .cancelled }
+            let response: PullResponse
+            do throws(TransportError) {
+                response = try await transport.pull(after: cursor, limit: limits.pullLimit)
+            } catch {
+                throw .transport(error)
+            }
+            try attempt {
+                try replica.applyRemote(response.changes, conflicts: response.conflicts, cursor: response.nextCursor)
+                try replica.observeHub(timeMillis: response.hubTime)
+            }
+            cursor = response.nextCursor
+            report.pulled += response.changes.count
+            report.pullBatches += 1
+            report.conflictRecords += response.conflicts.count
+            report.cursor = cursor
+            observe(hubTime: response.hubTime, into: &report)
+            progress(SyncProgress(phase: .pull, batches: report.pullBatches, changes: report.pulled))
+            if !response.more { break }
+        }
+    }
+
+    private func observe(hubTime: Int64, into report: inout SyncReport) {
+        report.hubTime = hubTime
+        report.hubOffsetMillis = hubTime - clock.nowMillis()
+    }
+
+    private func record(_ report: SyncReport, started: Int64, error: SyncError?) {
+        let run = SyncRun(
+            startedAt: started, finishedAt: clock.nowMillis(), ok: error == nil, pushed: report.pushed, pulled: report.pulled,
+            refused: report.refused.count, conflicts: report.conflicts, hubOffsetMillis: report.hubOffsetMillis,
+            error: error?.description, errorKind: error?.kind)
+        try? replica.record(run)
+    }
+
+    /// Runs replica work, reporting its failure as a sync error.
+    private func attempt<T>(_ body: () throws -> T) throws(SyncError) -> T {
+        do {
+            return try body()
+        } catch let error as ReplicaError {
+            throw .replica(error)
+        } catch {
+            throw .replica(.sqlite(message: "\(error)"))
+        }
+    }
+}

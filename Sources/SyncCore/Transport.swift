@@ -1,0 +1,47 @@
+/// The centre's connection to the hub. `CurlTransport` speaks HTTP with libcurl; tests have
+/// an in-memory one that calls a hub store directly.
+public protocol HubTransport: Sendable {
+    func push(_ request: PushRequest) async throws(TransportError) -> PushResponse
+    func pull(after cursor: Int64, limit: Int) async throws(TransportError) -> PullResponse
+    func digest() async throws(TransportError) -> DigestResponse
+}
+
+/// Why a request to the hub failed, worded for an operator.
+public enum TransportError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// No connection: the hub is down, the line is down, or the name does not resolve.
+    case unreachable(reason: String, curlCode: Int)
+    /// The connection stalled or took too long (connect timeout, low-speed abort, overall timeout).
+    case timeout(reason: String, curlCode: Int)
+    /// The connection broke mid-request or mid-response.
+    case interrupted(reason: String, curlCode: Int)
+    /// The hub's certificate could not be verified.
+    case tls(reason: String, curlCode: Int)
+    /// Any other libcurl failure.
+    case curl(reason: String, curlCode: Int)
+    /// The hub answered with an error: its status, code and message.
+    case hub(status: Int, code: String, message: String)
+    /// The hub's answer could not be read.
+    case malformedResponse(String)
+
+    /// Whether trying again later can help (the line, not the request, was the problem). An
+    /// unreadable answer counts: on a bad line it is most often one cut short.
+    public var isTransient: Bool {
+        switch self {
+        case .unreachable, .timeout, .interrupted, .malformedResponse: true
+        case .hub(let status, _, _): status >= 500 || status == 429
+        case .tls, .curl: false
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .unreachable(let reason, let code): "hub unreachable: \(reason) (curl \(code))"
+        case .timeout(let reason, let code): "hub too slow or line stalled: \(reason) (curl \(code))"
+        case .interrupted(let reason, let code): "connection to the hub broke: \(reason) (curl \(code))"
+        case .tls(let reason, let code): "cannot verify the hub's certificate: \(reason) (curl \(code))"
+        case .curl(let reason, let code): "request to the hub failed: \(reason) (curl \(code))"
+        case .hub(let status, _, let message): "the hub refused (\(status)): \(message)"
+        case .malformedResponse(let reason): "unreadable answer from the hub: \(reason)"
+        }
+    }
+}

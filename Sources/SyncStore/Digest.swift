@@ -1,0 +1,49 @@
+import Crypto
+import Foundation
+package import GRDB
+package import SyncCore
+
+/// A digest of each replicated table's rows in a scope, computed the same way by replica and
+/// hub, so `wirsync verify` can compare them without sending the rows.
+///
+/// Rows are taken in primary-key order (binary collation); each contributes its key and
+/// its columns in name order, every value with its storage class and length, so `1`,
+/// `1.0`, `'1'` and `X'31'` all hash differently.
+package enum Digest {
+    /// - Parameter centre: the centre whose rows of centre-scoped tables count; nil for all.
+    package static func tables(_ db: Database, schema: StoreSchema, centre: String?) throws -> [String: TableDigest] {
+        var digests: [String: TableDigest] = [:]
+        for table in schema.tables {
+            let columns = table.columns.map(\.name).sorted()
+            let names = ([table.primaryKey] + columns).map(quoted).joined(separator: ", ")
+            let filter = table.scope == .centre && centre != nil ? " WHERE \(quoted(Node.centreColumn)) = ?" : ""
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT \(names) FROM \(quoted(table.name))\(filter) ORDER BY \(quoted(table.primaryKey))",
+                arguments: filter.isEmpty ? [] : [centre])
+            var hasher = SHA256()
+            var count = 0
+            while let row = try rows.next() {
+                for index in 0..<row.count { feed(Value(row[index] as DatabaseValue), into: &hasher) }
+                count += 1
+            }
+            digests[table.name] = TableDigest(rows: count, sha256: hasher.finalize().map { String(format: "%02x", $0) }.joined())
+        }
+        return digests
+    }
+
+    private static func feed(_ value: Value, into hasher: inout SHA256) {
+        func bytes(_ tag: UInt8, _ payload: some Sequence<UInt8>) {
+            let payload = Array(payload)
+            hasher.update(data: [tag])
+            withUnsafeBytes(of: UInt64(payload.count).bigEndian) { hasher.update(bufferPointer: $0) }
+            hasher.update(data: payload)
+        }
+        switch value {
+        case .null: bytes(0, [])
+        case .integer(let integer): withUnsafeBytes(of: integer.bigEndian) { bytes(1, $0) }
+        case .real(let number): withUnsafeBytes(of: number.bitPattern.bigEndian) { bytes(2, $0) }
+        case .text(let text): bytes(3, text.utf8)
+        case .blob(let data): bytes(4, data)
+        }
+    }
+}

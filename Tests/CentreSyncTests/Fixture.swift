@@ -1,0 +1,64 @@
+import Foundation
+import GRDB
+import HubStore
+import ReplicaStore
+import SampleData
+import SyncCore
+import SyncTestSupport
+import WIRSchema
+
+let kassel = "landkreis-kassel"
+let fulda = "fulda"
+
+/// A hub store, and replicas with in-memory transports to it.
+struct Fixture {
+    let directory: TemporaryDirectory
+    let store: HubStore
+
+    init() async throws {
+        directory = try TemporaryDirectory("wirsync-sync")
+        store = try await HubStore.create(path: directory.path("hub.db"), schema: WIRSchema.definition()) { try WIRSchema.fixtureRows(table: $0) }
+    }
+
+    func replica(_ node: String) throws -> Replica {
+        if FileManager.default.fileExists(atPath: directory.path("\(node).db")) {
+            return try Replica.open(path: directory.path("\(node).db"))
+        }
+        return try makeReplica(node, in: directory)
+    }
+
+    func transport(_ node: String) -> InMemoryTransport { InMemoryTransport(store: store, node: node) }
+
+    func fill(_ node: String, scale: Int, seed: UInt64) throws {
+        let writer = try openWriter(try replica(node).path)
+        try writer.write { db in
+            for row in SampleData(centre: node, seed: seed, scale: scale).rows() {
+                try insert(row.table, pk: row.pk, values: row.values, into: db)
+            }
+        }
+    }
+}
+
+/// A transport that lets `budget` pushes through, then fails like a line that went down.
+final class FlakyTransport: HubTransport {
+    let inner: any HubTransport
+    let budget: LockedValue<Int>
+
+    init(_ inner: any HubTransport, pushes: Int) {
+        self.inner = inner
+        budget = LockedValue(pushes)
+    }
+
+    func push(_ request: PushRequest) async throws(TransportError) -> PushResponse {
+        var allowed = false
+        budget.update { if $0 > 0 { $0 -= 1; allowed = true } }
+        guard allowed else { throw .interrupted(reason: "Connection reset by peer", curlCode: 56) }
+        return try await inner.push(request)
+    }
+
+    func pull(after cursor: Int64, limit: Int) async throws(TransportError) -> PullResponse {
+        try await inner.pull(after: cursor, limit: limit)
+    }
+
+    func digest() async throws(TransportError) -> DigestResponse { try await inner.digest() }
+}

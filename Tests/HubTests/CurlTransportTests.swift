@@ -1,0 +1,126 @@
+import CurlTransport
+import Foundation
+import HubServer
+import HubStore
+import Hummingbird
+import HummingbirdTesting
+import ReplicaStore
+import SyncCore
+import SyncTestSupport
+import Testing
+
+/// libcurl against the real hub on a loopback socket.
+@Suite("libcurl transport", .timeLimit(.minutes(2)))
+struct CurlTransportTests {
+    private func transport(port: Int, token: String, schema: String = "wir/1", stall: Int = 20) throws -> CurlTransport {
+        var configuration = CurlConfiguration(hubURL: "http://127.0.0.1:\(port)", token: token, schemaTag: schema)
+        configuration.lowSpeedSeconds = stall
+        configuration.connectTimeout = .seconds(2)
+        return try CurlTransport(configuration)
+    }
+
+    @Test func pushesGzipPullsGzipAndReusesOneConnection() async throws {
+        let harness = try await HubHarness(configuration: .init(maxBodyBytes: 1 << 20))
+        let replica = harness.replica(kassel)
+        try fill(replica, centre: kassel, scale: 200, seed: 21)
+        try await harness.application().test(.live) { client in
+            let proxy = try FaultProxy(upstreamPort: try #require(client.port))
+            defer { proxy.stop() }
+            let curl = try transport(port: proxy.port, token: harness.token(kassel))
+            let batch = try replica.outgoing(limit: 1000)
+            let request = PushRequest(replicaID: try replica.status().replicaID, lastSeq: batch.lastSeq, changes: batch.changes)
+            let json = try JSONEncoder().encode(request).count
+            let pushed = try await curl.push(request)
+            #expect(pushed.applied == 200)
+            let sent = curl.transferred.bytesSent
+            #expect(sent < json / 3, "the body went gzip-compressed: \(sent) bytes on the wire for \(json) bytes of JSON")
+
+            let pulled = try await curl.pull(after: 0, limit: 5000)
+            #expect(pulled.changes.count == 42, "reference data; its own changes are not echoed")
+            let hmsi = try transport(port: proxy.port, token: harness.token(Node.hmsi))
+            let everything = try await hmsi.pull(after: 0, limit: 5000)
+            #expect(everything.changes.count == 242)
+            #expect(hmsi.transferred.bytesReceived < (try JSONEncoder().encode(everything).count) / 3, "the answer came gzip-compressed")
+            for _ in 0..<5 { _ = try await curl.digest() }
+            #expect(proxy.connections == 2, "one kept-alive connection per transport, for all seven requests")
+        }
+    }
+
+    @Test func theHubsRefusalsArriveWithTheirStatusAndCode() async throws {
+        let harness = try await HubHarness()
+        try await harness.application().test(.live) { client in
+            let port = try #require(client.port)
+            await #expect(throws: TransportError.hub(status: 401, code: "unauthorized", message: "the token is unknown or revoked; ask HMSI for a new one")) {
+                try await transport(port: port, token: "wir1.kassel.falsch").pull(after: 0, limit: 10)
+            }
+            do {
+                _ = try await transport(port: port, token: harness.token(kassel), schema: "wir/7").pull(after: 0, limit: 10)
+                Issue.record("a schema mismatch was served")
+            } catch let error as TransportError {
+                guard case .hub(409, "schema_mismatch", _) = error else { Issue.record("\(error)"); return }
+                #expect(!error.isTransient)
+            }
+        }
+    }
+
+    @Test func aHubThatIsDownReadsAsUnreachableConnectionRefused() async throws {
+        do {
+            _ = try await transport(port: try unusedPort(), token: "t").pull(after: 0, limit: 1)
+            Issue.record("a request to a closed port succeeded")
+        } catch let error as TransportError {
+            #expect(error == .unreachable(reason: "Connection refused", curlCode: 7))
+            #expect(error.description == "hub unreachable: Connection refused (curl 7)")
+            #expect(error.isTransient)
+        }
+    }
+
+    @Test func aStalledLineIsAbortedByTheLowSpeedLimit() async throws {
+        let harness = try await HubHarness()
+        try await harness.application().test(.live) { client in
+            let proxy = try FaultProxy(upstreamPort: try #require(client.port))
+            defer { proxy.stop() }
+            proxy.hurt([.stall])
+            let start = ContinuousClock.now
+            do {
+                _ = try await transport(port: proxy.port, token: harness.token(kassel), stall: 1).pull(after: 0, limit: 10)
+                Issue.record("a stalled request returned")
+            } catch let error as TransportError {
+                guard case .timeout(_, 28) = error else { Issue.record("\(error)"); return }
+                #expect(error.isTransient)
+            }
+            #expect(ContinuousClock.now - start < .seconds(10), "aborted after about a second of no progress")
+            let retried = try await transport(port: proxy.port, token: harness.token(kassel), stall: 1).pull(after: 0, limit: 10)
+            #expect(retried.changes.count == 10, "a fresh connection works")
+        }
+    }
+
+    @Test(arguments: [FaultProxy.Fault.dropResponse, .truncateResponse(bytes: 40), .reset])
+    func aBrokenConnectionIsReportedAsTransient(fault: FaultProxy.Fault) async throws {
+        let harness = try await HubHarness()
+        try await harness.application().test(.live) { client in
+            let proxy = try FaultProxy(upstreamPort: try #require(client.port))
+            defer { proxy.stop() }
+            proxy.hurt([fault])
+            do {
+                _ = try await transport(port: proxy.port, token: harness.token(kassel)).pull(after: 0, limit: 10)
+                Issue.record("\(fault) went unnoticed")
+            } catch let error as TransportError {
+                #expect(error.isTransient, "\(error)")
+            }
+        }
+    }
+
+    @Test func tlsIsVerifiedSoAPlainServerCannotPassForTheHub() async throws {
+        let harness = try await HubHarness()
+        try await harness.application().test(.live) { client in
+            var configuration = CurlConfiguration(hubURL: "https://127.0.0.1:\(try #require(client.port))", token: "t", schemaTag: "wir/1")
+            configuration.connectTimeout = .seconds(2)
+            do {
+                _ = try await CurlTransport(configuration).pull(after: 0, limit: 1)
+                Issue.record("spoke https to a plain HTTP server")
+            } catch let error as TransportError {
+                guard case .tls = error else { Issue.record("\(error)"); return }
+            }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A TCP proxy between a centre and the hub that hurts connections on purpose: the line a
+/// rural centre has. Each new connection takes the next fault from the queue (or `pass`).
+public final class FaultProxy: @unchecked Sendable {
+    public enum Fault: Sendable, Equatable {
+        /// Forward both ways.
+        case pass
+        /// Forward the request, let the hub answer, but never deliver the answer: the
+        /// connection closes once the hub has started to reply.
+        case dropResponse
+        /// Accept and read, but never answer nor close: a stalled line.
+        case stall
+        /// Deliver only the first bytes of the answer, then close.
+        case truncateResponse(bytes: Int)
+        /// Close at once, before the request is read.
+        case reset
+        /// Forward both ways, each chunk after a delay.
+        case delay(milliseconds: Int)
+    }
+
+    public let port: Int
+    private let upstreamPort: Int
+    private let listener: Int32
+    /// Faults to come, counts, the sockets still open (never a closed descriptor: the
+    /// number may already belong to someone else), and whether the proxy has stopped.
+    private let state = LockedValue<(queue: [Fault], connections: Int, hurt: Int, open: Set<Int32>, stopped: Bool)>(([], 0, 0, [], false))
+
+    public init(upstreamPort: Int) throws {
+        self.upstreamPort = upstreamPort
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.listener = listener
+        var one: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = Self.loopback(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(listener, 64) == 0 else { throw ProxyError.cannotListen(String(cString: strerror(errno))) }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        Thread.detachNewThread { [self] in acceptLoop() }
+    }
+
+    public enum ProxyError: Error { case cannotListen(String) }
+
+    /// The faults the next connections get, in order.
+    public func hurt(_ faults: [Fault]) { state.update { $0.queue += faults } }
+
+    /// Connections accepted so far, and how many of them were hurt.
+    public var connections: Int { state.value.connections }
+    public var hurtConnections: Int { state.value.hurt }
+
+    /// Stops accepting and breaks every open connection. Safe to call more than once.
+    public func stop() {
+        state.update { state in
+            guard !state.stopped else { return }
+            state.stopped = true
+            shutdown(listener, Int32(SHUT_RDWR))
+            close(listener)
+            for descriptor in state.open { shutdown(descriptor, Int32(SHUT_RDWR)) }
+        }
+    }
+
+    private func opened(_ descriptor: Int32) -> Bool {
+        var accepted = false
+        state.update { state in
+            if !state.stopped {
+                state.open.insert(descriptor)
+                accepted = true
+            }
+        }
+        return accepted
+    }
+
+    private func closeTracked(_ descriptor: Int32) {
+        state.update { state in
+            state.open.remove(descriptor)
+            close(descriptor)
+        }
+    }
+
+    deinit { stop() }
+
+    private static func loopback(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return address
+    }
+
+    private func acceptLoop() {
+        while true {
+            let client = accept(listener, nil, nil)
+            guard client >= 0 else { return }
+            guard opened(client) else {
+                close(client)
+                return
+            }
+            var fault = Fault.pass
+            state.update { state in
+                state.connections += 1
+                if !state.queue.isEmpty { fault = state.queue.removeFirst() }
+                if fault != .pass { state.hurt += 1 }
+            }
+            let chosen = fault
+            Thread.detachNewThread { [self] in serve(client, fault: chosen) }
+        }
+    }
+
+    private func serve(_ client: Int32, fault: Fault) {
+        defer { closeTracked(client) }
+        if fault == .reset { return }
+        if fault == .stall {
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while read(client, &buffer, buffer.count) > 0 {}
+            return
+        }
+        let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard upstream >= 0 else { return }
+        guard opened(upstream) else {
+            close(upstream)
+            return
+        }
+        defer { closeTracked(upstream) }
+        var address = Self.loopback(port: upstreamPort)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return }
+        let delay: Int = if case .delay(let milliseconds) = fault { milliseconds } else { 0 }
+        // The request pump must be done with both sockets before they are closed.
+        let requestPumped = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            Self.pump(from: client, to: upstream, delay: delay, limit: nil)
+            requestPumped.signal()
+        }
+        defer {
+            shutdown(client, Int32(SHUT_RDWR))
+            shutdown(upstream, Int32(SHUT_RDWR))
+            requestPumped.wait()
+        }
+        switch fault {
+        case .dropResponse:
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            _ = read(upstream, &buffer, buffer.count)  // the hub has answered; the answer is lost
+            shutdown(client, Int32(SHUT_RDWR))
+        case .truncateResponse(let bytes):
+            Self.pump(from: upstream, to: client, delay: 0, limit: bytes)
+            shutdown(client, Int32(SHUT_RDWR))
+        default:
+            Self.pump(from: upstream, to: client, delay: delay, limit: nil)
+        }
+    }
+
+    private static func pump(from source: Int32, to destination: Int32, delay: Int, limit: Int?) {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        var forwarded = 0
+        while true {
+            let count = read(source, &buffer, buffer.count)
+            guard count > 0 else { break }
+            if delay > 0 { usleep(useconds_t(delay * 1000)) }
+            let allowed = limit.map { min(count, $0 - forwarded) } ?? count
+            var offset = 0
+            while offset < allowed {
+                let written = buffer.withUnsafeBytes { write(destination, $0.baseAddress! + offset, allowed - offset) }
+                guard written > 0 else { return }
+                offset += written
+            }
+            forwarded += allowed
+            if let limit, forwarded >= limit { return }
+        }
+        shutdown(destination, Int32(SHUT_WR))
+    }
+}
+
+/// A loopback port nothing listens on (it was free a moment ago).
+public func unusedPort() throws -> Int {
+    let proxy = try FaultProxy(upstreamPort: 1)
+    let port = proxy.port
+    proxy.stop()
+    return port
+}
