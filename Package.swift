@@ -154,7 +154,7 @@ let package = Package(
         .testTarget(
             name: "WirsyncCLITests",
             dependencies: [
-                "SyncCore", "HubStore", "WIRSchema", "SyncTestSupport", "wirsync", "wirsync-hub",
+                "SyncCore", "HubStore", "WIRSchema", "SampleData", "SyncTestSupport", "wirsync", "wirsync-hub",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import HubServer
 import HubStore
 import Hummingbird
@@ -43,10 +44,13 @@ struct OpenAPITests {
             _ = try await recorder.pull(after: 0, token: "falsch")
             _ = try await recorder.pull(after: 0, limit: 0, token: harness.token(kassel))
             _ = try await recorder.execute(uri: "/healthz", method: .get)
+            _ = try await recorder.execute(
+                uri: "/v1/digest", method: .get, headers: [.authorization: "Bearer \(harness.token(kassel))", HTTPField.Name("WIRSync-Schema")!: "wir/1"])
             return recorder
         }
         let exchanges = recorder.recorded
         #expect(Set(exchanges.map(\.status)).isSuperset(of: [200, 400, 401, 409]))
+        #expect(exchanges.contains { $0.path == "/v1/digest" && $0.status == 200 })
         #expect(exchanges.contains { $0.path == "/v1/pull" && $0.body.contains("\"conflicts\":[{") }, "a pull carried a conflict record")
         #expect(exchanges.contains { $0.path == "/v1/push" && $0.body.contains("out_of_scope") }, "a push carried a refusal")
         for exchange in exchanges {

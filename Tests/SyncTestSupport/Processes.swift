@@ -134,11 +134,12 @@ public final class BackgroundProcess: @unchecked Sendable {
     public var isRunning: Bool { process.isRunning }
     public var pid: Int32 { process.processIdentifier }
 
-    /// Waits until standard output has a line for which `match` returns a value.
-    public func waitForOutput<T>(timeout: Duration = .seconds(20), _ match: (String) -> T?) throws -> T {
+    /// Waits until standard output (or standard error) has a line for which `match`
+    /// returns a value.
+    public func waitForOutput<T>(timeout: Duration = .seconds(20), inErrors: Bool = false, _ match: (String) -> T?) throws -> T {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            for line in standardOutput.split(separator: "\n") {
+            for line in (inErrors ? standardError : standardOutput).split(separator: "\n") {
                 if let value = match(String(line)) { return value }
             }
             guard process.isRunning else { break }
