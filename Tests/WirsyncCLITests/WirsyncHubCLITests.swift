@@ -117,3 +117,19 @@ struct WirsyncHubCLITests {
         #expect(result.stdout.contains("USAGE: wirsync-hub"))
     }
 }
+
+@Suite("systemd units")
+struct SystemdUnitTests {
+    /// Each unit's ExecStart names a real subcommand with options the binary accepts.
+    @Test(arguments: ["wirsync-daemon@.service", "wirsync-hub.service"])
+    func theUnitsStartCommandsTheBinariesAccept(unit: String) throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scripts/\(unit)")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("ExecStart=") })
+        var words = line.dropFirst("ExecStart=".count).split(separator: " ").map(String.init)
+        let binary = builtProduct(URL(fileURLWithPath: words.removeFirst()).lastPathComponent)
+        let result = try run(binary, words.map { $0.replacingOccurrences(of: "%i", with: "landkreis-kassel") } + ["--help"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(text.contains("KillSignal=SIGTERM"))
+    }
+}
