@@ -90,10 +90,12 @@ let package = Package(
         // Seeded generator of plausible WIR sample data at any size.
         .target(name: "SampleData", dependencies: ["SyncCore"]),
 
+        // What both command lines print the same way.
+        .target(name: "CLISupport", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "wirsync",
             dependencies: [
-                "SyncCore", "SyncStore", "WIRSchema", "ReplicaStore", "SampleData", "CentreSync", "CurlTransport",
+                "SyncCore", "SyncStore", "WIRSchema", "ReplicaStore", "SampleData", "CentreSync", "CurlTransport", "CLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -101,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "wirsync-hub",
             dependencies: [
-                "SyncCore", "WIRSchema", "HubStore", "HubServer",
+                "SyncCore", "WIRSchema", "HubStore", "HubServer", "CLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

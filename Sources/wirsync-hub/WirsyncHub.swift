@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import Foundation
 import HubStore
 import SyncCore
@@ -23,23 +24,12 @@ struct WirsyncHub: AsyncParsableCommand {
 }
 
 /// Prints `error` to standard error as the hub's own words; the caller exits non-zero.
-func fail(_ error: any Error) -> ExitCode {
-    FileHandle.standardError.write(Data("wirsync-hub: \(String(describing: error))\n".utf8))
-    return ExitCode.failure
-}
+func fail(_ error: any Error) -> ExitCode { CLI.fail("wirsync-hub", String(describing: error)) }
 
-func printJSON(_ value: some Encodable) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
-}
+func printJSON(_ value: some Encodable) throws { try CLI.printJSON(value) }
 
 /// A moment as operators read it, in UTC.
-func timestamp(_ millis: Int64?) -> String {
-    guard let millis else { return "never" }
-    return Date(timeIntervalSince1970: Double(millis) / 1000)
-        .formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .omitted))
-}
+func timestamp(_ millis: Int64?) -> String { millis.map { CLI.time($0) } ?? "never" }
 
 /// The hub store option: `--db`, else `WIRSYNC_HUB_DB`.
 struct StoreOption: ParsableArguments {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import Foundation
 import ReplicaStore
 import SyncCore
@@ -70,7 +71,6 @@ func duration(_ millis: Int64) -> String {
 
 /// An HLC as an operator reads it: its wall time in UTC, and the counter if it is not zero.
 func clockTime(_ hlc: HLC) -> String {
-    let date = Date(timeIntervalSince1970: Double(hlc.millis) / 1000)
-    let text = date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    let text = CLI.time(hlc.millis, fractions: true)
     return hlc.counter == 0 ? text : "\(text) +\(hlc.counter)"
 }

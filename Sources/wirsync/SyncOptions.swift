@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import CentreSync
 import CurlTransport
 import Foundation
@@ -62,6 +63,5 @@ struct HubOptions: ParsableArguments {
 /// Prints a sync failure as wirsync's own words and exits with its code.
 func fail(_ error: SyncError, pending: Int?) -> ExitCode {
     let waiting = pending.map { $0 > 0 ? "; nothing is lost: \($0 == 1 ? "1 change waits" : "\($0) changes wait") for the next sync" : "" } ?? ""
-    FileHandle.standardError.write(Data("wirsync: sync failed: \(error)\(waiting)\n".utf8))
-    return ExitCode(error.exitCode)
+    return CLI.fail("wirsync", "sync failed: \(error)\(waiting)", code: error.exitCode)
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import Foundation
 import ReplicaStore
 import SyncCore
@@ -21,17 +22,9 @@ struct Wirsync: AsyncParsableCommand {
 }
 
 /// Prints `error` to standard error as wirsync's own words and exits non-zero.
-func fail(_ error: any Error) -> ExitCode {
-    FileHandle.standardError.write(Data("wirsync: \(String(describing: error))\n".utf8))
-    return ExitCode.failure
-}
+func fail(_ error: any Error) -> ExitCode { CLI.fail("wirsync", String(describing: error)) }
 
-/// JSON as the `--json` flags print it: sorted keys, one document per line.
-func printJSON(_ value: some Encodable) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
-}
+func printJSON(_ value: some Encodable) throws { try CLI.printJSON(value) }
 
 struct ReplicaOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The replica's SQLite file.", valueName: "file"))

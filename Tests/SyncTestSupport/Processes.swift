@@ -18,14 +18,20 @@ public enum ProcessError: Error, CustomStringConvertible {
     }
 }
 
-/// Runs `executable` with `arguments`, feeding `input` on standard input, and waits.
-public func run(_ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String]? = nil) throws -> ProcessResult {
+/// A process for `executable`, its environment the test's with `environment` on top.
+private func makeProcess(_ executable: String, _ arguments: [String], environment: [String: String]?) -> Process {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     if let environment {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     }
+    return process
+}
+
+/// Runs `executable` with `arguments`, feeding `input` on standard input, and waits.
+public func run(_ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String]? = nil) throws -> ProcessResult {
+    let process = makeProcess(executable, arguments, environment: environment)
     let stdout = Pipe()
     let stderr = Pipe()
     let stdin = Pipe()
@@ -102,17 +108,13 @@ private final class OutputCollector: @unchecked Sendable {
 
 /// A program running in the background (a hub, a daemon), with its output collected.
 public final class BackgroundProcess: @unchecked Sendable {
-    private let process = Process()
+    private let process: Process
     private let lock = NSLock()
     private var stdoutText = ""
     private var stderrText = ""
 
     public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
+        process = makeProcess(executable, arguments, environment: environment)
         let stdout = Pipe()
         let stderr = Pipe()
         process.standardOutput = stdout
