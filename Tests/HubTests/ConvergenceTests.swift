@@ -46,8 +46,7 @@ struct ConvergenceTests {
         let replica = harness.replica(kassel)
         try fill(replica, centre: kassel, scale: 40, seed: 3)
         try await harness.application().test(.router) { client in
-            let batch = try replica.outgoing(limit: 1000)
-            let request = PushRequest(replicaID: try replica.status().replicaID, lastSeq: batch.lastSeq, changes: batch.changes)
+            let request = try replica.pushRequest()
             let first = try await client.push(request, token: harness.token(kassel)).decode(PushResponse.self)
             let afterFirst = try harness.hubState()
             let second = try await client.push(request, token: harness.token(kassel)).decode(PushResponse.self)
@@ -61,11 +60,11 @@ struct ConvergenceTests {
             // only the new ones are applied.
             try sqlite3(replica.path, "UPDATE organisations SET city = 'Hofgeismar';")
             let next = try replica.outgoing(limit: 1000)
-            #expect(next.changes.count > batch.changes.count)
+            #expect(next.changes.count > request.changes.count)
             let overlapping = PushRequest(replicaID: request.replicaID, lastSeq: next.lastSeq, changes: next.changes)
             let third = try await client.push(overlapping, token: harness.token(kassel)).decode(PushResponse.self)
-            #expect(third.applied == next.changes.count - batch.changes.count)
-            #expect(third.duplicates == batch.changes.count)
+            #expect(third.applied == next.changes.count - request.changes.count)
+            #expect(third.duplicates == request.changes.count)
         }
     }
 
@@ -112,8 +111,7 @@ struct ConvergenceTests {
         let replica = harness.replica(kassel)
         try fill(replica, centre: kassel, scale: 100, seed: 4)
         try await harness.application().test(.live) { client in
-            let batch = try replica.outgoing(limit: 1000)
-            let request = PushRequest(replicaID: try replica.status().replicaID, lastSeq: batch.lastSeq, changes: batch.changes)
+            let request = try replica.pushRequest()
             let pushed = try await client.push(request, token: harness.token(kassel), gzip: true).decode(PushResponse.self)
             #expect(pushed.applied == 100)
             let pulled = try await client.pull(after: 0, token: harness.token(Node.hmsi), gzip: true)

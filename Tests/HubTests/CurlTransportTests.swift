@@ -27,8 +27,7 @@ struct CurlTransportTests {
             let proxy = try FaultProxy(upstreamPort: try #require(client.port))
             defer { proxy.stop() }
             let curl = try transport(port: proxy.port, token: harness.token(kassel))
-            let batch = try replica.outgoing(limit: 1000)
-            let request = PushRequest(replicaID: try replica.status().replicaID, lastSeq: batch.lastSeq, changes: batch.changes)
+            let request = try replica.pushRequest()
             let json = try JSONEncoder().encode(request).count
             let pushed = try await curl.push(request)
             #expect(pushed.applied == 200)

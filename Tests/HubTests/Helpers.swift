@@ -37,3 +37,11 @@ func change(
 func organisationRow(_ centre: String, name: String = "Kulturverein") -> [String: Value] {
     ["centre_id": .text(centre), "name": .text(name), "kind": .text("Verein"), "city": .null, "contact_email": .null, "founded_year": .null, "logo": .null]
 }
+
+extension Replica {
+    /// The replica's next batch as the push body a sync would send.
+    func pushRequest(limit: Int = 1000) throws -> PushRequest {
+        let batch = try outgoing(limit: limit)
+        return PushRequest(replicaID: try status().replicaID, lastSeq: batch.lastSeq, changes: batch.changes)
+    }
+}
