@@ -33,7 +33,8 @@ public struct HubAPI: Sendable {
     /// The router with every route and the middleware that turns errors into JSON bodies.
     public func router() -> Router<HubRequestContext> {
         let router = Router(context: HubRequestContext.self)
-        router.add(middleware: HubMiddleware(clock: clock, metrics: metrics))
+        let routes = RouteTable()
+        router.add(middleware: HubMiddleware(clock: clock, metrics: metrics, routes: routes))
         router.post("/v1/push") { request, context in try await push(request, context: context) }
         router.get("/v1/pull") { request, context in try await pull(request, context: context) }
         router.get("/v1/digest") { request, _ in
@@ -49,6 +50,7 @@ public struct HubAPI: Sendable {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: metrics.text())))
         }
+        routes.record(router.routes.map { (path: "\($0.path)", method: $0.method.rawValue) })
         return router
     }
 

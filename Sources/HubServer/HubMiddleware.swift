@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import SyncCore
 import SyncStore
+import Synchronization
 
 /// Wraps every route: refusals become a 4xx with a JSON error body, anything unexpected a
 /// 500 with a generic body (the details go to the log, never to the client); every
@@ -15,6 +16,8 @@ struct HubMiddleware: RouterMiddleware {
 
     let clock: any WallClock
     let metrics: HubMetrics
+    /// The routes, to answer a known path with an unknown method by 405 rather than 404.
+    let routes: RouteTable
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response: Response
@@ -29,7 +32,7 @@ struct HubMiddleware: RouterMiddleware {
     }
 
     private func errorResponse(_ error: any Error, request: Request, context: Context) -> Response {
-        let (status, code, message, headers) = classify(error)
+        let (status, code, message, headers) = classify(error, path: request.uri.path)
         if status == .internalServerError {
             context.logger.error(
                 "internal error", metadata: ["route": "\(request.method) \(request.uri.path)", "error": "\(String(reflecting: error))"])
@@ -43,7 +46,7 @@ struct HubMiddleware: RouterMiddleware {
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
-    private func classify(_ error: any Error) -> (HTTPResponse.Status, String, String, HTTPFields) {
+    private func classify(_ error: any Error, path: String) -> (HTTPResponse.Status, String, String, HTTPFields) {
         switch error {
         case let error as HubError:
             let status: HTTPResponse.Status =
@@ -62,6 +65,12 @@ struct HubMiddleware: RouterMiddleware {
             if status == .internalServerError { return Self.internalError }
             let headers: HTTPFields = status == .unauthorized ? [.wwwAuthenticate: "Bearer realm=\"wirsync-hub\""] : [:]
             return (status, error.code, error.description, headers)
+        case let error as HTTPError where error.status == .notFound:
+            if let methods = routes.methods(for: path) {
+                let allowed = methods.sorted().joined(separator: ", ")
+                return (.methodNotAllowed, "method_not_allowed", "\(path) accepts \(allowed) only", [.allow: allowed])
+            }
+            return (.notFound, "not_found", "there is no \(path); the API is under /v1", [:])
         case let error as HTTPError:
             let code = error.status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "_")
             return (error.status, code, error.body ?? error.status.reasonPhrase, error.headers)
@@ -74,4 +83,17 @@ struct HubMiddleware: RouterMiddleware {
 
     private static let internalError: (HTTPResponse.Status, String, String, HTTPFields) =
         (.internalServerError, "internal", "internal error; the hub has logged it", [:])
+}
+
+/// The router's paths and their methods, filled once the routes are registered.
+final class RouteTable: Sendable {
+    private let table = Mutex<[String: Set<String>]>([:])
+
+    func record(_ routes: [(path: String, method: String)]) {
+        table.withLock { table in
+            for route in routes { table[route.path, default: []].insert(route.method) }
+        }
+    }
+
+    func methods(for path: String) -> Set<String>? { table.withLock { $0[path] } }
 }

@@ -59,7 +59,7 @@ struct ConvergenceFuzzTests {
             #expect(same && digest, "seed \(seed): \(node) differs from the hub")
             if !(same && digest) { converged = 0 }
         }
-        let duplicated = try duplicateApplications(fixture.store.path)
+        let duplicated = try duplicateApplications(hub: fixture.store.path)
         #expect(duplicated == 0, "seed \(seed): changes applied twice")
         let check = try await HubModel(store: fixture.store).replay(recorder.pushes)
         #expect(check.missingConflicts.isEmpty, "seed \(seed): lost without a conflict record: \(check.missingConflicts.prefix(5))")
@@ -150,15 +150,6 @@ struct ConvergenceFuzzTests {
             ("phone", { .text("+49 151 \(Int.random(in: 1_000_000...9_999_999, using: &$0))") }),
         ],
     ]
-
-    /// Changes the hub applied more than once: the same write (origin, clock, row) twice in its log.
-    private func duplicateApplications(_ hubPath: String) throws -> Int {
-        try DatabaseQueue(path: hubPath).read { db in
-            try Int.fetchOne(db, sql: """
-                SELECT count(*) FROM (SELECT origin, hlc, tbl, pk FROM sync_hub_log WHERE op < 4 GROUP BY origin, hlc, tbl, pk HAVING count(*) > 1)
-                """) ?? 0
-        }
-    }
 }
 
 /// Every push the hub received, in the order it received them.

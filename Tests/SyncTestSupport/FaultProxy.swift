@@ -54,6 +54,26 @@ public final class FaultProxy: @unchecked Sendable {
     /// The faults the next connections get, in order.
     public func hurt(_ faults: [Fault]) { state.update { $0.queue += faults } }
 
+    /// From now on, each new connection (once the queue is empty) is hurt with probability
+    /// `rate`, by one of `faults` chosen at random; seeded, so a run can be replayed.
+    public func hurtAtRandom(rate: Double, faults: [Fault], seed: UInt64) {
+        let random = LockedValue(seed | 1)
+        chooser.value = { () -> Fault in
+            var next: UInt64 = 0
+            random.update { state in
+                state ^= state << 13
+                state ^= state >> 7
+                state ^= state << 17
+                next = state
+            }
+            let unit = Double(next >> 11) / Double(1 << 53)
+            guard unit < rate, !faults.isEmpty else { return .pass }
+            return faults[Int(next % UInt64(faults.count))]
+        }
+    }
+
+    private let chooser = LockedValue<(@Sendable () -> Fault)?>(nil)
+
     /// Connections accepted so far, and how many of them were hurt.
     public var connections: Int { state.value.connections }
     public var hurtConnections: Int { state.value.hurt }
@@ -108,7 +128,7 @@ public final class FaultProxy: @unchecked Sendable {
             var fault = Fault.pass
             state.update { state in
                 state.connections += 1
-                if !state.queue.isEmpty { fault = state.queue.removeFirst() }
+                if !state.queue.isEmpty { fault = state.queue.removeFirst() } else if let choose = chooser.value { fault = choose() }
                 if fault != .pass { state.hurt += 1 }
             }
             let chosen = fault

@@ -156,3 +156,17 @@ public func logClocks(_ path: String) throws -> [HLC?] {
 public func count(_ path: String, _ table: String) throws -> Int {
     try readOnly(path).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0 }
 }
+
+/// Writes the hub applied more than once: the same (origin, clock, row) twice in its log.
+public func duplicateApplications(hub path: String) throws -> Int {
+    try readOnly(path).read { db in
+        try Int.fetchOne(db, sql: """
+            SELECT count(*) FROM (SELECT origin, hlc, tbl, pk FROM sync_hub_log WHERE op < 4 GROUP BY origin, hlc, tbl, pk HAVING count(*) > 1)
+            """) ?? 0
+    }
+}
+
+/// Whether SQLite finds the file sound (`PRAGMA integrity_check`).
+public func integrityOK(_ path: String) throws -> Bool {
+    try readOnly(path).read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") == "ok" }
+}

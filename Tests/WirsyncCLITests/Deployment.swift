@@ -33,6 +33,12 @@ final class Deployment {
         hub = nil
     }
 
+    /// Kills the hub with SIGKILL: a power cut at HMSI.
+    func killHub() {
+        hub?.stop(signal: SIGKILL)
+        hub = nil
+    }
+
     /// A replica for `node` with a token and the hub's URL.
     @discardableResult
     func centre(_ node: String, schema: String? = nil) throws -> String {
