@@ -94,6 +94,12 @@ struct BadInputTests {
         Case(name: "not gzip", status: .badRequest, code: "malformed_gzip",
              send: push(ByteBuffer(string: "no gzip here"), headers: [.contentEncoding: "gzip"])),
         Case(name: "unknown encoding", status: .unsupportedMediaType, code: "unsupported_encoding", send: push(body(), headers: [.contentEncoding: "br"])),
+        Case(name: "a method the path does not have", status: .methodNotAllowed, code: "method_not_allowed") { harness, client in
+            try await client.execute(uri: "/v1/push", method: .get, headers: [.authorization: "Bearer \(harness.token(kassel))"])
+        },
+        Case(name: "a path that does not exist", status: .notFound, code: "not_found") { _, client in
+            try await client.execute(uri: "/v1/../../etc/passwd", method: .get)
+        },
         Case(name: "clock a day ahead", status: .unprocessableContent, code: "clock_ahead",
              send: push(body { $0["hlc"] = HLC(millis: SystemClock().nowMillis() + 86_400_000).rawValue })),
     ]
