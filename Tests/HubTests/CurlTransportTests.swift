@@ -93,7 +93,7 @@ struct CurlTransportTests {
         }
     }
 
-    @Test(arguments: [FaultProxy.Fault.dropResponse, .truncateResponse(bytes: 40), .reset])
+    @Test(arguments: [FaultProxy.Fault.dropResponse, .truncateResponse(bytes: 40), .truncateRequest(bytes: 30), .reset])
     func aBrokenConnectionIsReportedAsTransient(fault: FaultProxy.Fault) async throws {
         let harness = try await HubHarness()
         try await harness.application().test(.live) { client in

@@ -17,6 +17,9 @@ public final class FaultProxy: @unchecked Sendable {
         case stall
         /// Deliver only the first bytes of the answer, then close.
         case truncateResponse(bytes: Int)
+        /// Forward only the first bytes of the request, then close: a line that breaks
+        /// while the centre is still sending.
+        case truncateRequest(bytes: Int)
         /// Close at once, before the request is read.
         case reset
         /// Forward both ways, each chunk after a delay.
@@ -157,10 +160,15 @@ public final class FaultProxy: @unchecked Sendable {
         }
         guard connected == 0 else { return }
         let delay: Int = if case .delay(let milliseconds) = fault { milliseconds } else { 0 }
+        let requestLimit: Int? = if case .truncateRequest(let bytes) = fault { bytes } else { nil }
         // The request pump must be done with both sockets before they are closed.
         let requestPumped = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            Self.pump(from: client, to: upstream, delay: delay, limit: nil)
+            Self.pump(from: client, to: upstream, delay: delay, limit: requestLimit)
+            if requestLimit != nil {
+                shutdown(client, Int32(SHUT_RDWR))
+                shutdown(upstream, Int32(SHUT_RDWR))
+            }
             requestPumped.signal()
         }
         defer {

@@ -85,7 +85,8 @@ struct ChaosTests {
         reportChaos("crash-hub", ["kills": rounds, "lost": lost, "duplicated": duplicated, "unsound": unsound])
     }
 
-    /// 30 % of connections dropped mid-response, cut short, reset or stalled: every centre
+    /// 30 % of connections dropped mid-request or mid-response, cut short, reset, stalled or
+    /// slowed: every centre
     /// keeps syncing until it gets through, and all converge with nothing lost or doubled.
     @Test func withThirtyPercentOfConnectionsHurtEverythingStillConverges() throws {
         let rounds = isLongChaosRun ? 20 : 3
@@ -95,7 +96,9 @@ struct ChaosTests {
         for node in nodes { try deployment.centre(node) }
         let proxy = try FaultProxy(upstreamPort: deployment.hubPort)
         defer { proxy.stop() }
-        proxy.hurtAtRandom(rate: 0.3, faults: [.dropResponse, .truncateResponse(bytes: 300), .reset, .stall], seed: 30)
+        proxy.hurtAtRandom(
+            rate: 0.3, faults: [.dropResponse, .truncateResponse(bytes: 300), .truncateRequest(bytes: 200), .reset, .stall, .delay(milliseconds: 50)],
+            seed: 30)
         let line = "http://127.0.0.1:\(proxy.port)"
         var attempts = 0
         for round in 0..<rounds {
