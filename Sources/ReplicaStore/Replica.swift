@@ -314,12 +314,16 @@ public final class Replica: Sendable {
     /// entry's; a column a later local write overwrote travels with that later entry, and
     /// one a remote change overwrote travels from `sync_stash`.
     public func outgoing(limit: Int) throws(ReplicaError) -> OutgoingBatch {
-        try write { db in
-            try fold(db)
-            let acked = try Int64.fetchOne(db, sql: "SELECT acked FROM sync_state")!
+        // The write lock only for the fold; composing reads a snapshot, so other writers wait
+        // milliseconds, not the whole batch.
+        try fold()
+        return try read { db in
+            let state = try Row.fetchOne(db, sql: "SELECT acked, folded FROM sync_state")!
+            let acked: Int64 = state["acked"]
             let rows = try Row.fetchAll(
-                db, sql: "SELECT seq, tbl, pk, op, col, wall, centre, hlc, seen FROM sync_log WHERE seq > ? ORDER BY seq LIMIT ?",
-                arguments: [acked, limit + 1])
+                db,
+                sql: "SELECT seq, tbl, pk, op, col, wall, centre, hlc, seen FROM sync_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                arguments: [acked, state["folded"] as Int64, limit + 1])
             let applier = try Applier(db: db, schema: schema)
             var batch = OutgoingBatch(changes: [], lastSeq: acked, more: rows.count > limit)
             for row in rows.prefix(limit) {

@@ -99,7 +99,7 @@ struct ConvergenceFuzzTests {
     ) throws -> [String] {
         let tables = ["projects", "organisations", "volunteers"]
         var statements: [String] = []
-        for _ in 0..<Int.random(in: 4...14, using: &random) {
+        for _ in 0..<(isLongChaosRun ? Int.random(in: 12...40, using: &random) : Int.random(in: 4...14, using: &random)) {
             let table = tables.randomElement(using: &random)!
             let ids = try DatabaseQueue(path: replica.path).read { db in
                 try Row.fetchAll(db, sql: "SELECT id, centre_id FROM \(table) ORDER BY id").map { ($0["id"] as String, $0["centre_id"] as String) }

@@ -59,9 +59,12 @@ public func runChecked(_ executable: String, _ arguments: [String], input: Strin
 }
 
 /// Runs SQL through the `sqlite3` command-line shell: a writer with none of our code loaded.
+///
+/// Like any well-behaved tool it waits for a busy database (`.timeout`): SQLite has one
+/// writer at a time, and the sync daemon writes too, briefly.
 @discardableResult
 public func sqlite3(_ path: String, _ sql: String) throws -> String {
-    try runChecked("/usr/bin/sqlite3", ["-bail", path], input: sql)
+    try runChecked("/usr/bin/sqlite3", ["-bail", "-cmd", ".timeout 10000", path], input: sql)
 }
 
 /// Runs SQL through Python's `sqlite3` module: another writer with none of our code loaded.
