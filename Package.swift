@@ -111,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "wirsync-bench",
             dependencies: [
-                "SyncCore", "SyncStore", "WIRSchema", "ReplicaStore", "SampleData",
+                "SyncCore", "SyncStore", "WIRSchema", "ReplicaStore", "SampleData", "CentreSync", "CurlTransport", "SyncTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -95,7 +95,7 @@ public struct SyncSession: Sendable {
             guard !Task.isCancelled else { throw .cancelled }
             let batch = try attempt { try replica.outgoing(limit: size) }
             let request = PushRequest(replicaID: replicaID, lastSeq: batch.lastSeq, changes: batch.changes)
-            if batch.changes.count > 1, (try? JSONEncoder().encode(request).count) ?? 0 > limits.batchBytes {
+            if batch.changes.count > 1, request.json().count > limits.batchBytes {
                 size = max(1, batch.changes.count / 2)
                 continue
             }

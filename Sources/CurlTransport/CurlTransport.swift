@@ -70,13 +70,7 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
     public var transferred: TransferStatistics { queue.sync { statistics } }
 
     public func push(_ request: PushRequest) async throws(TransportError) -> PushResponse {
-        let body: Data
-        do {
-            body = try JSONEncoder().encode(request)
-        } catch {
-            throw .malformedResponse("could not encode the batch: \(error)")
-        }
-        return try await call(.post, "/v1/push", body: body)
+        try await call(.post, "/v1/push", body: request.json())
     }
 
     public func pull(after cursor: Int64, limit: Int) async throws(TransportError) -> PullResponse {

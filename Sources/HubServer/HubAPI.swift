@@ -128,7 +128,7 @@ public struct HubAPI: Sendable {
                 "centre": "\(node)", "after": "\(after)", "next": "\(response.nextCursor)",
                 "changes": "\(response.changes.count)", "conflicts": "\(response.conflicts.count)", "more": "\(response.more)",
             ])
-        return try json(response, request: request)
+        return try json(body: try response.json(), request: request)
     }
 
     // MARK: Checks
@@ -188,7 +188,11 @@ public struct HubAPI: Sendable {
 
     /// A JSON response, gzip-compressed when the client accepts it and it is worth it.
     private func json(_ value: some Encodable, request: Request?) throws -> Response {
-        var buffer = ByteBuffer(bytes: try JSONEncoder().encode(value))
+        try json(body: try JSONEncoder().encode(value), request: request)
+    }
+
+    private func json(body: Data, request: Request?) throws -> Response {
+        var buffer = ByteBuffer(bytes: body)
         var headers: HTTPFields = [.contentType: "application/json"]
         if let accept = request?.headers[.acceptEncoding], accept.lowercased().contains("gzip"),
             buffer.readableBytes >= configuration.gzipThreshold

@@ -69,6 +69,13 @@ extension HubStore {
         }
     }
 
+    /// A change's values as the hub log stores them: a JSON object, keys sorted.
+    static func valuesJSON(_ values: [String: Value]) -> String {
+        var writer = JSONWriter(capacity: 512)
+        writer.values(values)
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
     static func clockAheadMessage(change: Change, now: Int64, bound: Int64) -> String {
         let ahead = change.hlc.millis - now
         let minutes = ahead / 60_000
@@ -96,8 +103,6 @@ extension HubStore {
         var nextSeq = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) + 1 FROM sync_hub_log")!
         let firstSeq = nextSeq
         var outcome = Applied()
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
 
         for change in changes {
             do {
@@ -117,7 +122,7 @@ extension HubStore {
                             arguments: [
                                 nextSeq, tableID, change.pk, change.centre, HubSQL.code(change.op.rawValue),
                                 try applier.nodeID(change.origin), change.hlc.rawValue, change.seen,
-                                String(decoding: try encoder.encode(change.values), as: UTF8.self), now,
+                                Self.valuesJSON(change.values), now,
                             ])
                         nextSeq += 1
                         outcome.applied += 1
@@ -156,12 +161,12 @@ extension HubStore {
     // MARK: Pull
 
     /// Hub log entries after `after` in the scope of `node`, at most `limit`, with the
-    /// conflict records announced among them. A centre's own changes are not sent back,
+    /// conflict records announced among them; values stay as the log stores them. A centre's own changes are not sent back,
     /// but the cursor moves past them.
-    public func pull(node: String, after: Int64, limit: Int) async throws(HubError) -> PullResponse {
+    public func pull(node: String, after: Int64, limit: Int) async throws(HubError) -> PullPage {
         let now = clock.nowMillis()
         let schema = self.schema
-        let response = try await read { db -> PullResponse in
+        let response = try await read { db -> PullPage in
             let last = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM sync_hub_log")!
             guard after <= last else {
                 throw HubError.cursorAhead(
@@ -177,8 +182,7 @@ extension HubStore {
                     ORDER BY l.seq LIMIT ?
                     """,
                 arguments: [after, node, scoped ? 1 : 0, node, limit])
-            let decoder = JSONDecoder()
-            var changes: [Change] = []
+            var changes: [PullPage.Entry] = []
             var conflictIDs: [Int64] = []
             for row in rows {
                 let op: Int64 = row["op"]
@@ -189,11 +193,10 @@ extension HubStore {
                 guard let table = schema.table(id: row["tbl"]), let name = HubSQL.op(op), let kind = Change.Op(rawValue: name) else {
                     throw HubError.sqlite("hub log entry \(row["seq"] as Int64) is unreadable")
                 }
-                let body: String = row["body"]
-                changes.append(Change(
+                let change = Change(
                     seq: row["seq"], table: table.name, pk: row["pk"], op: kind, centre: table.scope == .centre ? row["centre"] : nil,
-                    values: try decoder.decode([String: Value].self, from: Data(body.utf8)),
-                    hlc: HLC(rawValue: row["hlc"]), origin: row["origin"], seen: row["seen"]))
+                    values: [:], hlc: HLC(rawValue: row["hlc"]), origin: row["origin"], seen: row["seen"])
+                changes.append(PullPage.Entry(change: change, valuesJSON: row["body"]))
             }
             let full = rows.count == limit
             let next = full ? rows.last!["seq"] : last
@@ -202,7 +205,7 @@ extension HubStore {
                 guard let record = try self.conflictRecord(id: id, db: db) else { throw HubError.noSuchConflict(id) }
                 return record
             }
-            return PullResponse(changes: changes, conflicts: conflicts, nextCursor: next, more: full && next < last, hubTime: now)
+            return PullPage(changes: changes, conflicts: conflicts, nextCursor: next, more: full && next < last, hubTime: now)
         }
         try await write { db in
             try db.execute(sql: "UPDATE sync_clients SET last_pull_at = ? WHERE node = ?", arguments: [now, node])

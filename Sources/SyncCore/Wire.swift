@@ -1,3 +1,5 @@
+import Foundation
+
 /// Protocol v1: the JSON bodies of the hub's HTTP API (`schema/openapi.yaml`).
 ///
 /// Every request to `/v1/*` names the schema it speaks in the `WIRSync-Schema` header
@@ -153,6 +155,48 @@ public struct PullResponse: Hashable, Sendable, Codable {
         case changes, conflicts, more
         case nextCursor = "next_cursor"
         case hubTime = "hub_time"
+    }
+}
+
+/// A pull response as the hub reads it from its log: each change's values still in the
+/// JSON the log stores them in, so that serving a page does not decode and re-encode them.
+public struct PullPage: Sendable {
+    public struct Entry: Sendable {
+        /// The change, with `values` empty.
+        public var change: Change
+        /// The change's values as a JSON object.
+        public var valuesJSON: String
+
+        public init(change: Change, valuesJSON: String) {
+            self.change = change
+            self.valuesJSON = valuesJSON
+        }
+    }
+
+    public var changes: [Entry]
+    public var conflicts: [ConflictRecord]
+    public var nextCursor: Int64
+    public var more: Bool
+    public var hubTime: Int64
+
+    public init(changes: [Entry], conflicts: [ConflictRecord], nextCursor: Int64, more: Bool, hubTime: Int64) {
+        self.changes = changes
+        self.conflicts = conflicts
+        self.nextCursor = nextCursor
+        self.more = more
+        self.hubTime = hubTime
+    }
+
+    /// The page with every change's values decoded.
+    public func decoded() throws -> PullResponse {
+        let decoder = JSONDecoder()
+        return PullResponse(
+            changes: try changes.map { entry in
+                var change = entry.change
+                change.values = try decoder.decode([String: Value].self, from: Data(entry.valuesJSON.utf8))
+                return change
+            },
+            conflicts: conflicts, nextCursor: nextCursor, more: more, hubTime: hubTime)
     }
 }
 

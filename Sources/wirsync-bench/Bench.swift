@@ -2,11 +2,11 @@ import ArgumentParser
 import Foundation
 
 @main
-struct Bench: ParsableCommand {
+struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wirsync-bench",
         abstract: "WIR-Sync benchmarks; each prints name=value lines, ratios measured in the same run.",
-        subcommands: [CaptureBenchmark.self]
+        subcommands: [CaptureBenchmark.self, SyncBenchmark.self, ScaleBenchmark.self, CentresBenchmark.self]
     )
 }
 

@@ -81,6 +81,10 @@ public final class FaultProxy: @unchecked Sendable {
     public var connections: Int { state.value.connections }
     public var hurtConnections: Int { state.value.hurt }
 
+    /// Bytes forwarded so far towards the hub and back to clients: what crossed the wire.
+    public var bytesForwarded: (toHub: Int, toClient: Int) { forwarded.value }
+    private let forwarded = LockedValue<(toHub: Int, toClient: Int)>((0, 0))
+
     /// Stops accepting and breaks every open connection. Safe to call more than once.
     public func stop() {
         state.update { state in
@@ -164,7 +168,7 @@ public final class FaultProxy: @unchecked Sendable {
         // The request pump must be done with both sockets before they are closed.
         let requestPumped = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            Self.pump(from: client, to: upstream, delay: delay, limit: requestLimit)
+            self.pump(from: client, to: upstream, towardsHub: true, delay: delay, limit: requestLimit)
             if requestLimit != nil {
                 shutdown(client, Int32(SHUT_RDWR))
                 shutdown(upstream, Int32(SHUT_RDWR))
@@ -182,29 +186,30 @@ public final class FaultProxy: @unchecked Sendable {
             _ = read(upstream, &buffer, buffer.count)  // the hub has answered; the answer is lost
             shutdown(client, Int32(SHUT_RDWR))
         case .truncateResponse(let bytes):
-            Self.pump(from: upstream, to: client, delay: 0, limit: bytes)
+            pump(from: upstream, to: client, delay: 0, limit: bytes)
             shutdown(client, Int32(SHUT_RDWR))
         default:
-            Self.pump(from: upstream, to: client, delay: delay, limit: nil)
+            pump(from: upstream, to: client, delay: delay, limit: nil)
         }
     }
 
-    private static func pump(from source: Int32, to destination: Int32, delay: Int, limit: Int?) {
+    private func pump(from source: Int32, to destination: Int32, towardsHub: Bool = false, delay: Int, limit: Int?) {
         var buffer = [UInt8](repeating: 0, count: 65_536)
-        var forwarded = 0
+        var sent = 0
         while true {
             let count = read(source, &buffer, buffer.count)
             guard count > 0 else { break }
             if delay > 0 { usleep(useconds_t(delay * 1000)) }
-            let allowed = limit.map { min(count, $0 - forwarded) } ?? count
+            let allowed = limit.map { min(count, $0 - sent) } ?? count
             var offset = 0
             while offset < allowed {
                 let written = buffer.withUnsafeBytes { write(destination, $0.baseAddress! + offset, allowed - offset) }
                 guard written > 0 else { return }
                 offset += written
             }
-            forwarded += allowed
-            if let limit, forwarded >= limit { return }
+            forwarded.update { if towardsHub { $0.toHub += allowed } else { $0.toClient += allowed } }
+            sent += allowed
+            if let limit, sent >= limit { return }
         }
         shutdown(destination, Int32(SHUT_WR))
     }

@@ -37,7 +37,12 @@ public final class InMemoryTransport: HubTransport {
 
     public func pull(after cursor: Int64, limit: Int) async throws(TransportError) -> PullResponse {
         try begin()
-        return try await hub { () async throws(HubError) in try await store.pull(node: node, after: cursor, limit: limit) }
+        let page = try await hub { () async throws(HubError) in try await store.pull(node: node, after: cursor, limit: limit) }
+        do {
+            return try page.decoded()
+        } catch {
+            throw .malformedResponse("\(error)")
+        }
     }
 
     public func digest() async throws(TransportError) -> DigestResponse {

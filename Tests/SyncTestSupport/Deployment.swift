@@ -1,47 +1,44 @@
 import Foundation
-import GRDB
-import SyncCore
-import SyncTestSupport
 
 /// A hub and centres as they are deployed: the built binaries, files in one directory,
 /// tokens in `<replica>.token` (mode 600), HTTP over loopback.
-final class Deployment {
-    let directory: TemporaryDirectory
-    let wirsync = builtProduct("wirsync")
-    let hubBinary = builtProduct("wirsync-hub")
-    private(set) var hub: BackgroundProcess?
-    private(set) var hubPort = 0
+public final class Deployment {
+    public let directory: TemporaryDirectory
+    public let wirsync = builtProduct("wirsync")
+    public let hubBinary = builtProduct("wirsync-hub")
+    public private(set) var hub: BackgroundProcess?
+    public private(set) var hubPort = 0
 
-    init() throws {
+    public init() throws {
         directory = try TemporaryDirectory("wirsync-e2e")
         try runChecked(hubBinary, ["init", "--db", hubPath])
     }
 
-    var hubPath: String { directory.path("hub.db") }
-    var hubURL: String { "http://127.0.0.1:\(hubPort)" }
-    func path(_ node: String) -> String { directory.path("\(node).db") }
+    public var hubPath: String { directory.path("hub.db") }
+    public var hubURL: String { "http://127.0.0.1:\(hubPort)" }
+    public func path(_ node: String) -> String { directory.path("\(node).db") }
 
     /// Starts the hub (on `port`, or any free port) and waits until it listens.
-    func startHub(port: Int = 0) throws {
+    public func startHub(port: Int = 0) throws {
         let process = try BackgroundProcess(hubBinary, ["serve", "--db", hubPath, "--port", String(port), "--log-level", "warning"])
         hubPort = try process.waitForOutput { line in line.hasPrefix("wirsync-hub: serving") ? line.split(separator: ":").last.flatMap { Int($0) } : nil }
         hub = process
     }
 
-    func stopHub() {
+    public func stopHub() {
         hub?.stop()
         hub = nil
     }
 
     /// Kills the hub with SIGKILL: a power cut at HMSI.
-    func killHub() {
+    public func killHub() {
         hub?.stop(signal: SIGKILL)
         hub = nil
     }
 
     /// A replica for `node` with a token and the hub's URL.
     @discardableResult
-    func centre(_ node: String, schema: String? = nil) throws -> String {
+    public func centre(_ node: String, schema: String? = nil) throws -> String {
         try runChecked(wirsync, ["init", "--db", path(node), "--centre", node, "--hub", hubURL] + (schema.map { ["--schema", $0] } ?? []))
         let token = try runChecked(hubBinary, ["centre", "add", node, "--db", hubPath, "--rotate"])
         try token.write(toFile: path(node) + ".token", atomically: true, encoding: .utf8)
@@ -50,12 +47,12 @@ final class Deployment {
     }
 
     /// `wirsync sync` of `node`'s replica, to the hub or to `hub` (e.g. a proxy).
-    func sync(_ node: String, hub: String? = nil, _ extra: [String] = []) throws -> ProcessResult {
+    public func sync(_ node: String, hub: String? = nil, _ extra: [String] = []) throws -> ProcessResult {
         try run(wirsync, ["sync", "--db", path(node), "--hub", hub ?? hubURL] + extra)
     }
 
     /// What `wirsync sync --json` reported.
-    func syncJSON(_ node: String, hub: String? = nil, _ extra: [String] = []) throws -> (status: Int32, report: [String: Any]) {
+    public func syncJSON(_ node: String, hub: String? = nil, _ extra: [String] = []) throws -> (status: Int32, report: [String: Any]) {
         let result = try sync(node, hub: hub, ["--json"] + extra)
         let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] ?? [:]
         return (result.status, json)
@@ -65,5 +62,5 @@ final class Deployment {
 }
 
 extension ProcessResult {
-    var succeeded: Bool { status == 0 }
+    public var succeeded: Bool { status == 0 }
 }
