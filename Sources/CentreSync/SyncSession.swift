@@ -91,9 +91,10 @@ public struct SyncSession: Sendable {
     private func push(into report: inout SyncReport, progress: (SyncProgress) -> Void) async throws(SyncError) {
         let replicaID = try attempt { try replica.status().replicaID }
         var size = limits.batchChanges
-        while try attempt({ try replica.status().pending }) > 0 {
+        while true {
             guard !Task.isCancelled else { throw .cancelled }
             let batch = try attempt { try replica.outgoing(limit: size) }
+            guard batch.lastSeq > batch.after else { break }
             let request = PushRequest(replicaID: replicaID, lastSeq: batch.lastSeq, changes: batch.changes)
             if batch.changes.count > 1, request.json().count > limits.batchBytes {
                 size = max(1, batch.changes.count / 2)

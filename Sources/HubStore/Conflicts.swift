@@ -51,7 +51,6 @@ extension HubStore {
             NewConflict(tableID: table.id, pk: change.pk, centre: change.centre, column: column, winner: winner, loser: loser)
         }
         let deleted = Value.null
-        let incomingRow = try Self.rowValue(change.values)
         var conflicts: [NewConflict] = []
 
         // The change overwrote a value another writer had set concurrently.
@@ -78,7 +77,7 @@ extension HubStore {
         }
         // An update reached a row a concurrent delete had removed: the edit is not visible.
         if change.op == .update, let deletion, isConcurrent(deletion) {
-            conflicts.append(conflict(nil, winner: side(deleted, deletion.version), loser: side(incomingRow, incoming)))
+            conflicts.append(conflict(nil, winner: side(deleted, deletion.version), loser: side(try Self.rowValue(change.values), incoming)))
         }
         // An insert or delete lost the row's register to a concurrent one.
         if let register = plan.registerLostTo, isConcurrent(register) {
@@ -87,7 +86,7 @@ extension HubStore {
                 let named = Dictionary(uniqueKeysWithValues: current.map { (table.column(ordinal: $0.key)!.name, $0.value) })
                 conflicts.append(conflict(nil, winner: side(try Self.rowValue(named), register.version), loser: side(deleted, incoming)))
             } else if change.op == .insert, register == deletion {
-                conflicts.append(conflict(nil, winner: side(deleted, register.version), loser: side(incomingRow, incoming)))
+                conflicts.append(conflict(nil, winner: side(deleted, register.version), loser: side(try Self.rowValue(change.values), incoming)))
             }
         }
         return MergeRecords(result: plan.changesNothing ? .superseded : .applied(tableID: table.id), conflicts: conflicts)

@@ -114,11 +114,12 @@ extension HubStore {
                     case .superseded:
                         break
                     case .applied(let tableID):
-                        try db.execute(
+                        try db.cachedStatement(
                             sql: """
                                 INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, body, at)
                                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                                """,
+                                """
+                        ).execute(
                             arguments: [
                                 nextSeq, tableID, change.pk, change.centre, HubSQL.code(change.op.rawValue),
                                 try applier.nodeID(change.origin), change.hlc.rawValue, change.seen,

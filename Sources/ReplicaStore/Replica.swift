@@ -300,6 +300,9 @@ public final class Replica: Sendable {
 
     /// Captured changes ready for the hub, in local sequence order.
     public struct OutgoingBatch: Hashable, Sendable {
+        /// The acknowledged sequence the batch starts after; `lastSeq == after` means
+        /// nothing is waiting.
+        public var after: Int64
         public var changes: [Change]
         /// The highest local sequence this batch covers; entries a later write superseded
         /// are covered without being sent.
@@ -325,11 +328,15 @@ public final class Replica: Sendable {
                 sql: "SELECT seq, tbl, pk, op, col, wall, centre, hlc, seen FROM sync_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
                 arguments: [acked, state["folded"] as Int64, limit + 1])
             let applier = try Applier(db: db, schema: schema)
-            var batch = OutgoingBatch(changes: [], lastSeq: acked, more: rows.count > limit)
+            // Usually empty; then no entry needs to look there.
+            let stashed = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sync_stash)") ?? false
+            var batch = OutgoingBatch(after: acked, changes: [], lastSeq: acked, more: rows.count > limit)
             for row in rows.prefix(limit) {
                 let entry = try LogEntry(row, schema: schema)
                 batch.lastSeq = entry.seq
-                if let change = try compose(entry, hlc: HLC(rawValue: row["hlc"]), seen: row["seen"], applier: applier, db: db) {
+                if let change = try compose(
+                    entry, hlc: HLC(rawValue: row["hlc"]), seen: row["seen"], stashed: stashed, applier: applier, db: db)
+                {
                     batch.changes.append(change)
                 }
             }
@@ -337,7 +344,7 @@ public final class Replica: Sendable {
         }
     }
 
-    private func compose(_ entry: LogEntry, hlc: HLC, seen: Int64, applier: Applier, db: Database) throws -> Change? {
+    private func compose(_ entry: LogEntry, hlc: HLC, seen: Int64, stashed anyStashed: Bool, applier: Applier, db: Database) throws -> Change? {
         let table = entry.table
         let version = Version(hlc: hlc, origin: node)
         let stored = try applier.storedRow(table: table, pk: entry.pk)
@@ -348,8 +355,8 @@ public final class Replica: Sendable {
 
         // Local values a remote change displaced before they were pushed, by column and clock.
         var stashed: [Int: [Int64: Value]] = [:]
-        for row in try Row.fetchAll(
-            db, sql: "SELECT col, hlc, value FROM sync_stash WHERE tbl = ? AND pk = ?", arguments: [table.id, entry.pk])
+        for row in anyStashed ? try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT col, hlc, value FROM sync_stash WHERE tbl = ? AND pk = ?"), arguments: [table.id, entry.pk]) : []
         {
             stashed[row["col"], default: [:]][row["hlc"]] = Value(row["value"] as DatabaseValue)
         }
