@@ -91,20 +91,24 @@ public struct SyncSession: Sendable {
     private func push(into report: inout SyncReport, progress: (SyncProgress) -> Void) async throws(SyncError) {
         let replicaID = try attempt { try replica.status().replicaID }
         var size = limits.batchChanges
-        while true {
+        var batch = try attempt { try replica.outgoing(limit: size) }
+        while batch.lastSeq > batch.after {
             guard !Task.isCancelled else { throw .cancelled }
-            let batch = try attempt { try replica.outgoing(limit: size) }
-            guard batch.lastSeq > batch.after else { break }
             let request = PushRequest(replicaID: replicaID, lastSeq: batch.lastSeq, changes: batch.changes)
             if batch.changes.count > 1, request.json().count > limits.batchBytes {
                 size = max(1, batch.changes.count / 2)
+                let after = batch.after
+                batch = try attempt { try replica.outgoing(limit: size, after: after) }
                 continue
             }
+            // The hub applies this batch while the next one is composed: both cores busy.
+            async let sent = Self.send(request, over: transport)
+            let lastSeq = batch.lastSeq
+            let next = try attempt { try replica.outgoing(limit: size, after: lastSeq) }
             let response: PushResponse
-            do throws(TransportError) {
-                response = try await transport.push(request)
-            } catch {
-                throw .transport(error)
+            switch await sent {
+            case .success(let answer): response = answer
+            case .failure(let error): throw .transport(error)
             }
             guard response.ackedSeq >= batch.lastSeq else {
                 throw .transport(.malformedResponse("the hub acknowledged up to \(response.ackedSeq), below the batch's \(batch.lastSeq)"))
@@ -121,6 +125,15 @@ public struct SyncSession: Sendable {
             report.conflicts += response.conflicts
             observe(hubTime: response.hubTime, into: &report)
             progress(SyncProgress(phase: .push, batches: report.pushBatches, changes: report.pushed))
+            batch = next
+        }
+    }
+
+    private static func send(_ request: PushRequest, over transport: any HubTransport) async -> Result<PushResponse, TransportError> {
+        do throws(TransportError) {
+            return .success(try await transport.push(request))
+        } catch {
+            return .failure(error)
         }
     }
 

@@ -316,13 +316,16 @@ public final class Replica: Sendable {
     /// Each change carries the current value of every column whose version is still this
     /// entry's; a column a later local write overwrote travels with that later entry, and
     /// one a remote change overwrote travels from `sync_stash`.
-    public func outgoing(limit: Int) throws(ReplicaError) -> OutgoingBatch {
+    ///
+    /// - Parameter after: start after this sequence instead of the last acknowledged one
+    ///   (to compose the next batch while the hub still works on this one).
+    public func outgoing(limit: Int, after: Int64? = nil) throws(ReplicaError) -> OutgoingBatch {
         // The write lock only for the fold; composing reads a snapshot, so other writers wait
         // milliseconds, not the whole batch.
         try fold()
         return try read { db in
             let state = try Row.fetchOne(db, sql: "SELECT acked, folded FROM sync_state")!
-            let acked: Int64 = state["acked"]
+            let acked = max(state["acked"] as Int64, after ?? 0)
             let rows = try Row.fetchAll(
                 db,
                 sql: "SELECT seq, tbl, pk, op, col, wall, centre, hlc, seen FROM sync_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",

@@ -97,12 +97,13 @@ func runMeasuringPeakRSS(_ executable: String, _ arguments: [String]) throws -> 
     return (exited, Double(usage.ru_maxrss) / 1024)
 }
 
-/// The resident set size of a running process in MiB (`VmRSS` in `/proc/<pid>/status`).
-func residentMiB(pid: Int32) throws -> Double {
+/// A memory figure of a running process in MiB from `/proc/<pid>/status`: `VmRSS` (all
+/// resident pages, shared library code included) or `RssAnon` (its own heap and stacks).
+func memoryMiB(pid: Int32, field: String = "VmRSS") throws -> Double {
     let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-    guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+    guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }),
         let kib = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) })
-    else { throw BenchError("no VmRSS for process \(pid)") }
+    else { throw BenchError("no \(field) for process \(pid)") }
     return kib / 1024
 }
 

@@ -23,7 +23,8 @@ struct ScaleBenchmark: AsyncParsableCommand {
               incremental_ratio                                       large / small
               pull_small_peak_rss_mb, pull_large_peak_rss_mb          `wirsync sync` pulling everything
               pull_peak_rss_ratio                                     large / small (flat is 1)
-              daemon_rss_idle_mb                                      `wirsync daemon` after its first sync
+              daemon_rss_idle_mb, daemon_anon_idle_mb                 `wirsync daemon` after its first sync:
+                                                                      all resident pages; its own memory only
               setup_push_changes_per_s_large, setup_pull_changes_per_s_large
             """
     )
@@ -90,6 +91,7 @@ struct ScaleBenchmark: AsyncParsableCommand {
         defer { daemon.stop() }
         _ = try daemon.waitForOutput(inErrors: true) { $0.contains("synced") ? true : nil }
         Thread.sleep(forTimeInterval: 2)
-        report("daemon_rss_idle_mb", try residentMiB(pid: daemon.pid), digits: 1)
+        report("daemon_rss_idle_mb", try memoryMiB(pid: daemon.pid), digits: 1)
+        report("daemon_anon_idle_mb", try memoryMiB(pid: daemon.pid, field: "RssAnon"), digits: 1)
     }
 }
