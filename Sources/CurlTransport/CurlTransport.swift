@@ -74,7 +74,7 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
     }
 
     public func pull(after cursor: Int64, limit: Int) async throws(TransportError) -> PullResponse {
-        try await call(.get, "/v1/pull?after=\(cursor)&limit=\(limit)", body: nil)
+        try await call(.get, "/v1/pull?after=\(cursor)&limit=\(limit)", body: nil) { body throws(JSONReadError) in try PullResponse(json: body) }
     }
 
     public func digest() async throws(TransportError) -> DigestResponse {
@@ -92,6 +92,14 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
     }
 
     private func call<T: Decodable>(_ method: Method, _ path: String, body: Data?) async throws(TransportError) -> T {
+        try await call(method, path, body: body) { body in try JSONDecoder().decode(T.self, from: body) }
+    }
+
+    /// Sends a request and reads a 2xx answer with `read`; any other status becomes the
+    /// hub's error.
+    private func call<T, Failure: Error>(
+        _ method: Method, _ path: String, body: Data?, read: (Data) throws(Failure) -> T
+    ) async throws(TransportError) -> T {
         let response = try await perform(method, path, body: body)
         guard (200..<300).contains(response.status) else {
             if let error = try? JSONDecoder().decode(ErrorBody.self, from: response.body) {
@@ -101,7 +109,7 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
             throw .hub(status: response.status, code: "http_\(response.status)", message: text.isEmpty ? "no explanation given" : text)
         }
         do {
-            return try JSONDecoder().decode(T.self, from: response.body)
+            return try read(response.body)
         } catch {
             throw .malformedResponse("\(method.rawValue) \(path): \(error)")
         }

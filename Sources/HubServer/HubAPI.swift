@@ -90,9 +90,9 @@ public struct HubAPI: Sendable {
         body = try inflate(body, encoding: request.headers[.contentEncoding])
         let batch: PushRequest
         do {
-            batch = try JSONDecoder().decode(PushRequest.self, from: Data(body.readableBytesView))
-        } catch let error as DecodingError {
-            throw HubError.badRequest(code: "malformed_json", message: "the push body is not a valid batch: \(Self.describe(error))")
+            batch = try PushRequest(json: Data(body.readableBytesView))
+        } catch {
+            throw HubError.badRequest(code: "malformed_json", message: "the push body is not a valid batch: \(error)")
         }
         let outcome = try await store.push(node: node, request: batch, skewBoundMillis: configuration.skewBoundMillis)
         let response = outcome.response
@@ -201,19 +201,5 @@ public struct HubAPI: Sendable {
             headers[.contentEncoding] = "gzip"
         }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: buffer))
-    }
-
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-            return path.isEmpty ? "" : " at \(path.dropFirst(path.hasPrefix(".") ? 1 : 0))"
-        }
-        switch error {
-        case .dataCorrupted(let context): return "\(context.debugDescription)\(path(context))"
-        case .keyNotFound(let key, let context): return "missing \(key.stringValue)\(path(context))"
-        case .typeMismatch(let type, let context): return "expected \(type)\(path(context))"
-        case .valueNotFound(let type, let context): return "expected \(type), found null\(path(context))"
-        @unknown default: return "\(error)"
-        }
     }
 }
