@@ -106,7 +106,7 @@ extension HubStore {
 
         for change in changes {
             do {
-                try db.inSavepoint {
+                try Self.inSavepoint(db) {
                     let records = try self.merge(change, seq: nextSeq, scope: scope, applier: applier, db: db)
                     switch records.result {
                     case .duplicate:
@@ -136,7 +136,6 @@ extension HubStore {
                         nextSeq += 1
                         outcome.conflicts += 1
                     }
-                    return .commit
                 }
             } catch let error as ApplyError {
                 switch error {
@@ -149,6 +148,21 @@ extension HubStore {
         }
         if nextSeq > firstSeq { outcome.hubSeqRange = firstSeq...(nextSeq - 1) }
         return outcome
+    }
+
+    /// Runs `body` in a savepoint: what a refused change wrote is rolled back, the rest of
+    /// the batch stays. GRDB's `inSavepoint` prepares its three statements afresh on every
+    /// call; these are cached, which matters at one savepoint per change.
+    private static func inSavepoint(_ db: Database, _ body: () throws -> Void) throws {
+        try db.cachedStatement(sql: "SAVEPOINT change").execute()
+        do {
+            try body()
+        } catch {
+            try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT change").execute()
+            try db.cachedStatement(sql: "RELEASE SAVEPOINT change").execute()
+            throw error
+        }
+        try db.cachedStatement(sql: "RELEASE SAVEPOINT change").execute()
     }
 
     /// Appends a hub log entry that announces a conflict record (new or resolved) to the

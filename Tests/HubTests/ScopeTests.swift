@@ -32,6 +32,31 @@ struct ScopeTests {
         }
     }
 
+    /// A change a table constraint refuses is refused on its own: its savepoint leaves no
+    /// trace (no row, no versions, no log entry), and the changes around it are applied.
+    @Test func aChangeAConstraintRefusesLeavesNoTraceAndTheRestIsApplied() async throws {
+        let harness = try await HubHarness()
+        try await harness.application().test(.router) { client in
+            var bad = organisationRow(kassel, name: "Pirat")
+            bad["kind"] = .text("Piratenpartei")
+            let replicaID = try harness.replica(kassel).status().replicaID
+            let changes = [
+                change(.insert, "organisations", "vor", organisationRow(kassel, name: "Vorher"), seq: 1, origin: kassel, centre: kassel),
+                change(.insert, "organisations", "kaputt", bad, seq: 2, origin: kassel, centre: kassel),
+                change(.insert, "organisations", "nach", organisationRow(kassel, name: "Nachher"), seq: 3, origin: kassel, centre: kassel),
+            ]
+            let response = try await client.push(PushRequest(replicaID: replicaID, lastSeq: 3, changes: changes), token: harness.token(kassel))
+                .decode(PushResponse.self)
+            #expect(response.applied == 2)
+            #expect(response.refused.map(\.seq) == [2])
+            #expect(response.refused.first?.code == "constraint_violation")
+            func hub(_ sql: String) throws -> String { try sqlite3(harness.hubPath, sql).trimmingCharacters(in: .whitespacesAndNewlines) }
+            #expect(try hub("SELECT group_concat(id) FROM (SELECT id FROM organisations WHERE centre_id = '\(kassel)' ORDER BY id);") == "nach,vor")
+            #expect(try hub("SELECT count(*) FROM sync_rows WHERE pk = 'kaputt';") == "0")
+            #expect(try hub("SELECT count(*) FROM sync_hub_log WHERE pk = 'kaputt';") == "0")
+        }
+    }
+
     @Test func aCentreCannotChangeAnotherCentresRowsOrReferenceData() async throws {
         let harness = try await HubHarness()
         try await harness.application().test(.router) { client in
