@@ -138,27 +138,37 @@ public struct SyncSession: Sendable {
     }
 
     private func pull(into report: inout SyncReport, progress: (SyncProgress) -> Void) async throws(SyncError) {
-        var cursor = try attempt { try replica.status().cursor }
-        while true {
+        let cursor = try attempt { try replica.status().cursor }
+        var page: Result<PullResponse, TransportError>? = await Self.fetch(after: cursor, limit: limits.pullLimit, from: transport)
+        while let fetched = page {
             guard !Task.isCancelled else { throw .cancelled }
             let response: PullResponse
-            do throws(TransportError) {
-                response = try await transport.pull(after: cursor, limit: limits.pullLimit)
-            } catch {
-                throw .transport(error)
+            switch fetched {
+            case .success(let answer): response = answer
+            case .failure(let error): throw .transport(error)
             }
+            // The next page travels while this one is applied; it is applied only after
+            // this one (and its cursor) is committed.
+            async let next = response.more ? Self.fetch(after: response.nextCursor, limit: limits.pullLimit, from: transport) : nil
             try attempt {
                 try replica.applyRemote(response.changes, conflicts: response.conflicts, cursor: response.nextCursor)
                 try replica.observeHub(timeMillis: response.hubTime)
             }
-            cursor = response.nextCursor
             report.pulled += response.changes.count
             report.pullBatches += 1
             report.conflictRecords += response.conflicts.count
-            report.cursor = cursor
+            report.cursor = response.nextCursor
             observe(hubTime: response.hubTime, into: &report)
             progress(SyncProgress(phase: .pull, batches: report.pullBatches, changes: report.pulled))
-            if !response.more { break }
+            page = await next
+        }
+    }
+
+    private static func fetch(after cursor: Int64, limit: Int, from transport: any HubTransport) async -> Result<PullResponse, TransportError> {
+        do throws(TransportError) {
+            return .success(try await transport.pull(after: cursor, limit: limit))
+        } catch {
+            return .failure(error)
         }
     }
 
