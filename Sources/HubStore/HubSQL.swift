@@ -59,6 +59,11 @@ enum HubSQL {
             conflict  INTEGER,
             at        INTEGER NOT NULL
         ) STRICT;
+        """ + indexes
+
+    /// Indexes added after the first release, created on open where missing.
+    static let indexes = """
+        CREATE INDEX IF NOT EXISTS sync_hub_log_centre ON sync_hub_log (centre, seq);
         """
 
     /// `op` of a hub log entry that announces a conflict record (new or resolved).

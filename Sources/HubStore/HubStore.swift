@@ -85,6 +85,12 @@ public final class HubStore: Sendable {
                 return (row["schema_name"], row["schema_version"])
             }
             let schema = try pool.read { db in try SchemaInstaller.load(db, version: version) }
+            let indexed = try pool.read { db in
+                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'sync_hub_log_centre')") ?? false
+            }
+            if !indexed {
+                try pool.write { db in try db.execute(sql: HubSQL.indexes) }
+            }
             return HubStore(path: path, schema: schema, schemaName: name, pool: pool, clock: clock)
         } catch {
             throw map(error, path: path)

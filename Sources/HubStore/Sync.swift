@@ -187,16 +187,16 @@ extension HubStore {
                 throw HubError.cursorAhead(
                     "cursor \(after) is ahead of the hub's log, which ends at \(last); was the hub restored from an older backup?")
             }
-            let scoped = node != Node.hmsi
+            let columns = "l.seq, l.tbl, l.pk, l.centre, l.op, n.name AS origin, l.hlc, l.seen, l.body, l.conflict"
+            // A centre reads its own entries and the reference entries: two ranges of the
+            // (centre, seq) index, merged in seq order, so a pull never scans other centres'.
+            let source = node == Node.hmsi
+                ? "sync_hub_log l"
+                : "(SELECT * FROM sync_hub_log WHERE centre = ?1 AND seq > ?2 UNION ALL SELECT * FROM sync_hub_log WHERE centre IS NULL AND seq > ?2) l"
             let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT l.seq, l.tbl, l.pk, l.centre, l.op, n.name AS origin, l.hlc, l.seen, l.body, l.conflict
-                    FROM sync_hub_log l JOIN sync_nodes n ON n.id = l.origin
-                    WHERE l.seq > ? AND n.name <> ? AND (? = 0 OR l.centre = ? OR l.centre IS NULL)
-                    ORDER BY l.seq LIMIT ?
-                    """,
-                arguments: [after, node, scoped ? 1 : 0, node, limit])
+                db.cachedStatement(
+                    sql: "SELECT \(columns) FROM \(source) JOIN sync_nodes n ON n.id = l.origin WHERE l.seq > ?2 AND n.name <> ?1 ORDER BY l.seq LIMIT ?3"),
+                arguments: [node, after, limit])
             var changes: [PullPage.Entry] = []
             var conflictIDs: [Int64] = []
             for row in rows {
