@@ -7,19 +7,23 @@ package import GRDB
 /// bookkeeping) is never captured as a local change. Foreign keys are off because the
 /// merge applies rows independently, in whatever order they arrive.
 package enum StoreConnection {
-    /// The page cache of each engine connection, at most (SQLite's default is 2 MiB).
-    package static let cacheKiB = 32 * 1024
+    /// The hub's page cache per connection. A large push touches the version tables and
+    /// indexes all over; with SQLite's default 2 MiB the hub rereads their pages from the OS
+    /// (docs/benchmarks-method.md). A centre's replica keeps the default: a centre PC's
+    /// memory matters more there than the speed of a first full sync.
+    package static let hubCacheKiB = 32 * 1024
 
     package static func open(path: String, readonly: Bool = false) throws -> DatabaseQueue {
-        try DatabaseQueue(path: path, configuration: configuration(readonly: readonly))
+        try DatabaseQueue(path: path, configuration: configuration(readonly: readonly, cacheKiB: nil))
     }
 
     /// A pool (one writer, concurrent readers) for the hub, which serves many centres at once.
     package static func openPool(path: String) throws -> DatabasePool {
-        try DatabasePool(path: path, configuration: configuration(readonly: false))
+        try DatabasePool(path: path, configuration: configuration(readonly: false, cacheKiB: hubCacheKiB))
     }
 
-    private static func configuration(readonly: Bool) -> Configuration {
+    /// - Parameter cacheKiB: the page cache of each connection; nil keeps SQLite's 2 MiB.
+    private static func configuration(readonly: Bool, cacheKiB: Int?) -> Configuration {
         var configuration = Configuration()
         configuration.readonly = readonly
         configuration.foreignKeysEnabled = false
@@ -32,9 +36,7 @@ package enum StoreConnection {
             if !readonly {
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
             }
-            // A large sync touches the version tables and indexes all over; with SQLite's
-            // default 2 MiB cache it rereads their pages from the OS (docs/benchmarks-method.md).
-            try db.execute(sql: "PRAGMA cache_size = -\(cacheKiB)")
+            if let cacheKiB { try db.execute(sql: "PRAGMA cache_size = -\(cacheKiB)") }
         }
         return configuration
     }
