@@ -176,8 +176,8 @@ extension HubStore {
     // MARK: Pull
 
     /// Hub log entries after `after` in the scope of `node`, at most `limit`, with the
-    /// conflict records announced among them; values stay as the log stores them. A centre's own changes are not sent back,
-    /// but the cursor moves past them.
+    /// conflict records announced among them; values stay as the log stores them. A
+    /// centre's own changes are not sent back, but the cursor moves past them.
     public func pull(node: String, after: Int64, limit: Int) async throws(HubError) -> PullPage {
         let now = clock.nowMillis()
         let schema = self.schema

@@ -300,8 +300,8 @@ public final class Replica: Sendable {
 
     /// Captured changes ready for the hub, in local sequence order.
     public struct OutgoingBatch: Hashable, Sendable {
-        /// The acknowledged sequence the batch starts after; `lastSeq == after` means
-        /// nothing is waiting.
+        /// The sequence the batch starts after: the last acknowledged one, or the `after`
+        /// asked for if that is later. `lastSeq == after` means nothing is waiting.
         public var after: Int64
         public var changes: [Change]
         /// The highest local sequence this batch covers; entries a later write superseded
@@ -325,15 +325,15 @@ public final class Replica: Sendable {
         try fold()
         return try read { db in
             let state = try Row.fetchOne(db, sql: "SELECT acked, folded FROM sync_state")!
-            let acked = max(state["acked"] as Int64, after ?? 0)
+            let start = max(state["acked"] as Int64, after ?? 0)
             let rows = try Row.fetchAll(
                 db,
                 sql: "SELECT seq, tbl, pk, op, col, wall, centre, hlc, seen FROM sync_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-                arguments: [acked, state["folded"] as Int64, limit + 1])
+                arguments: [start, state["folded"] as Int64, limit + 1])
             let applier = try Applier(db: db, schema: schema)
             // Usually empty; then no entry needs to look there.
             let stashed = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sync_stash)") ?? false
-            var batch = OutgoingBatch(after: acked, changes: [], lastSeq: acked, more: rows.count > limit)
+            var batch = OutgoingBatch(after: start, changes: [], lastSeq: start, more: rows.count > limit)
             for row in rows.prefix(limit) {
                 let entry = try LogEntry(row, schema: schema)
                 batch.lastSeq = entry.seq
