@@ -27,13 +27,7 @@ struct Conflicts: ParsableCommand {
         }
 
         func run() throws {
-            let listing: Listing
-            do {
-                let replica = try Replica.open(path: self.replica.db)
-                listing = Listing(conflicts: try replica.conflicts(openOnly: open), refused: try replica.refusals())
-            } catch {
-                throw fail(error)
-            }
+            let listing = try replica.read { Listing(conflicts: try $0.conflicts(openOnly: open), refused: try $0.refusals()) }
             if json { return try printJSON(listing) }
             if listing.conflicts.isEmpty { print("No conflicts\(open ? " open" : "").") }
             for record in listing.conflicts {
@@ -56,12 +50,7 @@ struct Conflicts: ParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
-            let record: ConflictRecord?
-            do {
-                record = try Replica.open(path: replica.db).conflicts().first { $0.id == id }
-            } catch {
-                throw fail(error)
-            }
+            let record = try replica.read { try $0.conflicts().first { $0.id == id } }
             guard let record else {
                 FileHandle.standardError.write(Data("wirsync: there is no conflict \(id) in this replica\n".utf8))
                 throw ExitCode.failure

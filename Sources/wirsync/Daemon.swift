@@ -27,12 +27,7 @@ struct Daemon: AsyncParsableCommand {
 
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level \(logLevel)") }
-        let replica: Replica
-        do {
-            replica = try Replica.open(path: self.replica.db)
-        } catch {
-            throw fail(error)
-        }
+        let replica = try self.replica.open()
         var extra: [String: String] = [:]
         extra["interval"] = interval.map { String($0) }
         extra["retry-min"] = retryMin.map { String($0) }

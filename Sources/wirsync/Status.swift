@@ -15,12 +15,7 @@ struct Status: ParsableCommand {
     var json = false
 
     func run() throws {
-        let status: Replica.Status
-        do {
-            status = try Replica.open(path: replica.db).status()
-        } catch {
-            throw fail(error)
-        }
+        let status = try replica.read { try $0.status() }
         if json {
             try printJSON(status)
             return

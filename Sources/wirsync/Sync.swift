@@ -38,12 +38,7 @@ struct Sync: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let replica: Replica
-        do {
-            replica = try Replica.open(path: self.replica.db)
-        } catch {
-            throw fail(error)
-        }
+        let replica = try self.replica.open()
         let showProgress = !json && isatty(STDERR_FILENO) == 1
         do throws(SyncError) {
             let (settings, transport) = try hub.connect(replica)

@@ -27,12 +27,7 @@ struct Verify: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let replica: Replica
-        do {
-            replica = try Replica.open(path: self.replica.db)
-        } catch {
-            throw fail(error)
-        }
+        let replica = try self.replica.open()
         let local: [String: TableDigest]
         let remote: DigestResponse
         let pending: Int

@@ -29,4 +29,16 @@ func printJSON(_ value: some Encodable) throws { try CLI.printJSON(value) }
 struct ReplicaOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The replica's SQLite file.", valueName: "file"))
     var db: String
+
+    /// Opens the replica and runs `body` on it; any failure (a missing file, not a replica,
+    /// an SQLite error) ends the command with its message.
+    func read<T>(_ body: (Replica) throws -> T) throws -> T {
+        do {
+            return try body(try Replica.open(path: db))
+        } catch {
+            throw fail(error)
+        }
+    }
+
+    func open() throws -> Replica { try read { $0 } }
 }
