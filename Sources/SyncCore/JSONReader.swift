@@ -220,49 +220,35 @@ struct JSONReader {
 
     /// Reads an object, calling `each` with every key; `each` must read (or skip) the value.
     mutating func object(_ field: String, _ each: (inout JSONReader, String) throws(JSONReadError) -> Void) throws(JSONReadError) {
-        guard try peek() == UInt8(ascii: "{") else { throw failure("\(field) must be an object") }
-        try nest()
-        index += 1
-        if try peek() == UInt8(ascii: "}") {
-            index += 1
-            depth -= 1
-            return
-        }
-        while true {
-            let key = try string("a key in \(field)")
-            try expect(UInt8(ascii: ":"))
-            try each(&self, key)
-            switch try peek() {
-            case UInt8(ascii: ","): index += 1
-            case UInt8(ascii: "}"):
-                index += 1
-                depth -= 1
-                return
-            default: throw failure("expected ',' or '}' in \(field)")
-            }
+        try elements(of: field, "an object", from: "{", to: "}") { reader throws(JSONReadError) in
+            let key = try reader.string("a key in \(field)")
+            try reader.expect(UInt8(ascii: ":"))
+            try each(&reader, key)
         }
     }
 
     mutating func array(_ field: String, _ each: (inout JSONReader) throws(JSONReadError) -> Void) throws(JSONReadError) {
-        guard try peek() == UInt8(ascii: "[") else { throw failure("\(field) must be an array") }
+        try elements(of: field, "an array", from: "[", to: "]", each)
+    }
+
+    /// The elements between `open` and `close`, separated by commas, one nesting level down.
+    private mutating func elements(
+        of field: String, _ kind: String, from open: Unicode.Scalar, to close: Unicode.Scalar,
+        _ each: (inout JSONReader) throws(JSONReadError) -> Void
+    ) throws(JSONReadError) {
+        guard try peek() == UInt8(ascii: open) else { throw failure("\(field) must be \(kind)") }
         try nest()
         index += 1
-        if try peek() == UInt8(ascii: "]") {
-            index += 1
-            depth -= 1
-            return
-        }
-        while true {
-            try each(&self)
-            switch try peek() {
-            case UInt8(ascii: ","): index += 1
-            case UInt8(ascii: "]"):
+        if try peek() != UInt8(ascii: close) {
+            while true {
+                try each(&self)
+                guard try peek() == UInt8(ascii: ",") else { break }
                 index += 1
-                depth -= 1
-                return
-            default: throw failure("expected ',' or ']' in \(field)")
             }
+            guard try peek() == UInt8(ascii: close) else { throw failure("expected ',' or '\(close)' in \(field)") }
         }
+        index += 1
+        depth -= 1
     }
 
     private mutating func nest() throws(JSONReadError) {
