@@ -14,8 +14,7 @@ struct Bench: AsyncParsableCommand {
 func time(_ body: () throws -> Void) rethrows -> Double {
     let start = ContinuousClock.now
     try body()
-    let elapsed = ContinuousClock.now - start
-    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    return seconds(since: start)
 }
 
 func median(_ values: [Double]) -> Double {

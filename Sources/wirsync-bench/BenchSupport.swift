@@ -49,6 +49,15 @@ func plainCopy(ofTablesIn replicaPath: String, at path: String) throws {
     }
 }
 
+/// A deployment with its hub running (stopped when the deployment is released), and a
+/// replica with a token for each of `nodes`.
+func runningDeployment(_ nodes: [String] = []) throws -> Deployment {
+    let deployment = try Deployment()
+    try deployment.startHub()
+    for node in nodes { try deployment.centre(node) }
+    return deployment
+}
+
 /// An in-process sync of one replica of a deployment, over libcurl, as the daemon runs it:
 /// one transport (one kept-alive connection) for every sync.
 struct Centre {

@@ -28,9 +28,7 @@ struct CentresBenchmark: AsyncParsableCommand {
     @Option(help: "Changes each centre pushes.") var changes = 1_000
 
     func run() async throws {
-        let deployment = try Deployment()
-        try deployment.startHub()
-        defer { deployment.stopHub() }
+        let deployment = try runningDeployment()
         var tokens: [String: String] = [:]
         for centre in WIRSchema.centres {
             tokens[centre.id] = try runChecked(deployment.hubBinary, ["centre", "add", centre.id, "--db", deployment.hubPath])

@@ -39,11 +39,7 @@ struct ScaleBenchmark: AsyncParsableCommand {
         var incremental: [String: Double] = [:]
         var peak: [String: Double] = [:]
         for (label, size) in [("small", small), ("large", large)] {
-            let deployment = try Deployment()
-            try deployment.startHub()
-            defer { deployment.stopHub() }
-            try deployment.centre(centre)
-            try deployment.centre(Node.hmsi)
+            let deployment = try runningDeployment([centre, Node.hmsi])
             try insert(SampleData(centre: centre, seed: 2026, scale: size).rows().prefix(size), into: deployment.path(centre))
             let kassel = try Centre(deployment, centre)
             let (pushed, pushSeconds) = try await kassel.sync()

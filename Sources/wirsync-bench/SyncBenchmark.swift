@@ -34,11 +34,7 @@ struct SyncBenchmark: AsyncParsableCommand {
 
     func run() async throws {
         let centre = "landkreis-kassel"
-        let deployment = try Deployment()
-        try deployment.startHub()
-        defer { deployment.stopHub() }
-        try deployment.centre(centre)
-        try deployment.centre(Node.hmsi)
+        let deployment = try runningDeployment([centre, Node.hmsi])
         let rows = Array(SampleData(centre: centre, seed: 2026, scale: changes).rows().prefix(changes))
 
         let plainPath = deployment.directory.path("plain.db")

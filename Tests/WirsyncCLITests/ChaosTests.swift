@@ -38,6 +38,14 @@ struct ChaosTests {
         return (lost, duplicated, unsound)
     }
 
+    /// A daemon that syncs every second in small batches and retries fast, so that kills
+    /// land in the middle of syncs and recovery is quick.
+    private func quickDaemon(_ deployment: Deployment, _ db: String, _ extra: [String] = []) throws -> BackgroundProcess {
+        try BackgroundProcess(
+            deployment.wirsync,
+            ["daemon", "--db", db, "--interval", "1", "--retry-min", "0.1", "--retry-max", "0.5", "--batch-size", "20"] + extra)
+    }
+
     @Test func killingTheDaemonMidSyncLosesAndDuplicatesNothing() throws {
         let rounds = isLongChaosRun ? 100 : 3
         let deployment = try Deployment()
@@ -50,10 +58,7 @@ struct ChaosTests {
         for round in 0..<rounds {
             try sqlite3(db, try sampleSQL(deployment, centre: "landkreis-kassel", rows: 150, seed: UInt64(round + 1)))
             try sqlite3(db, "UPDATE projects SET participants = participants + 1 WHERE rowid % 3 = \(round % 3);")
-            let daemon = try BackgroundProcess(deployment.wirsync, [
-                "daemon", "--db", db, "--hub", "http://127.0.0.1:\(proxy.port)", "--interval", "1", "--retry-min", "0.1",
-                "--retry-max", "0.5", "--batch-size", "20",
-            ])
+            let daemon = try quickDaemon(deployment, db, ["--hub", "http://127.0.0.1:\(proxy.port)"])
             Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.9, using: &random))
             daemon.stop(signal: SIGKILL)
         }
@@ -67,9 +72,7 @@ struct ChaosTests {
         try deployment.startHub()
         let port = deployment.hubPort
         let db = try deployment.centre("fulda")
-        let daemon = try BackgroundProcess(deployment.wirsync, [
-            "daemon", "--db", db, "--interval", "1", "--retry-min", "0.1", "--retry-max", "0.5", "--batch-size", "20",
-        ])
+        let daemon = try quickDaemon(deployment, db)
         var random = SplitMix64(seed: 4711)
         for round in 0..<rounds {
             try sqlite3(db, try sampleSQL(deployment, centre: "fulda", rows: 150, seed: UInt64(round + 100)))
