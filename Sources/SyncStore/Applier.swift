@@ -47,6 +47,16 @@ package final class Applier {
     package let schema: StoreSchema
     private var nodeIDs: [String: Int64] = [:]
     private var nodeNames: [Int64: String] = [:]
+    /// The domain-table statements, by table and columns: their SQL is built once per
+    /// applier, not once per change (quoting the names showed up in the hub's profile).
+    private var domainStatements: [DomainStatement: Statement] = [:]
+
+    private enum DomainStatement: Hashable {
+        case insert(table: Int)
+        case delete(table: Int)
+        case select(table: Int, columns: [Int])
+        case update(table: Int, columns: [Int])
+    }
 
     package init(db: Database, schema: StoreSchema) throws {
         self.db = db
@@ -234,6 +244,8 @@ package final class Applier {
             do {
                 ghosts = try writeDomain(table: table, pk: pk, values: values, stored: stored, plan: plan, keep: keep, into: &applied)
             } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+                // A statement that failed cannot be reused (GRDB drops it from its cache too).
+                domainStatements.removeAll()
                 throw ApplyError.constraint(table: table.name, pk: pk, reason: error.message ?? "constraint failed")
             }
         }
@@ -258,10 +270,7 @@ package final class Applier {
             }
             let won = plan.won.keys.sorted()
             if !won.isEmpty {
-                let assignments = won.map { "\(quoted(table.column(ordinal: $0)!.name)) = ?" }.joined(separator: ", ")
-                let statement = try db.cachedStatement(
-                    sql: "UPDATE \(quoted(table.name)) SET \(assignments) WHERE \(quoted(table.primaryKey)) = ?")
-                try statement.execute(arguments: StatementArguments(won.map { (values[$0] ?? .null).databaseValue } + [pkValue]))
+                try statement(.update(table: table.id, columns: won), table).execute(arguments: StatementArguments(won.map { (values[$0] ?? .null).databaseValue } + [pkValue]))
             }
         case (false, true):
             for (column, stamp) in kept where stored.versions.overrides[column] != nil {
@@ -270,10 +279,7 @@ package final class Applier {
             let row = table.columns.map { column in
                 plan.won[column.ordinal] != nil ? values[column.ordinal] ?? .null : stored.ghosts[column.ordinal] ?? .null
             }
-            let names = ([table.primaryKey] + table.columns.map(\.name)).map(quoted).joined(separator: ", ")
-            let marks = Array(repeating: "?", count: table.columns.count + 1).joined(separator: ", ")
-            let statement = try db.cachedStatement(sql: "INSERT INTO \(quoted(table.name)) (\(names)) VALUES (\(marks))")
-            try statement.execute(arguments: StatementArguments([pkValue] + row.map(\.databaseValue)))
+            try statement(.insert(table: table.id), table).execute(arguments: StatementArguments([pkValue] + row.map(\.databaseValue)))
         case (true, false):
             let row = try currentValues(table, pk: pk, columns: table.columns.map(\.ordinal))
             for (column, value) in row {
@@ -282,9 +288,7 @@ package final class Applier {
                 }
                 if plan.after.overrides[column] != nil { ghosts[column] = value }
             }
-            let statement = try db.cachedStatement(
-                sql: "DELETE FROM \(quoted(table.name)) WHERE \(quoted(table.primaryKey)) = ?")
-            try statement.execute(arguments: [pkValue])
+            try statement(.delete(table: table.id), table).execute(arguments: [pkValue])
         case (false, false):
             for (column, stamp) in kept where stored.versions.overrides[column] != nil {
                 applied.displaced[column] = DisplacedValue(stamp: stamp, value: stored.ghosts[column] ?? .null)
@@ -299,13 +303,29 @@ package final class Applier {
     /// The current values of some columns of a visible row, by ordinal; empty if the row is not there.
     package func currentValues(_ table: TableSpec, pk: String, columns: [Int]) throws -> [Int: Value] {
         guard !columns.isEmpty else { return [:] }
-        let names = columns.map { quoted(table.column(ordinal: $0)!.name) }.joined(separator: ", ")
-        let statement = try db.cachedStatement(
-            sql: "SELECT \(names) FROM \(quoted(table.name)) WHERE \(quoted(table.primaryKey)) = ?")
-        guard let row = try Row.fetchOne(statement, arguments: [pk]) else { return [:] }
+        guard let row = try Row.fetchOne(statement(.select(table: table.id, columns: columns), table), arguments: [pk]) else {
+            return [:]
+        }
         var values: [Int: Value] = [:]
         for (index, column) in columns.enumerated() { values[column] = Value(row[index] as DatabaseValue) }
         return values
+    }
+
+    private func statement(_ key: DomainStatement, _ table: TableSpec) throws -> Statement {
+        if let statement = domainStatements[key] { return statement }
+        let name = quoted(table.name), pk = quoted(table.primaryKey)
+        func names(_ ordinals: [Int]) -> [String] { ordinals.map { quoted(table.column(ordinal: $0)!.name) } }
+        let sql = switch key {
+        case .insert:
+            "INSERT INTO \(name) (\(([pk] + names(table.columns.map(\.ordinal))).joined(separator: ", ")))"
+                + " VALUES (\(Array(repeating: "?", count: table.columns.count + 1).joined(separator: ", ")))"
+        case .delete: "DELETE FROM \(name) WHERE \(pk) = ?"
+        case .select(_, let columns): "SELECT \(names(columns).joined(separator: ", ")) FROM \(name) WHERE \(pk) = ?"
+        case .update(_, let columns): "UPDATE \(name) SET \(names(columns).map { "\($0) = ?" }.joined(separator: ", ")) WHERE \(pk) = ?"
+        }
+        let statement = try db.cachedStatement(sql: sql)
+        domainStatements[key] = statement
+        return statement
     }
 
     private func saveVersions(
