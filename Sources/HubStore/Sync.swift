@@ -94,75 +94,62 @@ extension HubStore {
 
     /// Merges changes into the store, appends each applied change and each conflict record
     /// to the hub log, in the caller's transaction.
+    ///
+    /// A refused change leaves no trace without a savepoint per change: the applier raises
+    /// a refusal only before the change writes anything (validation and the scope check
+    /// read only) or from the domain write itself, one statement, which SQLite backs out
+    /// alone when a constraint fails. `totalChangesCount` checks that this holds: a refusal
+    /// after a write fails the whole batch instead of committing half a change.
     func apply(_ changes: [Change], from node: String, scope: ScopeRule, in db: Database, now: Int64) throws -> Applied {
         let applier = try Applier(db: db, schema: schema)
-        // Register the nodes this batch writes before any savepoint, so a refused change
-        // rolling back cannot leave the applier's node cache pointing at a vanished row.
-        _ = try applier.nodeID(node)
         let hubNode = try applier.nodeID(Self.origin)
         var nextSeq = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) + 1 FROM sync_hub_log")!
         let firstSeq = nextSeq
         var outcome = Applied()
+        let logInsert = try db.cachedStatement(
+            sql: "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, body, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
         for change in changes {
+            let written = db.totalChangesCount
+            let records: MergeRecords
             do {
-                try Self.inSavepoint(db) {
-                    let records = try self.merge(change, seq: nextSeq, scope: scope, applier: applier, db: db)
-                    switch records.result {
-                    case .duplicate:
-                        outcome.duplicates += 1
-                    case .superseded:
-                        break
-                    case .applied(let tableID):
-                        try db.cachedStatement(
-                            sql: """
-                                INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, body, at)
-                                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                                """
-                        ).execute(
-                            arguments: [
-                                nextSeq, tableID, change.pk, change.centre, HubSQL.code(change.op.rawValue),
-                                try applier.nodeID(change.origin), change.hlc.rawValue, change.seen,
-                                Self.valuesJSON(change.values), now,
-                            ])
-                        nextSeq += 1
-                        outcome.applied += 1
-                    }
-                    for conflict in records.conflicts {
-                        let id = try self.record(conflict, applier: applier, db: db, now: now)
-                        try self.announce(
-                            conflict: id, tableID: conflict.tableID, pk: conflict.pk, centre: conflict.centre,
-                            seq: nextSeq, hubNode: hubNode, db: db, now: now)
-                        nextSeq += 1
-                        outcome.conflicts += 1
-                    }
-                }
+                records = try self.merge(change, seq: nextSeq, scope: scope, applier: applier, db: db)
             } catch let error as ApplyError {
+                guard db.totalChangesCount == written else {
+                    throw HubError.sqlite("change \(change.seq) was refused after it had written (\(error.description)); nothing was applied")
+                }
                 switch error {
                 case .outOfScope, .constraint:
                     outcome.refused.append(Refusal(seq: change.seq, code: error.code, message: error.description))
+                    continue
                 default:
                     throw HubError.badRequest(code: error.code, message: "change \(change.seq): \(error.description)")
                 }
             }
+            switch records.result {
+            case .duplicate:
+                outcome.duplicates += 1
+            case .superseded:
+                break
+            case .applied(let tableID):
+                try logInsert.execute(arguments: [
+                    nextSeq, tableID, change.pk, change.centre, HubSQL.code(change.op.rawValue), try applier.nodeID(change.origin),
+                    change.hlc.rawValue, change.seen, Self.valuesJSON(change.values), now,
+                ])
+                nextSeq += 1
+                outcome.applied += 1
+            }
+            for conflict in records.conflicts {
+                let id = try self.record(conflict, applier: applier, db: db, now: now)
+                try self.announce(
+                    conflict: id, tableID: conflict.tableID, pk: conflict.pk, centre: conflict.centre,
+                    seq: nextSeq, hubNode: hubNode, db: db, now: now)
+                nextSeq += 1
+                outcome.conflicts += 1
+            }
         }
         if nextSeq > firstSeq { outcome.hubSeqRange = firstSeq...(nextSeq - 1) }
         return outcome
-    }
-
-    /// Runs `body` in a savepoint: what a refused change wrote is rolled back, the rest of
-    /// the batch stays. GRDB's `inSavepoint` prepares its three statements afresh on every
-    /// call; these are cached, which matters at one savepoint per change.
-    private static func inSavepoint(_ db: Database, _ body: () throws -> Void) throws {
-        try db.cachedStatement(sql: "SAVEPOINT change").execute()
-        do {
-            try body()
-        } catch {
-            try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT change").execute()
-            try db.cachedStatement(sql: "RELEASE SAVEPOINT change").execute()
-            throw error
-        }
-        try db.cachedStatement(sql: "RELEASE SAVEPOINT change").execute()
     }
 
     /// Appends a hub log entry that announces a conflict record (new or resolved) to the

@@ -14,16 +14,18 @@ package enum StoreConnection {
     package static let hubCacheKiB = 32 * 1024
 
     package static func open(path: String, readonly: Bool = false) throws -> DatabaseQueue {
-        try DatabaseQueue(path: path, configuration: configuration(readonly: readonly, cacheKiB: nil))
+        try DatabaseQueue(path: path, configuration: configuration(readonly: readonly, hub: false))
     }
 
     /// A pool (one writer, concurrent readers) for the hub, which serves many centres at once.
     package static func openPool(path: String) throws -> DatabasePool {
-        try DatabasePool(path: path, configuration: configuration(readonly: false, cacheKiB: hubCacheKiB))
+        try DatabasePool(path: path, configuration: configuration(readonly: false, hub: true))
     }
 
-    /// - Parameter cacheKiB: the page cache of each connection; nil keeps SQLite's 2 MiB.
-    private static func configuration(readonly: Bool, cacheKiB: Int?) -> Configuration {
+    /// - Parameter hub: the hub's larger page cache, rarer checkpoints, and temporary files
+    ///   (statement journals among them) in memory; each was measured faster with `scripts/bench`
+    ///   (docs/benchmarks-method.md).
+    private static func configuration(readonly: Bool, hub: Bool) -> Configuration {
         var configuration = Configuration()
         configuration.readonly = readonly
         configuration.foreignKeysEnabled = false
@@ -36,7 +38,13 @@ package enum StoreConnection {
             if !readonly {
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
             }
-            if let cacheKiB { try db.execute(sql: "PRAGMA cache_size = -\(cacheKiB)") }
+            if hub {
+                try db.execute(sql: "PRAGMA cache_size = -\(hubCacheKiB)")
+                try db.execute(sql: "PRAGMA temp_store = MEMORY")
+                // Checkpoint every 32 MiB of WAL instead of 4 MiB: index pages that many
+                // batches touch are copied back once, not once per few batches.
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = 8192")
+            }
         }
         return configuration
     }

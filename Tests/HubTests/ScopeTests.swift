@@ -32,7 +32,7 @@ struct ScopeTests {
         }
     }
 
-    /// A change a table constraint refuses is refused on its own: its savepoint leaves no
+    /// A change a table constraint refuses is refused on its own: it leaves no
     /// trace (no row, no versions, no log entry), and the changes around it are applied.
     @Test func aChangeAConstraintRefusesLeavesNoTraceAndTheRestIsApplied() async throws {
         let harness = try await HubHarness()
