@@ -95,14 +95,15 @@ public struct SyncSession: Sendable {
         while batch.lastSeq > batch.after {
             guard !Task.isCancelled else { throw .cancelled }
             let request = PushRequest(replicaID: replicaID, lastSeq: batch.lastSeq, changes: batch.changes)
-            if batch.changes.count > 1, request.json().count > limits.batchBytes {
+            let json = request.json()
+            if batch.changes.count > 1, json.count > limits.batchBytes {
                 size = max(1, batch.changes.count / 2)
                 let after = batch.after
                 batch = try attempt { try replica.outgoing(limit: size, after: after) }
                 continue
             }
             // The hub applies this batch while the next one is composed: both cores busy.
-            async let sent = Self.send(request, over: transport)
+            async let sent = Self.send(request, json: json, over: transport)
             let lastSeq = batch.lastSeq
             let next = try attempt { try replica.outgoing(limit: size, after: lastSeq) }
             let response: PushResponse
@@ -129,9 +130,9 @@ public struct SyncSession: Sendable {
         }
     }
 
-    private static func send(_ request: PushRequest, over transport: any HubTransport) async -> Result<PushResponse, TransportError> {
+    private static func send(_ request: PushRequest, json: Data, over transport: any HubTransport) async -> Result<PushResponse, TransportError> {
         do throws(TransportError) {
-            return .success(try await transport.push(request))
+            return .success(try await transport.push(request, json: json))
         } catch {
             return .failure(error)
         }

@@ -1,6 +1,6 @@
 import CCurl
 import CompressNIO
-import Foundation
+public import Foundation
 import NIOCore
 public import SyncCore
 
@@ -70,7 +70,11 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
     public var transferred: TransferStatistics { queue.sync { statistics } }
 
     public func push(_ request: PushRequest) async throws(TransportError) -> PushResponse {
-        try await call(.post, "/v1/push", body: request.json())
+        try await push(request, json: request.json())
+    }
+
+    public func push(_ request: PushRequest, json: Data) async throws(TransportError) -> PushResponse {
+        try await call(.post, "/v1/push", body: json)
     }
 
     public func pull(after cursor: Int64, limit: Int) async throws(TransportError) -> PullResponse {

@@ -1,9 +1,20 @@
+public import Foundation
+
 /// The centre's connection to the hub. `CurlTransport` speaks HTTP with libcurl; tests have
 /// an in-memory one that calls a hub store directly.
 public protocol HubTransport: Sendable {
     func push(_ request: PushRequest) async throws(TransportError) -> PushResponse
+    /// The same push, with the request already written as `json` (`request.json()`): a
+    /// transport that sends JSON sends these bytes instead of writing them again.
+    func push(_ request: PushRequest, json: Data) async throws(TransportError) -> PushResponse
     func pull(after cursor: Int64, limit: Int) async throws(TransportError) -> PullResponse
     func digest() async throws(TransportError) -> DigestResponse
+}
+
+extension HubTransport {
+    public func push(_ request: PushRequest, json: Data) async throws(TransportError) -> PushResponse {
+        try await push(request)
+    }
 }
 
 /// Why a request to the hub failed, worded for an operator.
