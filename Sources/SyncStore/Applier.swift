@@ -270,7 +270,8 @@ package final class Applier {
             }
             let won = plan.won.keys.sorted()
             if !won.isEmpty {
-                try statement(.update(table: table.id, columns: won), table).execute(arguments: StatementArguments(won.map { (values[$0] ?? .null).databaseValue } + [pkValue]))
+                try statement(.update(table: table.id, columns: won), table)
+                    .execute(arguments: StatementArguments(won.map { (values[$0] ?? .null).databaseValue } + [pkValue]))
             }
         case (false, true):
             for (column, stamp) in kept where stored.versions.overrides[column] != nil {
@@ -279,7 +280,8 @@ package final class Applier {
             let row = table.columns.map { column in
                 plan.won[column.ordinal] != nil ? values[column.ordinal] ?? .null : stored.ghosts[column.ordinal] ?? .null
             }
-            try statement(.insert(table: table.id), table).execute(arguments: StatementArguments([pkValue] + row.map(\.databaseValue)))
+            try statement(.insert(table: table.id), table)
+                .execute(arguments: StatementArguments([pkValue] + row.map(\.databaseValue)))
         case (true, false):
             let row = try currentValues(table, pk: pk, columns: table.columns.map(\.ordinal))
             for (column, value) in row {
@@ -311,6 +313,7 @@ package final class Applier {
         return values
     }
 
+    /// The statement for `key`, prepared (and kept in GRDB's cache) on first use.
     private func statement(_ key: DomainStatement, _ table: TableSpec) throws -> Statement {
         if let statement = domainStatements[key] { return statement }
         let name = quoted(table.name), pk = quoted(table.primaryKey)
