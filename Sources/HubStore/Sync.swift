@@ -106,8 +106,8 @@ extension HubStore {
         var nextSeq = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) + 1 FROM sync_hub_log")!
         let firstSeq = nextSeq
         var outcome = Applied()
-        let logInsert = try db.cachedStatement(
-            sql: "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, body, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        let logInsert = try RawStatement(
+            db, sql: "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, body, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
         for change in changes {
             let written = db.totalChangesCount
@@ -132,9 +132,10 @@ extension HubStore {
             case .superseded:
                 break
             case .applied(let tableID):
-                try logInsert.execute(arguments: [
-                    nextSeq, tableID, change.pk, change.centre, HubSQL.code(change.op.rawValue), try applier.nodeID(change.origin),
-                    change.hlc.rawValue, change.seen, Self.valuesJSON(change.values), now,
+                try logInsert.execute([
+                    .integer(nextSeq), .integer(Int64(tableID)), .text(change.pk), Value(change.centre),
+                    .integer(HubSQL.code(change.op.rawValue)), .integer(try applier.nodeID(change.origin)),
+                    .integer(change.hlc.rawValue), .integer(change.seen), .text(Self.valuesJSON(change.values)), .integer(now),
                 ])
                 nextSeq += 1
                 outcome.applied += 1

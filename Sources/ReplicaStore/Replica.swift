@@ -209,20 +209,19 @@ public final class Replica: Sendable {
         let cursor: Int64 = state["cursor"]
         var last: Int64 = state["folded"]
         let applier = try Applier(db: db, schema: schema)
-        let stamp = try db.cachedStatement(sql: "UPDATE sync_log SET hlc = ?, seen = ? WHERE seq = ?")
+        let stamp = try RawStatement(db, sql: "UPDATE sync_log SET hlc = ?, seen = ? WHERE seq = ?")
+        let read = try RawStatement(db, sql: "SELECT \(LogEntry.columns) FROM sync_log WHERE seq > ? ORDER BY seq LIMIT 2000")
         var count = 0
         while true {
-            let entries = try Row.fetchAll(
-                db, sql: "SELECT seq, tbl, pk, op, col, wall, centre FROM sync_log WHERE seq > ? ORDER BY seq LIMIT 2000",
-                arguments: [last])
+            var entries: [LogEntry] = []
+            try read.run([.integer(last)]) { row in entries.append(try LogEntry(row, schema: schema)) }
             guard !entries.isEmpty else { break }
             for entry in entries {
-                let entry = try LogEntry(entry, schema: schema)
                 hlc = HLC.next(after: hlc, wallMillis: entry.wall)
                 _ = try applier.recordLocal(
                     table: entry.table, pk: entry.pk, op: entry.op, columns: entry.columns,
                     centre: centre(of: entry), stamp: Stamp(Version(hlc: hlc, origin: node)))
-                try stamp.execute(arguments: [hlc.rawValue, cursor, entry.seq])
+                try stamp.execute([.integer(hlc.rawValue), .integer(cursor), .integer(entry.seq)])
                 last = entry.seq
                 count += 1
             }
@@ -326,20 +325,19 @@ public final class Replica: Sendable {
         return try read { db in
             let state = try Row.fetchOne(db, sql: "SELECT acked, folded FROM sync_state")!
             let start = max(state["acked"] as Int64, after ?? 0)
-            let rows = try Row.fetchAll(
-                db,
-                sql: "SELECT seq, tbl, pk, op, col, wall, centre, hlc, seen FROM sync_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-                arguments: [start, state["folded"] as Int64, limit + 1])
+            var entries: [(entry: LogEntry, hlc: HLC, seen: Int64)] = []
+            try RawStatement(
+                db, sql: "SELECT \(LogEntry.columns), hlc, seen FROM sync_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
+            ).run([.integer(start), .integer(state["folded"]), .integer(Int64(limit + 1))]) { row in
+                entries.append((try LogEntry(row, schema: schema), HLC(rawValue: row.integer(7)), row.integer(8)))
+            }
             let applier = try Applier(db: db, schema: schema)
             // Usually empty; then no entry needs to look there.
             let stashed = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sync_stash)") ?? false
-            var batch = OutgoingBatch(after: start, changes: [], lastSeq: start, more: rows.count > limit)
-            for row in rows.prefix(limit) {
-                let entry = try LogEntry(row, schema: schema)
+            var batch = OutgoingBatch(after: start, changes: [], lastSeq: start, more: entries.count > limit)
+            for (entry, hlc, seen) in entries.prefix(limit) {
                 batch.lastSeq = entry.seq
-                if let change = try compose(
-                    entry, hlc: HLC(rawValue: row["hlc"]), seen: row["seen"], stashed: stashed, applier: applier, db: db)
-                {
+                if let change = try compose(entry, hlc: hlc, seen: seen, stashed: stashed, applier: applier, db: db) {
                     batch.changes.append(change)
                 }
             }
@@ -468,17 +466,20 @@ struct LogEntry {
     var wall: Int64
     var centre: String?
 
-    init(_ row: Row, schema: StoreSchema) throws {
-        seq = row["seq"]
-        guard let table = schema.table(id: row["tbl"]), let op = CaptureSQL.Op(rawValue: row["op"]) else {
-            throw ReplicaError.sqlite(message: "sync_log entry \(row["seq"] as Int64) names an unknown table or operation")
+    /// The columns `init` reads, first in a query's result and in this order.
+    static let columns = "seq, tbl, pk, op, col, wall, centre"
+
+    init(_ row: RawStatement.Columns, schema: StoreSchema) throws {
+        seq = row.integer(0)
+        guard let table = schema.table(id: Int(row.integer(1))), let op = CaptureSQL.Op(rawValue: row.integer(3)) else {
+            throw ReplicaError.sqlite(message: "sync_log entry \(seq) names an unknown table or operation")
         }
         self.table = table
         self.op = op.change
-        pk = row["pk"]
-        wall = row["wall"]
-        centre = row["centre"]
-        let column: Int? = row["col"]
+        pk = row.text(2)
+        let column = row.optionalInteger(4).map(Int.init)
+        wall = row.integer(5)
+        centre = row.optionalText(6)
         columns = op == .update ? table.columns.map(\.ordinal).filter { $0 == column } : []
     }
 }

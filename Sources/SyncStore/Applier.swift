@@ -47,11 +47,13 @@ package final class Applier {
     package let schema: StoreSchema
     private var nodeIDs: [String: Int64] = [:]
     private var nodeNames: [Int64: String] = [:]
-    /// The domain-table statements, by table and columns: their SQL is built once per
-    /// applier, not once per change (quoting the names showed up in the hub's profile).
-    private var domainStatements: [DomainStatement: Statement] = [:]
+    /// The statements run for every change, prepared on first use: the domain-table ones
+    /// by table and columns, so their SQL is built once per applier, not once per change
+    /// (quoting the names showed up in the hub's profile).
+    private var statements: [StatementKey: RawStatement] = [:]
 
-    private enum DomainStatement: Hashable {
+    private enum StatementKey: Hashable {
+        case rowVersions, columnVersions, saveRowVersions, saveColumnVersion, deleteColumnVersion
         case insert(table: Int)
         case delete(table: Int)
         case select(table: Int, columns: [Int])
@@ -169,31 +171,28 @@ package final class Applier {
 
     /// Reads a row's versions, ghosts and scope.
     package func storedRow(table: TableSpec, pk: String) throws -> StoredRow {
-        let rowStatement = try db.cachedStatement(sql: """
-            SELECT scope, alive, reg_hlc, reg_node, reg_seq, base_hlc, base_node, base_seq
-            FROM sync_rows WHERE tbl = ? AND pk = ?
-            """)
-        guard let row = try Row.fetchOne(rowStatement, arguments: [table.id, pk]) else {
-            return StoredRow(versions: RowVersions(), ghosts: [:], scope: nil, exists: false)
+        var stored = StoredRow(versions: RowVersions(), ghosts: [:], scope: nil, exists: false)
+        try statement(.rowVersions).run([.integer(Int64(table.id)), .text(pk)]) { row in
+            stored.exists = true
+            stored.scope = row.optionalText(0)
+            if let hlc = row.optionalInteger(2) {
+                stored.versions.register = Register(
+                    alive: row.integer(1) != 0,
+                    stamp: Stamp(Version(hlc: HLC(rawValue: hlc), origin: try nodeName(row.integer(3))), seq: row.optionalInteger(4)))
+            }
+            if let hlc = row.optionalInteger(5) {
+                stored.versions.base = Stamp(
+                    Version(hlc: HLC(rawValue: hlc), origin: try nodeName(row.integer(6))), seq: row.optionalInteger(7))
+            }
         }
-        var versions = RowVersions()
-        if let hlc: Int64 = row["reg_hlc"] {
-            versions.register = Register(
-                alive: row["alive"],
-                stamp: Stamp(Version(hlc: HLC(rawValue: hlc), origin: try nodeName(row["reg_node"])), seq: row["reg_seq"]))
+        guard stored.exists else { return stored }
+        try statement(.columnVersions).run([.integer(Int64(table.id)), .text(pk)]) { column in
+            let ordinal = Int(column.integer(0))
+            stored.versions.overrides[ordinal] = Stamp(
+                Version(hlc: HLC(rawValue: column.integer(1)), origin: try nodeName(column.integer(2))), seq: column.optionalInteger(3))
+            stored.ghosts[ordinal] = column.value(4)
         }
-        if let hlc: Int64 = row["base_hlc"] {
-            versions.base = Stamp(Version(hlc: HLC(rawValue: hlc), origin: try nodeName(row["base_node"])), seq: row["base_seq"])
-        }
-        var ghosts: [Int: Value] = [:]
-        let columnStatement = try db.cachedStatement(sql: "SELECT col, hlc, node, seq, ghost FROM sync_cols WHERE tbl = ? AND pk = ?")
-        for column in try Row.fetchAll(columnStatement, arguments: [table.id, pk]) {
-            let ordinal: Int = column["col"]
-            versions.overrides[ordinal] = Stamp(
-                Version(hlc: HLC(rawValue: column["hlc"]), origin: try nodeName(column["node"])), seq: column["seq"])
-            ghosts[ordinal] = Value(column["ghost"] as DatabaseValue)
-        }
-        return StoredRow(versions: versions, ghosts: ghosts, scope: row["scope"], exists: true)
+        return stored
     }
 
     /// Applies one change from elsewhere with the merge rule: the domain table and the
@@ -244,8 +243,6 @@ package final class Applier {
             do {
                 ghosts = try writeDomain(table: table, pk: pk, values: values, stored: stored, plan: plan, keep: keep, into: &applied)
             } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
-                // A statement that failed cannot be reused (GRDB drops it from its cache too).
-                domainStatements.removeAll()
                 throw ApplyError.constraint(table: table.name, pk: pk, reason: error.message ?? "constraint failed")
             }
         }
@@ -259,7 +256,7 @@ package final class Applier {
         keep: (Stamp) -> Bool, into applied: inout AppliedChange
     ) throws -> [Int: Value] {
         var ghosts: [Int: Value] = [:]
-        let pkValue = pk.databaseValue
+        let pkValue = Value.text(pk)
         // Displaced versions the caller wants, for columns this change overwrites.
         let kept = plan.won.compactMap { column, previous in previous.flatMap { keep($0) ? (column, $0) : nil } }
         switch (plan.before.isAlive, plan.after.isAlive) {
@@ -270,8 +267,7 @@ package final class Applier {
             }
             let won = plan.won.keys.sorted()
             if !won.isEmpty {
-                try statement(.update(table: table.id, columns: won), table)
-                    .execute(arguments: StatementArguments(won.map { (values[$0] ?? .null).databaseValue } + [pkValue]))
+                try statement(.update(table: table.id, columns: won), table).execute(won.map { values[$0] ?? .null } + [pkValue])
             }
         case (false, true):
             for (column, stamp) in kept where stored.versions.overrides[column] != nil {
@@ -280,8 +276,7 @@ package final class Applier {
             let row = table.columns.map { column in
                 plan.won[column.ordinal] != nil ? values[column.ordinal] ?? .null : stored.ghosts[column.ordinal] ?? .null
             }
-            try statement(.insert(table: table.id), table)
-                .execute(arguments: StatementArguments([pkValue] + row.map(\.databaseValue)))
+            try statement(.insert(table: table.id), table).execute([pkValue] + row)
         case (true, false):
             let row = try currentValues(table, pk: pk, columns: table.columns.map(\.ordinal))
             for (column, value) in row {
@@ -290,7 +285,7 @@ package final class Applier {
                 }
                 if plan.after.overrides[column] != nil { ghosts[column] = value }
             }
-            try statement(.delete(table: table.id), table).execute(arguments: [pkValue])
+            try statement(.delete(table: table.id), table).execute([pkValue])
         case (false, false):
             for (column, stamp) in kept where stored.versions.overrides[column] != nil {
                 applied.displaced[column] = DisplacedValue(stamp: stamp, value: stored.ghosts[column] ?? .null)
@@ -305,69 +300,95 @@ package final class Applier {
     /// The current values of some columns of a visible row, by ordinal; empty if the row is not there.
     package func currentValues(_ table: TableSpec, pk: String, columns: [Int]) throws -> [Int: Value] {
         guard !columns.isEmpty else { return [:] }
-        guard let row = try Row.fetchOne(statement(.select(table: table.id, columns: columns), table), arguments: [pk]) else {
-            return [:]
-        }
         var values: [Int: Value] = [:]
-        for (index, column) in columns.enumerated() { values[column] = Value(row[index] as DatabaseValue) }
+        try statement(.select(table: table.id, columns: columns), table).run([.text(pk)]) { row in
+            for (index, column) in columns.enumerated() { values[column] = row.value(Int32(index)) }
+        }
         return values
     }
 
-    /// The statement for `key`, prepared (and kept in GRDB's cache) on first use.
-    private func statement(_ key: DomainStatement, _ table: TableSpec) throws -> Statement {
-        if let statement = domainStatements[key] { return statement }
+    /// The statement for `key`, prepared on first use; `table` for the domain statements.
+    private func statement(_ key: StatementKey, _ table: TableSpec? = nil) throws -> RawStatement {
+        if let statement = statements[key] { return statement }
+        let statement = try RawStatement(db, sql: sql(key, table))
+        statements[key] = statement
+        return statement
+    }
+
+    private func sql(_ key: StatementKey, _ table: TableSpec?) -> String {
+        switch key {
+        case .rowVersions:
+            return """
+                SELECT scope, alive, reg_hlc, reg_node, reg_seq, base_hlc, base_node, base_seq
+                FROM sync_rows WHERE tbl = ? AND pk = ?
+                """
+        case .columnVersions:
+            return "SELECT col, hlc, node, seq, ghost FROM sync_cols WHERE tbl = ? AND pk = ?"
+        case .saveRowVersions:
+            return """
+                INSERT INTO sync_rows (tbl, pk, scope, alive, reg_hlc, reg_node, reg_seq, base_hlc, base_node, base_seq)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (tbl, pk) DO UPDATE SET alive = excluded.alive,
+                    reg_hlc = excluded.reg_hlc, reg_node = excluded.reg_node, reg_seq = excluded.reg_seq,
+                    base_hlc = excluded.base_hlc, base_node = excluded.base_node, base_seq = excluded.base_seq
+                """
+        case .saveColumnVersion:
+            return """
+                INSERT INTO sync_cols (tbl, pk, col, hlc, node, seq, ghost) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (tbl, pk, col) DO UPDATE SET
+                    hlc = excluded.hlc, node = excluded.node, seq = excluded.seq, ghost = excluded.ghost
+                """
+        case .deleteColumnVersion:
+            return "DELETE FROM sync_cols WHERE tbl = ? AND pk = ? AND col = ?"
+        case .insert, .delete, .select, .update:
+            break
+        }
+        let table = table!
         let name = quoted(table.name), pk = quoted(table.primaryKey)
         func names(_ ordinals: [Int]) -> [String] { ordinals.map { quoted(table.column(ordinal: $0)!.name) } }
-        let sql = switch key {
+        return switch key {
         case .insert:
             "INSERT INTO \(name) (\(([pk] + names(table.columns.map(\.ordinal))).joined(separator: ", ")))"
                 + " VALUES (\(Array(repeating: "?", count: table.columns.count + 1).joined(separator: ", ")))"
         case .delete: "DELETE FROM \(name) WHERE \(pk) = ?"
         case .select(_, let columns): "SELECT \(names(columns).joined(separator: ", ")) FROM \(name) WHERE \(pk) = ?"
         case .update(_, let columns): "UPDATE \(name) SET \(names(columns).map { "\($0) = ?" }.joined(separator: ", ")) WHERE \(pk) = ?"
+        default: preconditionFailure("\(key) has fixed SQL")
         }
-        let statement = try db.cachedStatement(sql: sql)
-        domainStatements[key] = statement
-        return statement
     }
 
     private func saveVersions(
         table: TableSpec, pk: String, centre: String?, stored: StoredRow, plan: MergePlan, ghosts: [Int: Value]
     ) throws {
         let after = plan.after
+        let tableID = Value.integer(Int64(table.id)), pkValue = Value.text(pk)
         if !stored.exists || after.register != plan.before.register || after.base != plan.before.base {
-            let statement = try db.cachedStatement(sql: """
-                INSERT INTO sync_rows (tbl, pk, scope, alive, reg_hlc, reg_node, reg_seq, base_hlc, base_node, base_seq)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (tbl, pk) DO UPDATE SET alive = excluded.alive,
-                    reg_hlc = excluded.reg_hlc, reg_node = excluded.reg_node, reg_seq = excluded.reg_seq,
-                    base_hlc = excluded.base_hlc, base_node = excluded.base_node, base_seq = excluded.base_seq
-                """)
-            try statement.execute(arguments: [
-                table.id, pk, centre, after.isAlive,
-                after.register?.stamp.version.hlc.rawValue, try after.register.map { try nodeID($0.stamp.version.origin) },
-                after.register?.stamp.seq,
-                after.base?.version.hlc.rawValue, try after.base.map { try nodeID($0.version.origin) }, after.base?.seq,
+            try statement(.saveRowVersions).execute([
+                tableID, pkValue, Value(centre), .integer(after.isAlive ? 1 : 0),
+                Value(after.register?.stamp.version.hlc.rawValue), Value(try after.register.map { try nodeID($0.stamp.version.origin) }),
+                Value(after.register?.stamp.seq),
+                Value(after.base?.version.hlc.rawValue), Value(try after.base.map { try nodeID($0.version.origin) }), Value(after.base?.seq),
             ])
         }
         let columns = Set(plan.before.overrides.keys).union(after.overrides.keys)
         for column in columns.sorted() {
             guard let stamp = after.overrides[column] else {
-                let statement = try db.cachedStatement(sql: "DELETE FROM sync_cols WHERE tbl = ? AND pk = ? AND col = ?")
-                try statement.execute(arguments: [table.id, pk, column])
+                try statement(.deleteColumnVersion).execute([tableID, pkValue, .integer(Int64(column))])
                 continue
             }
             let ghost = after.isAlive ? Value.null : ghosts[column] ?? stored.ghosts[column] ?? .null
             if stamp == plan.before.overrides[column], ghost == stored.ghosts[column] ?? .null { continue }
-            let statement = try db.cachedStatement(sql: """
-                INSERT INTO sync_cols (tbl, pk, col, hlc, node, seq, ghost) VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (tbl, pk, col) DO UPDATE SET
-                    hlc = excluded.hlc, node = excluded.node, seq = excluded.seq, ghost = excluded.ghost
-                """)
-            try statement.execute(arguments: [
-                table.id, pk, column, stamp.version.hlc.rawValue, try nodeID(stamp.version.origin), stamp.seq,
-                ghost.databaseValue,
+            try statement(.saveColumnVersion).execute([
+                tableID, pkValue, .integer(Int64(column)), .integer(stamp.version.hlc.rawValue),
+                .integer(try nodeID(stamp.version.origin)), Value(stamp.seq), ghost,
             ])
         }
     }
+}
+
+extension Value {
+    /// An optional integer or text as a value: NULL when absent.
+    package init(_ integer: Int64?) { self = integer.map(Value.integer) ?? .null }
+
+    package init(_ text: String?) { self = text.map(Value.text) ?? .null }
 }

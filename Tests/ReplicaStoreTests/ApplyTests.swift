@@ -36,6 +36,29 @@ struct ApplyTests {
         #expect(try snapshot(forward.path) == snapshot(backward.path))
     }
 
+    /// The engine reads and writes its per-change statements through SQLite's C API
+    /// (`RawStatement`); a text with NUL characters and non-ASCII letters survives every leg:
+    /// the domain write, the ghost a delete keeps in `sync_cols`, and the re-insert from it.
+    @Test func textWithNULAndNonASCIIArrivesByteForByteThroughTheGhostOfADelete() throws {
+        let directory = try TemporaryDirectory()
+        let replica = try makeReplica(kassel, in: directory)
+        let text = "\u{0}vor – Größe 👍 \u{0} مرحبا\u{0}"
+        // Read back as hex by SQLite itself: GRDB's String reading stops at the first NUL.
+        let expected = text.utf8.map { String(format: "%02X", $0) }.joined()
+        func stored() throws -> String? {
+            try DatabaseQueue(path: replica.path).read { db in try String.fetchOne(db, sql: "SELECT hex(name) FROM organisations WHERE id = 'o1'") }
+        }
+        try replica.applyRemote([
+            remote(.insert, "organisations", "o1", organisation("Start"), at: 100),
+            remote(.update, "organisations", "o1", ["name": .text(text)], at: 400),
+        ], cursor: 2)
+        #expect(try stored() == expected)
+        try replica.applyRemote([remote(.delete, "organisations", "o1", at: 300, by: kassel)], cursor: 3)
+        #expect(try stored() == nil)
+        try replica.applyRemote([remote(.insert, "organisations", "o1", organisation("Wieder da"), at: 350, by: kassel)], cursor: 4)
+        #expect(try stored() == expected, "the update at 400 comes back from its ghost")
+    }
+
     @Test func aDeleteAndAConcurrentUpdateConvergeInBothOrders() throws {
         let directory = try TemporaryDirectory()
         let insert = remote(.insert, "organisations", "o1", organisation("Start"), at: 100)
