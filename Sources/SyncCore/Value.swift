@@ -26,7 +26,9 @@ public enum Value: Hashable, Sendable {
 
     /// Whether a STRICT column declared `type` accepts this value (NULL is checked separately).
     public func fits(columnType type: String) -> Bool {
-        switch (self, type.uppercased()) {
+        // Declared types are stored upper-cased; upper-case only what is not.
+        let type = type.utf8.contains(where: { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) }) ? type.uppercased() : type
+        return switch (self, type) {
         case (.null, _), (_, "ANY"): true
         case (.integer, "INTEGER"), (.integer, "INT"), (.integer, "REAL"): true
         case (.real, "REAL"): true

@@ -20,6 +20,9 @@ public struct TableSpec: Hashable, Sendable {
     public let primaryKey: String
     /// Every replicated column except the primary key, by ordinal.
     public let columns: [ColumnSpec]
+    /// Positions in `columns`, by name and by ordinal: looked up for every value of every change.
+    private let indexByName: [String: Int]
+    private let indexByOrdinal: [Int: Int]
 
     init(id: Int, name: String, scope: Scope, primaryKey: String, columns: [ColumnSpec]) {
         self.id = id
@@ -27,11 +30,13 @@ public struct TableSpec: Hashable, Sendable {
         self.scope = scope
         self.primaryKey = primaryKey
         self.columns = columns.sorted { $0.ordinal < $1.ordinal }
+        indexByName = Dictionary(self.columns.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+        indexByOrdinal = Dictionary(self.columns.enumerated().map { ($1.ordinal, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
-    public func column(named name: String) -> ColumnSpec? { columns.first { $0.name == name } }
+    public func column(named name: String) -> ColumnSpec? { indexByName[name].map { columns[$0] } }
 
-    public func column(ordinal: Int) -> ColumnSpec? { columns.first { $0.ordinal == ordinal } }
+    public func column(ordinal: Int) -> ColumnSpec? { indexByOrdinal[ordinal].map { columns[$0] } }
 
     /// The column that holds a row's centre, for centre-scoped tables.
     public var centreColumn: ColumnSpec? { scope == .centre ? column(named: Node.centreColumn) : nil }
