@@ -25,10 +25,11 @@ public enum Value: Hashable, Sendable {
     }
 
     /// Whether a STRICT column declared `type` accepts this value (NULL is checked separately).
+    ///
+    /// - Parameter type: upper-cased, as `ColumnSpec.type` holds it (checked for every value
+    ///   of every change, so it is not upper-cased again here).
     public func fits(columnType type: String) -> Bool {
-        // Declared types are stored upper-cased; upper-case only what is not.
-        let type = type.utf8.contains(where: { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) }) ? type.uppercased() : type
-        return switch (self, type) {
+        switch (self, type) {
         case (.null, _), (_, "ANY"): true
         case (.integer, "INTEGER"), (.integer, "INT"), (.integer, "REAL"): true
         case (.real, "REAL"): true
