@@ -348,11 +348,12 @@ public final class Replica: Sendable {
     private func compose(_ entry: LogEntry, hlc: HLC, seen: Int64, stashed anyStashed: Bool, applier: Applier, db: Database) throws -> Change? {
         let table = entry.table
         let version = Version(hlc: hlc, origin: node)
-        let stored = try applier.storedRow(table: table, pk: entry.pk)
         var change = Change(
             seq: entry.seq, table: table.name, pk: entry.pk, op: entry.op, centre: centre(of: entry), values: [:],
             hlc: hlc, origin: node, seen: seen)
         if entry.op == .delete { return change }
+        // An insert travels with the row as it is now: its column versions are not needed.
+        let stored = try applier.storedRow(table: table, pk: entry.pk, columns: entry.op == .update)
 
         // Local values a remote change displaced before they were pushed, by column and clock.
         var stashed: [Int: [Int64: Value]] = [:]
@@ -361,7 +362,8 @@ public final class Replica: Sendable {
         {
             stashed[row["col"], default: [:]][row["hlc"]] = Value(row["value"] as DatabaseValue)
         }
-        let current = stored.versions.isAlive ? try applier.currentValues(table, pk: entry.pk, columns: table.columns.map(\.ordinal)) : [:]
+        let wanted = entry.op == .insert ? table.columns.map(\.ordinal) : entry.columns
+        let current = stored.versions.isAlive ? try applier.currentValues(table, pk: entry.pk, columns: wanted) : [:]
 
         if entry.op == .insert {
             // The row as inserted is the row now, unless a remote change displaced it (stashed).

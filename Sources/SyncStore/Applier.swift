@@ -170,7 +170,10 @@ package final class Applier {
     }
 
     /// Reads a row's versions, ghosts and scope.
-    package func storedRow(table: TableSpec, pk: String) throws -> StoredRow {
+    ///
+    /// - Parameter columns: false leaves out the column versions and ghosts (`sync_cols`),
+    ///   for a caller that needs only the row's register, base and scope.
+    package func storedRow(table: TableSpec, pk: String, columns: Bool = true) throws -> StoredRow {
         var stored = StoredRow(versions: RowVersions(), ghosts: [:], scope: nil, exists: false)
         try statement(.rowVersions).run([.integer(Int64(table.id)), .text(pk)]) { row in
             stored.exists = true
@@ -185,7 +188,7 @@ package final class Applier {
                     Version(hlc: HLC(rawValue: hlc), origin: try nodeName(row.integer(6))), seq: row.optionalInteger(7))
             }
         }
-        guard stored.exists else { return stored }
+        guard stored.exists, columns else { return stored }
         try statement(.columnVersions).run([.integer(Int64(table.id)), .text(pk)]) { column in
             let ordinal = Int(column.integer(0))
             stored.versions.overrides[ordinal] = Stamp(
