@@ -17,13 +17,14 @@ package enum Digest {
             let columns = table.columns.map(\.name).sorted()
             let names = ([table.primaryKey] + columns).map(quoted).joined(separator: ", ")
             let filter = table.scope == .centre && centre != nil ? " WHERE \(quoted(Node.centreColumn)) = ?" : ""
-            let rows = try Row.fetchCursor(
-                db, sql: "SELECT \(names) FROM \(quoted(table.name))\(filter) ORDER BY \(quoted(table.primaryKey))",
-                arguments: filter.isEmpty ? [] : [centre])
+            // Read through SQLite's C API: GRDB's text reading stops at a NUL character, and
+            // two texts that differ only after one must not digest alike.
+            let rows = try RawStatement(
+                db, sql: "SELECT \(names) FROM \(quoted(table.name))\(filter) ORDER BY \(quoted(table.primaryKey))")
             var hasher = SHA256()
             var count = 0
-            while let row = try rows.next() {
-                for index in 0..<row.count { feed(Value(row[index] as DatabaseValue), into: &hasher) }
+            try rows.run(filter.isEmpty ? [] : [Value(centre)]) { row in
+                for index in 0...columns.count { feed(row.value(Int32(index)), into: &hasher) }
                 count += 1
             }
             digests[table.name] = TableDigest(rows: count, sha256: hasher.finalize().map { String(format: "%02x", $0) }.joined())

@@ -59,6 +59,20 @@ struct ApplyTests {
         #expect(try stored() == expected, "the update at 400 comes back from its ghost")
     }
 
+    /// `verify` compares digests: two replicas whose texts differ only after a NUL
+    /// character must not digest alike.
+    @Test func theDigestSeesEveryByteOfATextPastANUL() throws {
+        let directory = try TemporaryDirectory()
+        func digest(_ name: String, file: String) throws -> String? {
+            let replica = try makeReplica(kassel, in: directory, file: file)
+            try replica.applyRemote([remote(.insert, "organisations", "o1", organisation(name), at: 100)], cursor: 1)
+            return try replica.digest()["organisations"]?.sha256
+        }
+        let first = try digest("Verein\u{0}Kassel", file: "first.db")
+        #expect(first == (try digest("Verein\u{0}Kassel", file: "same.db")))
+        #expect(first != (try digest("Verein\u{0}Fulda", file: "other.db")))
+    }
+
     @Test func aDeleteAndAConcurrentUpdateConvergeInBothOrders() throws {
         let directory = try TemporaryDirectory()
         let insert = remote(.insert, "organisations", "o1", organisation("Start"), at: 100)
