@@ -105,33 +105,35 @@ extension HubStore {
         return try applier.storedRow(table: table, pk: pk).ghosts[column] ?? .null
     }
 
+    /// Stores a new conflict record. Through `RawStatement`, which binds a text whole: GRDB
+    /// binds it up to its first NUL character, and a loser's value must not lose a byte.
     func record(_ conflict: NewConflict, applier: Applier, db: Database, now: Int64) throws -> Int64 {
-        try db.execute(
+        try RawStatement(
+            db,
             sql: """
                 INSERT INTO sync_conflicts (tbl, pk, centre, col, winner_value, winner_node, winner_hlc,
                                             loser_value, loser_node, loser_hlc, recorded_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
-                conflict.tableID, conflict.pk, conflict.centre, conflict.column,
-                conflict.winner.value.databaseValue, try applier.nodeID(conflict.winner.origin), conflict.winner.hlc.rawValue,
-                conflict.loser.value.databaseValue, try applier.nodeID(conflict.loser.origin), conflict.loser.hlc.rawValue, now,
-            ])
+                """
+        ).execute([
+            .integer(Int64(conflict.tableID)), .text(conflict.pk), Value(conflict.centre), Value(conflict.column.map(Int64.init)),
+            conflict.winner.value, .integer(try applier.nodeID(conflict.winner.origin)), .integer(conflict.winner.hlc.rawValue),
+            conflict.loser.value, .integer(try applier.nodeID(conflict.loser.origin)), .integer(conflict.loser.hlc.rawValue), .integer(now),
+        ])
         return db.lastInsertedRowID
     }
 
     // MARK: Reading and resolving
 
+    /// The conflict records with their origins' names and their values whole.
+    private static let conflictsSQL = """
+        SELECT c.*, w.name AS winner_origin, l.name AS loser_origin,
+            \(Value.bytesColumn("winner_value", of: "c")), \(Value.bytesColumn("loser_value", of: "c"))
+        FROM sync_conflicts c JOIN sync_nodes w ON w.id = c.winner_node JOIN sync_nodes l ON l.id = c.loser_node
+        """
+
     func conflictRecord(id: Int64, db: Database) throws -> ConflictRecord? {
-        guard let row = try Row.fetchOne(
-            db,
-            sql: """
-                SELECT c.*, w.name AS winner_origin, l.name AS loser_origin
-                FROM sync_conflicts c JOIN sync_nodes w ON w.id = c.winner_node JOIN sync_nodes l ON l.id = c.loser_node
-                WHERE c.id = ?
-                """,
-            arguments: [id])
-        else { return nil }
+        guard let row = try Row.fetchOne(db, sql: Self.conflictsSQL + " WHERE c.id = ?", arguments: [id]) else { return nil }
         return try conflictRecord(row)
     }
 
@@ -141,8 +143,8 @@ extension HubStore {
         return ConflictRecord(
             id: row["id"], table: table.name, pk: row["pk"], centre: row["centre"],
             column: column.flatMap { table.column(ordinal: $0)?.name },
-            winner: ConflictSide(value: Value(row["winner_value"] as DatabaseValue), origin: row["winner_origin"], hlc: HLC(rawValue: row["winner_hlc"])),
-            loser: ConflictSide(value: Value(row["loser_value"] as DatabaseValue), origin: row["loser_origin"], hlc: HLC(rawValue: row["loser_hlc"])),
+            winner: ConflictSide(value: Value(row, whole: "winner_value"), origin: row["winner_origin"], hlc: HLC(rawValue: row["winner_hlc"])),
+            loser: ConflictSide(value: Value(row, whole: "loser_value"), origin: row["loser_origin"], hlc: HLC(rawValue: row["loser_hlc"])),
             recordedAt: row["recorded_at"], resolvedAt: row["resolved_at"], resolvedBy: row["resolved_by"], kept: row["kept"])
     }
 
@@ -151,12 +153,7 @@ extension HubStore {
         try await read { db in
             try Row.fetchAll(
                 db,
-                sql: """
-                    SELECT c.*, w.name AS winner_origin, l.name AS loser_origin
-                    FROM sync_conflicts c JOIN sync_nodes w ON w.id = c.winner_node JOIN sync_nodes l ON l.id = c.loser_node
-                    WHERE (? IS NULL OR c.centre = ?) AND (? = 0 OR c.resolved_at IS NULL)
-                    ORDER BY c.id DESC
-                    """,
+                sql: Self.conflictsSQL + " WHERE (? IS NULL OR c.centre = ?) AND (? = 0 OR c.resolved_at IS NULL) ORDER BY c.id DESC",
                 arguments: [centre, centre, openOnly ? 1 : 0]
             ).map { try self.conflictRecord($0) }
         }

@@ -269,14 +269,14 @@ public final class Replica: Sendable {
             let isPendingLocal = { (stamp: Stamp) in stamp.version.origin == node && stamp.version.hlc.rawValue > ackedHLC }
             let applier = try Applier(db: db, schema: schema)
             let scope = ScopeRule(centre: node == Node.hmsi ? nil : node, reference: true)
-            let stash = try db.cachedStatement(
-                sql: "INSERT OR REPLACE INTO sync_stash (tbl, pk, col, hlc, value) VALUES (?, ?, ?, ?, ?)")
+            let stash = try RawStatement(db, sql: "INSERT OR REPLACE INTO sync_stash (tbl, pk, col, hlc, value) VALUES (?, ?, ?, ?, ?)")
             var report = ApplyReport(hlc: HLC(rawValue: state["hlc"]))
             for change in changes {
                 let result = try applier.apply(change, scope: scope, keep: isPendingLocal)
                 for (column, displaced) in result.displaced {
-                    try stash.execute(arguments: [
-                        result.table.id, change.pk, column, displaced.stamp.version.hlc.rawValue, displaced.value.databaseValue,
+                    try stash.execute([
+                        .integer(Int64(result.table.id)), .text(change.pk), .integer(Int64(column)),
+                        .integer(displaced.stamp.version.hlc.rawValue), displaced.value,
                     ])
                     report.stashed += 1
                 }
@@ -357,10 +357,11 @@ public final class Replica: Sendable {
 
         // Local values a remote change displaced before they were pushed, by column and clock.
         var stashed: [Int: [Int64: Value]] = [:]
-        for row in anyStashed ? try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT col, hlc, value FROM sync_stash WHERE tbl = ? AND pk = ?"), arguments: [table.id, entry.pk]) : []
-        {
-            stashed[row["col"], default: [:]][row["hlc"]] = Value(row["value"] as DatabaseValue)
+        if anyStashed {
+            try RawStatement(db, sql: "SELECT col, hlc, value FROM sync_stash WHERE tbl = ? AND pk = ?")
+                .run([.integer(Int64(table.id)), .text(entry.pk)]) { row in
+                    stashed[Int(row.integer(0)), default: [:]][row.integer(1)] = row.value(2)
+                }
         }
         let wanted = entry.op == .insert ? table.columns.map(\.ordinal) : entry.columns
         let current = stored.versions.isAlive ? try applier.currentValues(table, pk: entry.pk, columns: wanted) : [:]

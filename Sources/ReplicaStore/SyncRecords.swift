@@ -114,26 +114,34 @@ extension Replica {
 
     // MARK: Conflict mirror and refusals
 
+    /// Mirrors a conflict record. Through `RawStatement`, which binds a text whole (GRDB
+    /// binds it up to its first NUL character).
     static func store(_ conflict: ConflictRecord, in db: Database) throws {
-        try db.execute(
+        try RawStatement(
+            db,
             sql: """
                 INSERT OR REPLACE INTO sync_conflicts (id, table_name, pk, centre, column_name, winner_value, winner_origin, winner_hlc,
                     loser_value, loser_origin, loser_hlc, recorded_at, resolved_at, resolved_by, kept)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
-                conflict.id, conflict.table, conflict.pk, conflict.centre, conflict.column,
-                conflict.winner.value.databaseValue, conflict.winner.origin, conflict.winner.hlc.rawValue,
-                conflict.loser.value.databaseValue, conflict.loser.origin, conflict.loser.hlc.rawValue,
-                conflict.recordedAt, conflict.resolvedAt, conflict.resolvedBy, conflict.kept,
-            ])
+                """
+        ).execute([
+            .integer(conflict.id), .text(conflict.table), .text(conflict.pk), Value(conflict.centre), Value(conflict.column),
+            conflict.winner.value, .text(conflict.winner.origin), .integer(conflict.winner.hlc.rawValue),
+            conflict.loser.value, .text(conflict.loser.origin), .integer(conflict.loser.hlc.rawValue),
+            .integer(conflict.recordedAt), Value(conflict.resolvedAt), Value(conflict.resolvedBy), Value(conflict.kept),
+        ])
     }
 
     /// The hub's conflict records about this replica's rows, newest first.
     public func conflicts(openOnly: Bool = false) throws(ReplicaError) -> [ConflictRecord] {
         try read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM sync_conflicts WHERE (? = 0 OR resolved_at IS NULL) ORDER BY id DESC", arguments: [openOnly ? 1 : 0]
+                db,
+                sql: """
+                    SELECT *, \(Value.bytesColumn("winner_value")), \(Value.bytesColumn("loser_value")) FROM sync_conflicts
+                    WHERE (? = 0 OR resolved_at IS NULL) ORDER BY id DESC
+                    """,
+                arguments: [openOnly ? 1 : 0]
             ).map(Self.conflict)
         }
     }
@@ -141,8 +149,8 @@ extension Replica {
     private static func conflict(_ row: Row) -> ConflictRecord {
         ConflictRecord(
             id: row["id"], table: row["table_name"], pk: row["pk"], centre: row["centre"], column: row["column_name"],
-            winner: ConflictSide(value: Value(row["winner_value"] as DatabaseValue), origin: row["winner_origin"], hlc: HLC(rawValue: row["winner_hlc"])),
-            loser: ConflictSide(value: Value(row["loser_value"] as DatabaseValue), origin: row["loser_origin"], hlc: HLC(rawValue: row["loser_hlc"])),
+            winner: ConflictSide(value: Value(row, whole: "winner_value"), origin: row["winner_origin"], hlc: HLC(rawValue: row["winner_hlc"])),
+            loser: ConflictSide(value: Value(row, whole: "loser_value"), origin: row["loser_origin"], hlc: HLC(rawValue: row["loser_hlc"])),
             recordedAt: row["recorded_at"], resolvedAt: row["resolved_at"], resolvedBy: row["resolved_by"], kept: row["kept"])
     }
 

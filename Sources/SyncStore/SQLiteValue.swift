@@ -25,6 +25,25 @@ extension Value {
     }
 }
 
+extension Value {
+    /// A stored value from a GRDB row, whole. GRDB's text reading stops at a NUL character,
+    /// so a text is taken again from `<column>_bytes`, which the query selects as
+    /// `CAST(<column> AS BLOB) AS <column>_bytes` (`Value.bytesColumn`).
+    package init(_ row: Row, whole column: String) {
+        let value = Value(row[column] as DatabaseValue)
+        if case .text = value, let bytes = row[column + "_bytes"] as Data? {
+            self = .text(String(decoding: bytes, as: UTF8.self))
+        } else {
+            self = value
+        }
+    }
+
+    /// The result column `init(_:whole:)` reads besides `column` itself.
+    package static func bytesColumn(_ column: String, of table: String? = nil) -> String {
+        "CAST(\(table.map { "\($0)." } ?? "")\(column) AS BLOB) AS \(column)_bytes"
+    }
+}
+
 /// `name` as a quoted SQL identifier.
 package func quoted(_ name: String) -> String {
     "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""

@@ -24,6 +24,29 @@ struct ConflictTests {
         try writer.write { db in try db.execute(sql: sql) }
     }
 
+    /// A losing text keeps every byte in the record, at the hub and in the centre's mirror,
+    /// a NUL character included (GRDB's text reading would stop at it).
+    @Test func aLosingTextWithANULIsRecordedWhole() async throws {
+        let harness = try await HubHarness()
+        try await harness.application().test(.router) { client in
+            let project = try await sharedProject(harness, client: client)
+            try edit(harness.replica(kassel), "UPDATE projects SET title = 'Sprach' || char(0) || 'café (Zentrum)' WHERE id = '\(project)'", offset: 1_000)
+            try edit(harness.replica(Node.hmsi), "UPDATE projects SET title = 'Sprach' || char(0) || 'café (HMSI)' WHERE id = '\(project)'", offset: 2_000)
+            for node in [kassel, Node.hmsi] { try await client.sync(harness.replica(node), token: harness.token(node)) }
+            let record = try #require(try await harness.store.conflicts().first)
+            #expect(record.loser.value == .text("Sprach\u{0}café (Zentrum)"))
+            #expect(record.winner.value == .text("Sprach\u{0}café (HMSI)"))
+            // The centre's mirror, as its sync stores a pulled record (this harness's sync does not).
+            let replica = harness.replica(kassel)
+            let pulled = try await client.sync(replica, token: harness.token(kassel)).pulled.flatMap(\.conflicts)
+            #expect(pulled.map(\.loser.value) == [record.loser.value], "the pull carries the whole text")
+            try replica.applyRemote([], conflicts: pulled, cursor: replica.status().cursor)
+            let mirrored = try #require(try replica.conflicts().first)
+            #expect(mirrored.loser.value == record.loser.value)
+            #expect(mirrored.winner.value == record.winner.value)
+        }
+    }
+
     @Test(arguments: [true, false])
     func concurrentEditsOfOneColumnRecordOneConflictAndTheNewerWinsEverywhere(centreFirst: Bool) async throws {
         let harness = try await HubHarness()
