@@ -333,11 +333,12 @@ public final class Replica: Sendable {
             }
             let applier = try Applier(db: db, schema: schema)
             // Usually empty; then no entry needs to look there.
-            let stashed = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sync_stash)") ?? false
+            let stash = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sync_stash)") ?? false
+                ? try RawStatement(db, sql: "SELECT col, hlc, value FROM sync_stash WHERE tbl = ? AND pk = ?") : nil
             var batch = OutgoingBatch(after: start, changes: [], lastSeq: start, more: entries.count > limit)
             for (entry, hlc, seen) in entries.prefix(limit) {
                 batch.lastSeq = entry.seq
-                if let change = try compose(entry, hlc: hlc, seen: seen, stashed: stashed, applier: applier, db: db) {
+                if let change = try compose(entry, hlc: hlc, seen: seen, stash: stash, applier: applier) {
                     batch.changes.append(change)
                 }
             }
@@ -345,7 +346,8 @@ public final class Replica: Sendable {
         }
     }
 
-    private func compose(_ entry: LogEntry, hlc: HLC, seen: Int64, stashed anyStashed: Bool, applier: Applier, db: Database) throws -> Change? {
+    /// - Parameter stash: the query for a row's stashed values; nil when the stash is empty.
+    private func compose(_ entry: LogEntry, hlc: HLC, seen: Int64, stash: RawStatement?, applier: Applier) throws -> Change? {
         let table = entry.table
         let version = Version(hlc: hlc, origin: node)
         var change = Change(
@@ -357,11 +359,8 @@ public final class Replica: Sendable {
 
         // Local values a remote change displaced before they were pushed, by column and clock.
         var stashed: [Int: [Int64: Value]] = [:]
-        if anyStashed {
-            try RawStatement(db, sql: "SELECT col, hlc, value FROM sync_stash WHERE tbl = ? AND pk = ?")
-                .run([.integer(Int64(table.id)), .text(entry.pk)]) { row in
-                    stashed[Int(row.integer(0)), default: [:]][row.integer(1)] = row.value(2)
-                }
+        try stash?.run([.integer(Int64(table.id)), .text(entry.pk)]) { row in
+            stashed[Int(row.integer(0)), default: [:]][row.integer(1)] = row.value(2)
         }
         let wanted = entry.op == .insert ? table.columns.map(\.ordinal) : entry.columns
         let current = stored.versions.isAlive ? try applier.currentValues(table, pk: entry.pk, columns: wanted) : [:]

@@ -388,10 +388,3 @@ package final class Applier {
         }
     }
 }
-
-extension Value {
-    /// An optional integer or text as a value: NULL when absent.
-    package init(_ integer: Int64?) { self = integer.map(Value.integer) ?? .null }
-
-    package init(_ text: String?) { self = text.map(Value.text) ?? .null }
-}

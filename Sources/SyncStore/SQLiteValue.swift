@@ -26,6 +26,11 @@ extension Value {
 }
 
 extension Value {
+    /// An optional integer or text as a value: NULL when absent.
+    package init(_ integer: Int64?) { self = integer.map(Value.integer) ?? .null }
+
+    package init(_ text: String?) { self = text.map(Value.text) ?? .null }
+
     /// A stored value from a GRDB row, whole. GRDB's text reading stops at a NUL character,
     /// so a text is taken again from `<column>_bytes`, which the query selects as
     /// `CAST(<column> AS BLOB) AS <column>_bytes` (`Value.bytesColumn`).
