@@ -24,14 +24,20 @@ struct ConflictTests {
         try writer.write { db in try db.execute(sql: sql) }
     }
 
+    /// Offline, Kassel and then HMSI (a second later) set the project's title; `centre` and
+    /// `hmsi` are SQL expressions. HMSI's title wins, Kassel's is the recorded loser.
+    private func conflictingTitles(_ harness: HubHarness, _ project: String, centre: String, hmsi: String) throws {
+        try edit(harness.replica(kassel), "UPDATE projects SET title = \(centre) WHERE id = '\(project)'", offset: 1_000)
+        try edit(harness.replica(Node.hmsi), "UPDATE projects SET title = \(hmsi) WHERE id = '\(project)'", offset: 2_000)
+    }
+
     /// A losing text keeps every byte in the record, at the hub and in the centre's mirror,
     /// a NUL character included (GRDB's text reading would stop at it).
     @Test func aLosingTextWithANULIsRecordedWhole() async throws {
         let harness = try await HubHarness()
         try await harness.application().test(.router) { client in
             let project = try await sharedProject(harness, client: client)
-            try edit(harness.replica(kassel), "UPDATE projects SET title = 'Sprach' || char(0) || 'café (Zentrum)' WHERE id = '\(project)'", offset: 1_000)
-            try edit(harness.replica(Node.hmsi), "UPDATE projects SET title = 'Sprach' || char(0) || 'café (HMSI)' WHERE id = '\(project)'", offset: 2_000)
+            try conflictingTitles(harness, project, centre: "'Sprach' || char(0) || 'café (Zentrum)'", hmsi: "'Sprach' || char(0) || 'café (HMSI)'")
             for node in [kassel, Node.hmsi] { try await client.sync(harness.replica(node), token: harness.token(node)) }
             let record = try #require(try await harness.store.conflicts().first)
             #expect(record.loser.value == .text("Sprach\u{0}café (Zentrum)"))
@@ -128,8 +134,7 @@ struct ConflictTests {
         let harness = try await HubHarness()
         try await harness.application().test(.router) { client in
             let project = try await sharedProject(harness, client: client)
-            try edit(harness.replica(kassel), "UPDATE projects SET title = 'Verloren' WHERE id = '\(project)'", offset: 1_000)
-            try edit(harness.replica(Node.hmsi), "UPDATE projects SET title = 'Gewonnen' WHERE id = '\(project)'", offset: 2_000)
+            try conflictingTitles(harness, project, centre: "'Verloren'", hmsi: "'Gewonnen'")
             for node in [kassel, Node.hmsi, kassel, Node.hmsi] { try await client.sync(harness.replica(node), token: harness.token(node)) }
             let record = try #require(try await harness.store.conflicts(openOnly: true).first)
 
