@@ -25,6 +25,10 @@ struct ScaleBenchmark: AsyncParsableCommand {
               pull_peak_rss_ratio                                     large / small (flat is 1)
               daemon_rss_idle_mb, daemon_anon_idle_mb                 `wirsync daemon` after its first sync:
                                                                       all resident pages; its own memory only
+              daemon_rss_floor_mb                                     wirsync-bench-floor: the Swift runtime,
+                                                                      Foundation, libcurl and SQLite loaded
+                                                                      and initialised, nothing of WIR-Sync
+              daemon_rss_over_floor_mb                                idle daemon - floor
               setup_push_changes_per_s_large, setup_pull_changes_per_s_large
             """
     )
@@ -81,13 +85,20 @@ struct ScaleBenchmark: AsyncParsableCommand {
         return median(times)
     }
 
-    /// The resident memory of a daemon that has synced once and waits for the next round.
+    /// The resident memory of a daemon that has synced once and waits for the next round,
+    /// and of a process holding only the libraries it cannot do without (the floor).
     private func daemonIdle(_ deployment: Deployment) throws {
         let daemon = try BackgroundProcess(deployment.wirsync, ["daemon", "--db", deployment.path(centre), "--interval", "600"])
         defer { daemon.stop() }
         _ = try daemon.waitForOutput(inErrors: true) { $0.contains("synced") ? true : nil }
+        let floor = try BackgroundProcess(builtProduct("wirsync-bench-floor"), [])
+        defer { floor.stop() }
+        _ = try floor.waitForOutput { $0.hasPrefix("ready") ? true : nil }
         Thread.sleep(forTimeInterval: 2)
-        report("daemon_rss_idle_mb", try memoryMiB(pid: daemon.pid), digits: 1)
+        let idle = try memoryMiB(pid: daemon.pid), floorMiB = try memoryMiB(pid: floor.pid)
+        report("daemon_rss_idle_mb", idle, digits: 1)
         report("daemon_anon_idle_mb", try memoryMiB(pid: daemon.pid, field: "RssAnon"), digits: 1)
+        report("daemon_rss_floor_mb", floorMiB, digits: 1)
+        report("daemon_rss_over_floor_mb", idle - floorMiB, digits: 1)
     }
 }
