@@ -88,51 +88,74 @@ public struct SyncSession: Sendable {
         return report
     }
 
+    /// The push pipeline. While the hub applies batch k, the centre acknowledges batch k − 1
+    /// and composes batch k + 1 with its JSON and compressed body, so the hub waits only for
+    /// the bytes. Batches
+    /// still reach the hub one at a time and in order (its exactly-once check is the highest
+    /// sequence per replica), and a batch is acknowledged only with the hub's answer to it.
     private func push(into report: inout SyncReport, progress: (SyncProgress) -> Void) async throws(SyncError) {
         let replicaID = try attempt { try replica.status().replicaID }
         var size = limits.batchChanges
-        var batch = try attempt { try replica.outgoing(limit: size) }
-        while batch.lastSeq > batch.after {
+        var answered: (batch: Replica.OutgoingBatch, response: PushResponse)?
+        var next = try prepare(after: nil, size: &size, replicaID: replicaID)
+        while let (batch, request, body) = next {
             guard !Task.isCancelled else { throw .cancelled }
+            async let sent = Self.send(request, body: body, over: transport)
+            if let (batch, response) = answered {
+                try acknowledge(batch, response, into: &report, progress: progress)
+            }
+            next = try prepare(after: batch.lastSeq, size: &size, replicaID: replicaID)
+            switch await sent {
+            case .success(let response):
+                guard response.ackedSeq >= batch.lastSeq else {
+                    throw .transport(.malformedResponse("the hub acknowledged up to \(response.ackedSeq), below the batch's \(batch.lastSeq)"))
+                }
+                answered = (batch, response)
+            case .failure(let error): throw .transport(error)
+            }
+        }
+        if let (batch, response) = answered {
+            try acknowledge(batch, response, into: &report, progress: progress)
+        }
+    }
+
+    /// The batch after `after` (the last acknowledged entry if nil) with its request and
+    /// body, or nil if nothing is left; a batch whose JSON is over the byte limit is halved
+    /// until it fits, and `size` stays halved for the rest of the sync.
+    private func prepare(after: Int64?, size: inout Int, replicaID: String) throws(SyncError) -> (Replica.OutgoingBatch, PushRequest, PushBody)? {
+        while true {
+            let batch = try attempt { try replica.outgoing(limit: size, after: after) }
+            guard batch.lastSeq > batch.after else { return nil }
             let request = PushRequest(replicaID: replicaID, lastSeq: batch.lastSeq, changes: batch.changes)
             let json = request.json()
             if batch.changes.count > 1, json.count > limits.batchBytes {
                 size = max(1, batch.changes.count / 2)
-                let after = batch.after
-                batch = try attempt { try replica.outgoing(limit: size, after: after) }
                 continue
             }
-            // The hub applies this batch while the next one is composed: both cores busy.
-            async let sent = Self.send(request, json: json, over: transport)
-            let lastSeq = batch.lastSeq
-            let next = try attempt { try replica.outgoing(limit: size, after: lastSeq) }
-            let response: PushResponse
-            switch await sent {
-            case .success(let answer): response = answer
-            case .failure(let error): throw .transport(error)
-            }
-            guard response.ackedSeq >= batch.lastSeq else {
-                throw .transport(.malformedResponse("the hub acknowledged up to \(response.ackedSeq), below the batch's \(batch.lastSeq)"))
-            }
-            try attempt {
-                try replica.acknowledge(through: response.ackedSeq, refusals: response.refused, sent: batch.changes)
-                try replica.observeHub(timeMillis: response.hubTime)
-            }
-            report.pushed += batch.changes.count
-            report.pushBatches += 1
-            report.applied += response.applied
-            report.duplicates += response.duplicates
-            report.refused += response.refused
-            report.conflicts += response.conflicts
-            observe(hubTime: response.hubTime, into: &report)
-            progress(SyncProgress(phase: .push, batches: report.pushBatches, changes: report.pushed))
-            batch = next
+            return (batch, request, transport.body(json: json))
         }
     }
 
-    private static func send(_ request: PushRequest, json: Data, over transport: any HubTransport) async -> Result<PushResponse, TransportError> {
+    private func acknowledge(
+        _ batch: Replica.OutgoingBatch, _ response: PushResponse, into report: inout SyncReport, progress: (SyncProgress) -> Void
+    ) throws(SyncError) {
+        try attempt {
+            try replica.acknowledge(through: response.ackedSeq, refusals: response.refused, sent: batch.changes)
+            try replica.observeHub(timeMillis: response.hubTime)
+        }
+        report.pushed += batch.changes.count
+        report.pushBatches += 1
+        report.applied += response.applied
+        report.duplicates += response.duplicates
+        report.refused += response.refused
+        report.conflicts += response.conflicts
+        observe(hubTime: response.hubTime, into: &report)
+        progress(SyncProgress(phase: .push, batches: report.pushBatches, changes: report.pushed))
+    }
+
+    private static func send(_ request: PushRequest, body: PushBody, over transport: any HubTransport) async -> Result<PushResponse, TransportError> {
         do throws(TransportError) {
-            return .success(try await transport.push(request, json: json))
+            return .success(try await transport.push(request, body: body))
         } catch {
             return .failure(error)
         }

@@ -70,11 +70,19 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
     public var transferred: TransferStatistics { queue.sync { statistics } }
 
     public func push(_ request: PushRequest) async throws(TransportError) -> PushResponse {
-        try await push(request, json: request.json())
+        try await push(request, body: body(json: request.json()))
     }
 
-    public func push(_ request: PushRequest, json: Data) async throws(TransportError) -> PushResponse {
-        try await call(.post, "/v1/push", body: json)
+    /// The JSON, gzip-compressed when it is over `gzipAbove` bytes.
+    public func body(json: Data) -> PushBody {
+        guard json.count > configuration.gzipAbove else { return PushBody(json: json) }
+        var buffer = ByteBuffer(bytes: json)
+        guard let compressed = try? buffer.compress(with: .gzip()) else { return PushBody(json: json) }
+        return PushBody(json: json, compressed: Data(compressed.readableBytesView), contentEncoding: "gzip")
+    }
+
+    public func push(_ request: PushRequest, body: PushBody) async throws(TransportError) -> PushResponse {
+        try await call(.post, "/v1/push", body: body)
     }
 
     public func pull(after cursor: Int64, limit: Int) async throws(TransportError) -> PullResponse {
@@ -95,14 +103,14 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
         var body: Data
     }
 
-    private func call<T: Decodable>(_ method: Method, _ path: String, body: Data?) async throws(TransportError) -> T {
+    private func call<T: Decodable>(_ method: Method, _ path: String, body: PushBody?) async throws(TransportError) -> T {
         try await call(method, path, body: body) { body in try JSONDecoder().decode(T.self, from: body) }
     }
 
     /// Sends a request and reads a 2xx answer with `read`; any other status becomes the
     /// hub's error.
     private func call<T, Failure: Error>(
-        _ method: Method, _ path: String, body: Data?, read: (Data) throws(Failure) -> T
+        _ method: Method, _ path: String, body: PushBody?, read: (Data) throws(Failure) -> T
     ) async throws(TransportError) -> T {
         let response = try await perform(method, path, body: body)
         guard (200..<300).contains(response.status) else {
@@ -120,7 +128,7 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
     }
 
     /// Sends one request on the transport's queue and waits for the answer.
-    func perform(_ method: Method, _ path: String, body: Data?) async throws(TransportError) -> RawResponse {
+    func perform(_ method: Method, _ path: String, body: PushBody?) async throws(TransportError) -> RawResponse {
         let result: Result<RawResponse, TransportError> = await withCheckedContinuation { continuation in
             queue.async {
                 continuation.resume(returning: self.performBlocking(method, path, body: body))
@@ -134,13 +142,12 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
         var headers: [String: String] = [:]
     }
 
-    private func performBlocking(_ method: Method, _ path: String, body: Data?) -> Result<RawResponse, TransportError> {
+    private func performBlocking(_ method: Method, _ path: String, body: PushBody?) -> Result<RawResponse, TransportError> {
         curl_easy_reset(handle)  // keeps the connection cache: keep-alive across requests
         errorBuffer[0] = 0
         let accumulator = Accumulator()
         let context = Unmanaged.passUnretained(accumulator).toOpaque()
 
-        var payload = body
         var headerLines = [
             "Authorization: Bearer \(configuration.token)",
             "\(Wire.schemaHeader): \(configuration.schemaTag)",
@@ -149,13 +156,7 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
         ]
         if let body {
             headerLines.append("Content-Type: application/json")
-            if body.count > configuration.gzipAbove {
-                var buffer = ByteBuffer(bytes: body)
-                if let compressed = try? buffer.compress(with: .gzip()) {
-                    payload = Data(compressed.readableBytesView)
-                    headerLines.append("Content-Encoding: gzip")
-                }
-            }
+            if let encoding = body.contentEncoding { headerLines.append("Content-Encoding: \(encoding)") }
         }
         var headers: UnsafeMutablePointer<curl_slist>?
         for line in headerLines { headers = curl_slist_append(headers, line) }
@@ -182,8 +183,8 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
         wirsync_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context)
 
         let code: CURLcode = withExtendedLifetime(accumulator) {
-            if method == .post, let payload {
-                return payload.withUnsafeBytes { bytes in
+            if method == .post, let body {
+                return body.bytes.withUnsafeBytes { bytes in
                     wirsync_curl_setopt_long(handle, CURLOPT_POST, 1)
                     wirsync_curl_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count))
                     wirsync_curl_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress))

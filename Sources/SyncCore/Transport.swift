@@ -4,16 +4,36 @@ public import Foundation
 /// an in-memory one that calls a hub store directly.
 public protocol HubTransport: Sendable {
     func push(_ request: PushRequest) async throws(TransportError) -> PushResponse
-    /// The same push, with the request already written as `json` (`request.json()`): a
-    /// transport that sends JSON sends these bytes instead of writing them again.
-    func push(_ request: PushRequest, json: Data) async throws(TransportError) -> PushResponse
+    /// The body a push of a request sends, from its JSON (`request.json()`). Made before
+    /// the push, so that the work (compressing) runs while the previous push is at the hub.
+    func body(json: Data) -> PushBody
+    /// The same push, with its body made beforehand by `body(json:)`.
+    func push(_ request: PushRequest, body: PushBody) async throws(TransportError) -> PushResponse
     func pull(after cursor: Int64, limit: Int) async throws(TransportError) -> PullResponse
     func digest() async throws(TransportError) -> DigestResponse
 }
 
 extension HubTransport {
-    public func push(_ request: PushRequest, json: Data) async throws(TransportError) -> PushResponse {
+    public func body(json: Data) -> PushBody { PushBody(json: json) }
+
+    public func push(_ request: PushRequest, body: PushBody) async throws(TransportError) -> PushResponse {
         try await push(request)
+    }
+}
+
+/// A push's body as a transport sends it: the JSON, or its compressed bytes.
+public struct PushBody: Sendable {
+    /// The JSON; its size is what a batch's byte limit counts.
+    public var json: Data
+    /// What goes on the wire.
+    public var bytes: Data
+    /// Their `Content-Encoding`; nil when `bytes` is the JSON itself.
+    public var contentEncoding: String?
+
+    public init(json: Data, compressed: Data? = nil, contentEncoding: String? = nil) {
+        self.json = json
+        self.bytes = compressed ?? json
+        self.contentEncoding = compressed == nil ? nil : contentEncoding
     }
 }
 

@@ -31,17 +31,21 @@ func insert(_ rows: some Sequence<SampleData.Row>, into path: String) throws {
 }
 
 /// An SQLite file with the replica's domain tables and indexes, and nothing else: no
-/// triggers, no engine tables. The baseline a sync is compared with.
-func plainCopy(ofTablesIn replicaPath: String, at path: String) throws {
-    let definitions = try DatabaseQueue(path: replicaPath).read { db in
-        try String.fetchAll(
-            db,
-            sql: """
-                SELECT sql FROM sqlite_master
-                WHERE type IN ('table', 'index') AND sql IS NOT NULL AND tbl_name IN (\(SampleData.tables.map { "'\($0)'" }.joined(separator: ", ")))
-                ORDER BY type DESC
-                """)
+/// triggers, no engine tables. The baseline a sync is compared with. `tables` of the
+/// store at `other` are copied too.
+func plainCopy(ofTablesIn replicaPath: String, at path: String, alsoFrom other: String? = nil, tables: [String] = []) throws {
+    func definitions(in path: String, of tables: [String]) throws -> [String] {
+        try DatabaseQueue(path: path).read { db in
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT sql FROM sqlite_master
+                    WHERE type IN ('table', 'index') AND sql IS NOT NULL AND tbl_name IN (\(tables.map { "'\($0)'" }.joined(separator: ", ")))
+                    ORDER BY type DESC
+                    """)
+        }
     }
+    let definitions = try definitions(in: replicaPath, of: SampleData.tables) + (other.map { try definitions(in: $0, of: tables) } ?? [])
     let plain = try DatabaseQueue(path: path)
     try plain.write { db in
         try db.execute(sql: "PRAGMA journal_mode = WAL")

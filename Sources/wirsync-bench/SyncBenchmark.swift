@@ -1,9 +1,11 @@
 import ArgumentParser
 import CentreSync
 import Foundation
+import GRDB
 import ReplicaStore
 import SampleData
 import SyncCore
+import SyncStore
 import SyncTestSupport
 
 /// Throughput of a whole sync: one centre pushes N captured changes to a hub on loopback
@@ -22,6 +24,11 @@ struct SyncBenchmark: AsyncParsableCommand {
               pull_changes_per_s       N / HMSI's sync (pull, merge, apply)
               raw_insert_rows_per_s    the same rows inserted into a plain SQLite file
               sync_vs_raw_insert       push rate / raw insert rate
+              hub_write_floor_changes_per_s
+                                       the rows a hub must write per pushed insert (domain
+                                       row, version row, hub log entry) and nothing else,
+                                       in push-sized transactions: a ceiling for the push
+              push_vs_hub_write_floor  push rate / that ceiling
               wire_bytes_per_change    a typical day's batch (updates of one or two columns,
                                        some inserts and deletes): bytes both ways on the TCP
                                        connection, headers and all, per column change
@@ -49,14 +56,57 @@ struct SyncBenchmark: AsyncParsableCommand {
         // HMSI also pulls the reference rows the hub was created with.
         guard pulled.pulled >= rows.count else { throw BenchError("HMSI pulled \(pulled.pulled) of \(rows.count) changes") }
 
+        let floorPath = deployment.directory.path("hub-floor.db")
+        try plainCopy(ofTablesIn: deployment.path(centre), at: floorPath, alsoFrom: deployment.hubPath, tables: ["sync_rows", "sync_hub_log"])
+        let floorSeconds = try time { try hubWriteFloor(rows, at: floorPath) }
+
         let rawRate = Double(rows.count) / rawSeconds
         let pushRate = Double(rows.count) / pushSeconds
+        let floorRate = Double(rows.count) / floorSeconds
         report("push_changes_per_s\(suffix)", pushRate, digits: 0)
         report("pull_changes_per_s\(suffix)", Double(pulled.pulled) / pullSeconds, digits: 0)
         report("raw_insert_rows_per_s\(suffix)", rawRate, digits: 0)
         report("sync_vs_raw_insert\(suffix)", pushRate / rawRate)
+        report("hub_write_floor_changes_per_s\(suffix)", floorRate, digits: 0)
+        report("push_vs_hub_write_floor\(suffix)", pushRate / floorRate)
 
         try await wireBytes(deployment, centre: centre, existing: rows)
+    }
+
+    /// The writes a hub cannot leave out for each pushed insert, and nothing else: the
+    /// domain row, its version row and its hub log entry (values as JSON, prepared
+    /// beforehand), one transaction per push batch of 500, on a connection set up as the
+    /// hub's. No HTTP, no JSON reading, no version reads, no merge: a ceiling for the push
+    /// rate on this machine.
+    private func hubWriteFloor(_ rows: [SampleData.Row], at path: String) throws {
+        let bodies = rows.map { row in
+            var writer = JSONWriter(capacity: 512)
+            writer.values(row.values)
+            return String(decoding: writer.bytes, as: UTF8.self)
+        }
+        let pool = try StoreConnection.openPool(path: path)
+        for start in stride(from: 0, to: rows.count, by: 500) {
+            try pool.write { db in
+                var domain: [String: (RawStatement, [String])] = [:]
+                let version = try RawStatement(db, sql: "INSERT INTO sync_rows (tbl, pk, scope, alive, base_hlc, base_node, base_seq) VALUES (?, ?, ?, 1, ?, 1, ?)")
+                let log = try RawStatement(
+                    db, sql: "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, body, at) VALUES (?, ?, ?, ?, 1, 1, ?, 0, ?, ?)")
+                for index in start..<min(start + 500, rows.count) {
+                    let row = rows[index]
+                    if domain[row.table] == nil {
+                        let columns = row.values.keys.sorted()
+                        let sql = "INSERT INTO \(row.table) (id, \(columns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count + 1).joined(separator: ", ")))"
+                        domain[row.table] = (try RawStatement(db, sql: sql), columns)
+                    }
+                    let (insert, columns) = domain[row.table]!
+                    let table = Value.integer(Int64(SampleData.tables.firstIndex(of: row.table)! + 1)), pk = Value.text(row.pk)
+                    let centre = row.values[Node.centreColumn] ?? .null, hlc = Value.integer(Int64(index + 1) << 16)
+                    try insert.execute([pk] + columns.map { row.values[$0] ?? .null })
+                    try version.execute([table, pk, centre, hlc, .integer(Int64(index + 1))])
+                    try log.execute([.integer(Int64(index + 1)), table, pk, centre, hlc, .text(bodies[index]), .integer(0)])
+                }
+            }
+        }
     }
 
     /// Bytes on the wire per column change for a typical batch, counted by a relay between
