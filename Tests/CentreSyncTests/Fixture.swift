@@ -62,3 +62,29 @@ final class FlakyTransport: HubTransport {
 
     func digest() async throws(TransportError) -> DigestResponse { try await inner.digest() }
 }
+
+/// A transport that takes its time over every push and records the pushes and how many
+/// were at the hub at once.
+final class SlowRecordingTransport: HubTransport {
+    let inner: any HubTransport
+    let pushes = LockedValue<[PushRequest]>([])
+    let mostInFlight = LockedValue(0)
+    private let inFlight = LockedValue(0)
+
+    init(_ inner: any HubTransport) { self.inner = inner }
+
+    func push(_ request: PushRequest) async throws(TransportError) -> PushResponse {
+        inFlight.update { $0 += 1 }
+        mostInFlight.update { [now = inFlight.value] in $0 = max($0, now) }
+        defer { inFlight.update { $0 -= 1 } }
+        pushes.update { $0.append(request) }
+        try? await Task.sleep(for: .milliseconds(20))
+        return try await inner.push(request)
+    }
+
+    func pull(after cursor: Int64, limit: Int) async throws(TransportError) -> PullResponse {
+        try await inner.pull(after: cursor, limit: limit)
+    }
+
+    func digest() async throws(TransportError) -> DigestResponse { try await inner.digest() }
+}

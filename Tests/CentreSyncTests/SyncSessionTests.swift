@@ -32,6 +32,24 @@ struct SyncSessionTests {
         #expect(try replica.status().hlc >= HLC(millis: try #require(report.hubTime)), "the clock moved to the hub's")
     }
 
+    /// Invariant 3 rests on this: the hub's exactly-once check is the highest sequence per
+    /// replica, so the pipeline (next batch composed and compressed, previous one
+    /// acknowledged, while the hub works) must still hand batches over one at a time, in
+    /// order, with no gap.
+    @Test func pipelinedPushesReachTheHubOneAtATimeInOrder() async throws {
+        let fixture = try await Fixture()
+        try fixture.fill(kassel, scale: 450, seed: 9)
+        let replica = try fixture.replica(kassel)
+        let transport = SlowRecordingTransport(fixture.transport(kassel))
+        let report = try await SyncSession(replica: replica, transport: transport, limits: SyncLimits(batchChanges: 100)).run()
+        let pushes = transport.pushes.value
+        #expect(report.pushBatches == 5)
+        #expect(transport.mostInFlight.value == 1)
+        #expect(pushes.map(\.lastSeq) == [100, 200, 300, 400, 450])
+        #expect(pushes.map { $0.changes.first?.seq } == [1, 101, 201, 301, 401])
+        #expect(try replica.status().pending == 0)
+    }
+
     @Test func batchesAreBoundedInBytesToo() async throws {
         let fixture = try await Fixture()
         let replica = try fixture.replica(kassel)
