@@ -90,9 +90,9 @@ public struct SyncSession: Sendable {
 
     /// The push pipeline. While the hub applies batch k, the centre acknowledges batch k − 1
     /// and composes batch k + 1 with its JSON and compressed body, so the hub waits only for
-    /// the bytes. Batches
-    /// still reach the hub one at a time and in order (its exactly-once check is the highest
-    /// sequence per replica), and a batch is acknowledged only with the hub's answer to it.
+    /// the bytes. Batches still reach the hub one at a time and in order (its exactly-once
+    /// check is the highest sequence per replica), and a batch is acknowledged only with the
+    /// hub's answer to it.
     private func push(into report: inout SyncReport, progress: (SyncProgress) -> Void) async throws(SyncError) {
         let replicaID = try attempt { try replica.status().replicaID }
         var size = limits.batchChanges

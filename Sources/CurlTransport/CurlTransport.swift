@@ -75,10 +75,10 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
 
     /// The JSON, gzip-compressed when it is over `gzipAbove` bytes.
     public func body(json: Data) -> PushBody {
-        guard json.count > configuration.gzipAbove else { return PushBody(json: json) }
+        guard json.count > configuration.gzipAbove else { return PushBody(bytes: json) }
         var buffer = ByteBuffer(bytes: json)
-        guard let compressed = try? buffer.compress(with: .gzip()) else { return PushBody(json: json) }
-        return PushBody(json: json, compressed: Data(compressed.readableBytesView), contentEncoding: "gzip")
+        guard let compressed = try? buffer.compress(with: .gzip()) else { return PushBody(bytes: json) }
+        return PushBody(bytes: Data(compressed.readableBytesView), contentEncoding: "gzip")
     }
 
     public func push(_ request: PushRequest, body: PushBody) async throws(TransportError) -> PushResponse {

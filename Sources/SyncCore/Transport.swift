@@ -14,7 +14,7 @@ public protocol HubTransport: Sendable {
 }
 
 extension HubTransport {
-    public func body(json: Data) -> PushBody { PushBody(json: json) }
+    public func body(json: Data) -> PushBody { PushBody(bytes: json) }
 
     public func push(_ request: PushRequest, body: PushBody) async throws(TransportError) -> PushResponse {
         try await push(request)
@@ -23,17 +23,13 @@ extension HubTransport {
 
 /// A push's body as a transport sends it: the JSON, or its compressed bytes.
 public struct PushBody: Sendable {
-    /// The JSON; its size is what a batch's byte limit counts.
-    public var json: Data
-    /// What goes on the wire.
     public var bytes: Data
-    /// Their `Content-Encoding`; nil when `bytes` is the JSON itself.
+    /// Its `Content-Encoding`; nil when `bytes` is the JSON itself.
     public var contentEncoding: String?
 
-    public init(json: Data, compressed: Data? = nil, contentEncoding: String? = nil) {
-        self.json = json
-        self.bytes = compressed ?? json
-        self.contentEncoding = compressed == nil ? nil : contentEncoding
+    public init(bytes: Data, contentEncoding: String? = nil) {
+        self.bytes = bytes
+        self.contentEncoding = contentEncoding
     }
 }
 
