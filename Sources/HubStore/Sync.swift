@@ -35,8 +35,8 @@ extension HubStore {
         guard request.lastSeq >= previous else {
             throw .badRequest(code: "invalid_batch", message: "last_seq \(request.lastSeq) is below the batch's last change \(previous)")
         }
-        guard !request.replicaID.isEmpty, request.replicaID.utf8.count <= 64 else {
-            throw .badRequest(code: "invalid_batch", message: "replica_id must be 1 to 64 bytes")
+        guard !request.replicaID.isEmpty, request.replicaID.utf8.count <= 64, !request.replicaID.utf8.contains(0) else {
+            throw .badRequest(code: "invalid_batch", message: "replica_id must be 1 to 64 bytes, without NUL characters")
         }
 
         let now = clock.nowMillis()

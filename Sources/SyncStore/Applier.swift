@@ -90,8 +90,9 @@ package final class Applier {
     package func validate(_ change: Change, scope: ScopeRule) throws(ApplyError) -> (TableSpec, [Int: Value]) {
         guard let table = schema.table(named: change.table) else { throw .unknownTable(change.table) }
         let pk = change.pk
-        guard !pk.isEmpty, pk.utf8.count <= 200 else {
-            throw .invalidChange(table: table.name, pk: pk, reason: "the primary key is empty or longer than 200 bytes")
+        // A NUL would survive SQLite but not every reader of identifiers (GRDB stops there).
+        guard !pk.isEmpty, pk.utf8.count <= 200, !pk.utf8.contains(0) else {
+            throw .invalidChange(table: table.name, pk: pk, reason: "the primary key is empty, longer than 200 bytes or holds a NUL character")
         }
         guard Node.isWellFormed(change.origin) else {
             throw .invalidChange(table: table.name, pk: pk, reason: "origin \(change.origin) is not a node id")

@@ -30,6 +30,7 @@ struct BadInputTests {
         Case(name: "update without values", change: remote(.update, "organisations", "o1", [:], at: 10), code: "invalid_change"),
         Case(name: "delete with values", change: remote(.delete, "organisations", "o1", ["name": .text("x")], at: 10), code: "invalid_change"),
         Case(name: "empty primary key", change: remote(.delete, "organisations", "", at: 10), code: "invalid_change"),
+        Case(name: "primary key with a NUL character", change: remote(.delete, "organisations", "o1\u{0}x", at: 10), code: "invalid_change"),
         Case(name: "malformed origin", change: remote(.update, "organisations", "o1", ["name": .text("x")], at: 10, by: "HMSI; --"), code: "invalid_change"),
         Case(name: "zero clock", change: remote(.update, "organisations", "o1", ["name": .text("x")], at: 0), code: "invalid_change"),
         Case(name: "check constraint", change: remote(.update, "organisations", "o1", ["kind": .text("Partei")], at: 10), code: "constraint_violation"),
