@@ -76,40 +76,45 @@ struct JSONReader {
         return true
     }
 
-    mutating func bool(_ field: String) throws(JSONReadError) -> Bool {
+    mutating func bool(_ field: @autoclosure () -> String) throws(JSONReadError) -> Bool {
         _ = try peek()
         if literal("true") { return true }
         if literal("false") { return false }
-        throw failure("\(field) must be true or false")
+        throw failure("\(field()) must be true or false")
     }
 
-    mutating func string(_ field: String) throws(JSONReadError) -> String {
-        guard try peek() == UInt8(ascii: "\"") else { throw failure("\(field) must be a string") }
+    mutating func string(_ field: @autoclosure () -> String) throws(JSONReadError) -> String {
+        guard try peek() == UInt8(ascii: "\"") else { throw failure("\(field()) must be a string") }
         index += 1
         let start = index
+        var ascii = true
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-                guard let text else { throw failure("\(field) is not valid UTF-8") }
+                let utf8 = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                // ASCII needs no validation; `String(validating:)` is generic and costs a
+                // metadata lookup per call, too much for every key and value.
+                let text = ascii ? String(decoding: utf8, as: UTF8.self) : String(validating: utf8, as: UTF8.self)
+                guard let text else { throw failure("\(field()) is not valid UTF-8") }
                 index += 1
                 return text
             }
-            if byte == UInt8(ascii: "\\") { return try escapedString(from: start, field) }
-            guard byte >= 0x20 else { throw failure("a control character in \(field) must be escaped") }
+            if byte >= 0x80 { ascii = false }
+            if byte == UInt8(ascii: "\\") { return try escapedString(from: start, field()) }
+            guard byte >= 0x20 else { throw failure("a control character in \(field()) must be escaped") }
             index += 1
         }
-        throw failure("\(field) is not terminated")
+        throw failure("\(field()) is not terminated")
     }
 
-    private mutating func escapedString(from start: Int, _ field: String) throws(JSONReadError) -> String {
+    private mutating func escapedString(from start: Int, _ field: @autoclosure () -> String) throws(JSONReadError) -> String {
         var utf8 = Array(bytes[start..<index])
         while index < bytes.count {
             let byte = bytes[index]
             index += 1
             switch byte {
             case UInt8(ascii: "\""):
-                guard let text = String(validating: utf8, as: UTF8.self) else { throw failure("\(field) is not valid UTF-8") }
+                guard let text = String(validating: utf8, as: UTF8.self) else { throw failure("\(field()) is not valid UTF-8") }
                 return text
             case UInt8(ascii: "\\"):
                 guard index < bytes.count else { break }
@@ -123,29 +128,29 @@ struct JSONReader {
                 case UInt8(ascii: "r"): utf8.append(0x0D)
                 case UInt8(ascii: "t"): utf8.append(0x09)
                 case UInt8(ascii: "u"):
-                    var scalar = try hex4(field)
+                    var scalar = try hex4(field())
                     if (0xD800..<0xDC00).contains(scalar) {
-                        guard literal("\\u") else { throw failure("a lone surrogate in \(field)") }
-                        let low = try hex4(field)
-                        guard (0xDC00..<0xE000).contains(low) else { throw failure("a lone surrogate in \(field)") }
+                        guard literal("\\u") else { throw failure("a lone surrogate in \(field())") }
+                        let low = try hex4(field())
+                        guard (0xDC00..<0xE000).contains(low) else { throw failure("a lone surrogate in \(field())") }
                         scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                     }
-                    guard let character = Unicode.Scalar(scalar) else { throw failure("a lone surrogate in \(field)") }
+                    guard let character = Unicode.Scalar(scalar) else { throw failure("a lone surrogate in \(field())") }
                     utf8.append(contentsOf: String(Character(character)).utf8)
                 default:
-                    throw failure("an unknown escape in \(field)")
+                    throw failure("an unknown escape in \(field())")
                 }
             case 0..<0x20:
-                throw failure("a control character in \(field) must be escaped")
+                throw failure("a control character in \(field()) must be escaped")
             default:
                 utf8.append(byte)
             }
         }
-        throw failure("\(field) is not terminated")
+        throw failure("\(field()) is not terminated")
     }
 
-    private mutating func hex4(_ field: String) throws(JSONReadError) -> UInt32 {
-        guard index + 4 <= bytes.count else { throw failure("a short \\u escape in \(field)") }
+    private mutating func hex4(_ field: @autoclosure () -> String) throws(JSONReadError) -> UInt32 {
+        guard index + 4 <= bytes.count else { throw failure("a short \\u escape in \(field())") }
         var value: UInt32 = 0
         for _ in 0..<4 {
             let byte = bytes[index]
@@ -154,7 +159,7 @@ struct JSONReader {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
             case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
             case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-            default: throw failure("a bad \\u escape in \(field)")
+            default: throw failure("a bad \\u escape in \(field())")
             }
             value = value << 4 | UInt32(digit)
             index += 1
@@ -164,7 +169,7 @@ struct JSONReader {
 
     /// The extent of a JSON number: optional minus, digits without leading zeros, optional
     /// fraction and exponent. Returns whether it had a fraction or an exponent.
-    private mutating func numberToken(_ field: String) throws(JSONReadError) -> (range: Range<Int>, integral: Bool) {
+    private mutating func numberToken(_ field: @autoclosure () -> String) throws(JSONReadError) -> (range: Range<Int>, integral: Bool) {
         _ = try peek()
         let start = index
         func digits(_ reader: inout JSONReader) -> Int {
@@ -177,66 +182,66 @@ struct JSONReader {
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
         let intStart = index
         let count = digits(&self)
-        guard count > 0, !(count > 1 && bytes[intStart] == UInt8(ascii: "0")) else { throw failure("\(field) must be a number") }
+        guard count > 0, !(count > 1 && bytes[intStart] == UInt8(ascii: "0")) else { throw failure("\(field()) must be a number") }
         var integral = true
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             index += 1
             integral = false
-            guard digits(&self) > 0 else { throw failure("\(field) must be a number") }
+            guard digits(&self) > 0 else { throw failure("\(field()) must be a number") }
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             index += 1
             integral = false
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
-            guard digits(&self) > 0 else { throw failure("\(field) must be a number") }
+            guard digits(&self) > 0 else { throw failure("\(field()) must be a number") }
         }
         return (start..<index, integral)
     }
 
-    mutating func int64(_ field: String) throws(JSONReadError) -> Int64 {
-        let (range, integral) = try numberToken(field)
-        guard integral else { throw failure("\(field) must be a 64-bit integer") }
+    mutating func int64(_ field: @autoclosure () -> String) throws(JSONReadError) -> Int64 {
+        let (range, integral) = try numberToken(field())
+        guard integral else { throw failure("\(field()) must be a 64-bit integer") }
         let negative = bytes[range.lowerBound] == UInt8(ascii: "-")
         var value: Int64 = 0
         for position in (negative ? range.lowerBound + 1 : range.lowerBound)..<range.upperBound {
             let digit = Int64(bytes[position] - UInt8(ascii: "0"))
             let (shifted, overflowA) = value.multipliedReportingOverflow(by: 10)
             let (next, overflowB) = negative ? shifted.subtractingReportingOverflow(digit) : shifted.addingReportingOverflow(digit)
-            guard !overflowA, !overflowB else { throw failure("\(field) is out of the 64-bit range") }
+            guard !overflowA, !overflowB else { throw failure("\(field()) is out of the 64-bit range") }
             value = next
         }
         return value
     }
 
-    mutating func double(_ field: String) throws(JSONReadError) -> Double {
-        let (range, _) = try numberToken(field)
+    mutating func double(_ field: @autoclosure () -> String) throws(JSONReadError) -> Double {
+        let (range, _) = try numberToken(field())
         guard let text = String(validating: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self), let value = Double(text),
             value.isFinite
-        else { throw failure("\(field) is out of range") }
+        else { throw failure("\(field()) is out of range") }
         return value
     }
 
     // MARK: Structure
 
     /// Reads an object, calling `each` with every key; `each` must read (or skip) the value.
-    mutating func object(_ field: String, _ each: (inout JSONReader, String) throws(JSONReadError) -> Void) throws(JSONReadError) {
-        try elements(of: field, "an object", from: "{", to: "}") { reader throws(JSONReadError) in
-            let key = try reader.string("a key in \(field)")
+    mutating func object(_ field: @autoclosure () -> String, _ each: (inout JSONReader, String) throws(JSONReadError) -> Void) throws(JSONReadError) {
+        try elements(of: field(), "an object", from: "{", to: "}") { reader throws(JSONReadError) in
+            let key = try reader.string("a key in \(field())")
             try reader.expect(UInt8(ascii: ":"))
             try each(&reader, key)
         }
     }
 
-    mutating func array(_ field: String, _ each: (inout JSONReader) throws(JSONReadError) -> Void) throws(JSONReadError) {
-        try elements(of: field, "an array", from: "[", to: "]", each)
+    mutating func array(_ field: @autoclosure () -> String, _ each: (inout JSONReader) throws(JSONReadError) -> Void) throws(JSONReadError) {
+        try elements(of: field(), "an array", from: "[", to: "]", each)
     }
 
     /// The elements between `open` and `close`, separated by commas, one nesting level down.
     private mutating func elements(
-        of field: String, _ kind: String, from open: Unicode.Scalar, to close: Unicode.Scalar,
+        of field: @autoclosure () -> String, _ kind: String, from open: Unicode.Scalar, to close: Unicode.Scalar,
         _ each: (inout JSONReader) throws(JSONReadError) -> Void
     ) throws(JSONReadError) {
-        guard try peek() == UInt8(ascii: open) else { throw failure("\(field) must be \(kind)") }
+        guard try peek() == UInt8(ascii: open) else { throw failure("\(field()) must be \(kind)") }
         try nest()
         index += 1
         if try peek() != UInt8(ascii: close) {
@@ -245,7 +250,7 @@ struct JSONReader {
                 guard try peek() == UInt8(ascii: ",") else { break }
                 index += 1
             }
-            guard try peek() == UInt8(ascii: close) else { throw failure("expected ',' or '\(close)' in \(field)") }
+            guard try peek() == UInt8(ascii: close) else { throw failure("expected ',' or '\(close)' in \(field())") }
         }
         index += 1
         depth -= 1
@@ -277,30 +282,30 @@ struct JSONReader {
     // MARK: Wire types
 
     /// A value in its protocol form (see `Value`).
-    mutating func value(_ field: String) throws(JSONReadError) -> Value {
+    mutating func value(_ field: @autoclosure () -> String) throws(JSONReadError) -> Value {
         switch try peek() {
         case UInt8(ascii: "n"):
-            guard literal("null") else { throw failure("unexpected text in \(field)") }
+            guard literal("null") else { throw failure("unexpected text in \(field())") }
             return .null
-        case UInt8(ascii: "\""): return .text(try string(field))
+        case UInt8(ascii: "\""): return .text(try string(field()))
         case UInt8(ascii: "{"):
             var real: Double?
             var blob: Data?
-            try object(field) { reader, key throws(JSONReadError) in
+            try object(field()) { reader, key throws(JSONReadError) in
                 switch key {
                 case "real":
                     if try reader.peek() == UInt8(ascii: "\"") {
-                        switch try reader.string(field) {
+                        switch try reader.string(field()) {
                         case "Infinity": real = .infinity
                         case "-Infinity": real = -.infinity
-                        default: throw reader.failure("\(field): a real is a number, Infinity or -Infinity")
+                        default: throw reader.failure("\(field()): a real is a number, Infinity or -Infinity")
                         }
                     } else {
-                        real = try reader.double(field)
+                        real = try reader.double(field())
                     }
                 case "blob":
-                    guard let bytes = Data(base64Encoded: try reader.string(field)) else {
-                        throw reader.failure("\(field): a blob is base64 text")
+                    guard let bytes = Data(base64Encoded: try reader.string(field())) else {
+                        throw reader.failure("\(field()): a blob is base64 text")
                     }
                     blob = bytes
                 default: try reader.skip()
@@ -308,14 +313,14 @@ struct JSONReader {
             }
             if let real { return .real(real) }
             if let blob { return .blob(blob) }
-            throw failure("\(field): an object value must be {\"real\": …} or {\"blob\": …}")
+            throw failure("\(field()): an object value must be {\"real\": …} or {\"blob\": …}")
         default:
-            let (range, integral) = try numberToken(field)
+            let (range, integral) = try numberToken(field())
             guard integral else {
-                throw failure("\(field): a value is null, a 64-bit integer, a string, {\"real\": …} or {\"blob\": …}")
+                throw failure("\(field()): a value is null, a 64-bit integer, a string, {\"real\": …} or {\"blob\": …}")
             }
             index = range.lowerBound
-            return .integer(try int64(field))
+            return .integer(try int64(field()))
         }
     }
 
@@ -336,6 +341,7 @@ struct JSONReader {
             case "centre": centre = try reader.null() ? nil : reader.string("centre")
             case "values":
                 var read: [String: Value] = [:]
+                read.reserveCapacity(12)  // an insert's dozen columns without growing four times
                 try reader.object("values") { reader, column throws(JSONReadError) in read[column] = try reader.value("values.\(column)") }
                 values = read
             case "hlc": hlc = try reader.int64("hlc")

@@ -25,13 +25,19 @@ public struct JSONWriter: Sendable {
 
     /// A JSON string: quotes, backslashes and control characters escaped, the rest as UTF-8.
     public mutating func string(_ text: String) {
+        var text = text
+        // Through the contiguous bytes: iterating `String.UTF8View` costs more than the scan.
+        text.withUTF8 { utf8 in string(utf8: utf8) }
+    }
+
+    private mutating func string(utf8: UnsafeBufferPointer<UInt8>) {
         bytes.append(UInt8(ascii: "\""))
-        guard text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
-            bytes.append(contentsOf: text.utf8)
+        guard utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            bytes.append(contentsOf: utf8)
             bytes.append(UInt8(ascii: "\""))
             return
         }
-        for byte in text.utf8 {
+        for byte in utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
             case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
