@@ -102,6 +102,7 @@ package final class Applier {
         }
 
         var values: [Int: Value] = [:]
+        values.reserveCapacity(change.values.count)
         for (name, value) in change.values {
             guard let column = table.column(named: name) else {
                 if name == table.primaryKey {

@@ -19,7 +19,13 @@ package enum StoreConnection {
 
     /// A pool (one writer, concurrent readers) for the hub, which serves many centres at once.
     package static func openPool(path: String) throws -> DatabasePool {
-        try DatabasePool(path: path, configuration: configuration(readonly: false, hub: true))
+        let pool = try DatabasePool(path: path, configuration: configuration(readonly: false, hub: true))
+        // The hub answers a push with what it has durably applied, and the centre then
+        // drops those log entries: every commit is synced (FULL), so a power cut cannot
+        // take it back. Set here because GRDB sets NORMAL on a pool's writer after
+        // `prepareDatabase`.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        return pool
     }
 
     /// - Parameter hub: the hub's larger page cache, rarer checkpoints, and temporary files
@@ -35,7 +41,9 @@ package enum StoreConnection {
             guard wirsync_set_triggers_enabled(db.sqliteConnection, 0) == 0 else {
                 throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "could not turn triggers off on the engine connection")
             }
-            if !readonly {
+            if !readonly, !hub {
+                // A replica's commits may roll back after a power cut, each transaction
+                // whole: a lost acknowledgement is pushed again, a lost page pulled again.
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
             }
             if hub {

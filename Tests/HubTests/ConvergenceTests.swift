@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import ReplicaStore
 import SyncCore
+import SyncStore
 import SyncTestSupport
 import Testing
 
@@ -37,6 +38,18 @@ struct ConvergenceTests {
         #expect(try count(harness.replica(kassel).path, "centres") == 33, "reference data reached the centre")
         #expect(try count(harness.replica(kassel).path, "funding_lines") == 10)
         #expect(try count(harness.replica(kassel).path, "projects") == 12, "only Kassel's own projects")
+    }
+
+    /// Invariant 3: the hub answers a push with what it has durably applied, and the centre
+    /// then drops those log entries; so every hub commit is synced to disk (a power cut
+    /// cannot take it back). A replica's commits may roll back whole after a power cut:
+    /// what they acknowledged is pushed again, what they pulled is pulled again.
+    @Test func theHubsCommitsSurviveAPowerCut() async throws {
+        let harness = try await HubHarness()
+        let hub = try StoreConnection.openPool(path: harness.hubPath)
+        #expect(try await hub.write { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2, "FULL")
+        let replica = try StoreConnection.open(path: harness.replica(kassel).path)
+        #expect(try await replica.write { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 1, "NORMAL")
     }
 
     /// Invariant 3: the hub applied a batch, but its answer never arrived; the centre sends
