@@ -58,7 +58,7 @@ struct SyncBenchmark: AsyncParsableCommand {
 
         let floorPath = deployment.directory.path("hub-floor.db")
         try plainCopy(ofTablesIn: deployment.path(centre), at: floorPath, alsoFrom: deployment.hubPath, tables: ["sync_rows", "sync_hub_log"])
-        let floorSeconds = try time { try hubWriteFloor(rows, at: floorPath) }
+        let floorSeconds = try hubWriteFloor(rows, at: floorPath)
 
         let rawRate = Double(rows.count) / rawSeconds
         let pushRate = Double(rows.count) / pushSeconds
@@ -77,33 +77,35 @@ struct SyncBenchmark: AsyncParsableCommand {
     /// domain row, its version row and its hub log entry (values as JSON, prepared
     /// beforehand), one transaction per push batch of 500, on a connection set up as the
     /// hub's. No HTTP, no JSON reading, no version reads, no merge: a ceiling for the push
-    /// rate on this machine.
-    private func hubWriteFloor(_ rows: [SampleData.Row], at path: String) throws {
+    /// rate on this machine. Returns the seconds the writes took.
+    private func hubWriteFloor(_ rows: [SampleData.Row], at path: String) throws -> Double {
         let bodies = rows.map { row in
             var writer = JSONWriter(capacity: 512)
             writer.values(row.values)
             return String(decoding: writer.bytes, as: UTF8.self)
         }
         let pool = try StoreConnection.openPool(path: path)
-        for start in stride(from: 0, to: rows.count, by: 500) {
-            try pool.write { db in
-                var domain: [String: (RawStatement, [String])] = [:]
-                let version = try RawStatement(db, sql: "INSERT INTO sync_rows (tbl, pk, scope, alive, base_hlc, base_node, base_seq) VALUES (?, ?, ?, 1, ?, 1, ?)")
-                let log = try RawStatement(
-                    db, sql: "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, body, at) VALUES (?, ?, ?, ?, 1, 1, ?, 0, ?, ?)")
-                for index in start..<min(start + 500, rows.count) {
-                    let row = rows[index]
-                    if domain[row.table] == nil {
-                        let columns = row.values.keys.sorted()
-                        let sql = "INSERT INTO \(row.table) (id, \(columns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count + 1).joined(separator: ", ")))"
-                        domain[row.table] = (try RawStatement(db, sql: sql), columns)
+        return try time {
+            for start in stride(from: 0, to: rows.count, by: 500) {
+                try pool.write { db in
+                    var domain: [String: (RawStatement, [String])] = [:]
+                    let version = try RawStatement(db, sql: "INSERT INTO sync_rows (tbl, pk, scope, alive, base_hlc, base_node, base_seq) VALUES (?, ?, ?, 1, ?, 1, ?)")
+                    let log = try RawStatement(
+                        db, sql: "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, body, at) VALUES (?, ?, ?, ?, 1, 1, ?, 0, ?, ?)")
+                    for index in start..<min(start + 500, rows.count) {
+                        let row = rows[index]
+                        if domain[row.table] == nil {
+                            let columns = row.values.keys.sorted()
+                            let sql = "INSERT INTO \(row.table) (id, \(columns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count + 1).joined(separator: ", ")))"
+                            domain[row.table] = (try RawStatement(db, sql: sql), columns)
+                        }
+                        let (insert, columns) = domain[row.table]!
+                        let table = Value.integer(Int64(SampleData.tables.firstIndex(of: row.table)! + 1)), pk = Value.text(row.pk)
+                        let centre = row.values[Node.centreColumn] ?? .null, hlc = Value.integer(Int64(index + 1) << 16)
+                        try insert.execute([pk] + columns.map { row.values[$0] ?? .null })
+                        try version.execute([table, pk, centre, hlc, .integer(Int64(index + 1))])
+                        try log.execute([.integer(Int64(index + 1)), table, pk, centre, hlc, .text(bodies[index]), .integer(0)])
                     }
-                    let (insert, columns) = domain[row.table]!
-                    let table = Value.integer(Int64(SampleData.tables.firstIndex(of: row.table)! + 1)), pk = Value.text(row.pk)
-                    let centre = row.values[Node.centreColumn] ?? .null, hlc = Value.integer(Int64(index + 1) << 16)
-                    try insert.execute([pk] + columns.map { row.values[$0] ?? .null })
-                    try version.execute([table, pk, centre, hlc, .integer(Int64(index + 1))])
-                    try log.execute([.integer(Int64(index + 1)), table, pk, centre, hlc, .text(bodies[index]), .integer(0)])
                 }
             }
         }
