@@ -39,8 +39,22 @@ struct Fixture {
     }
 }
 
+/// A test transport around another, changing only how it pushes: pulls and digests go
+/// straight through.
+protocol PushWrappingTransport: HubTransport {
+    var inner: any HubTransport { get }
+}
+
+extension PushWrappingTransport {
+    func pull(after cursor: Int64, limit: Int) async throws(TransportError) -> PullResponse {
+        try await inner.pull(after: cursor, limit: limit)
+    }
+
+    func digest() async throws(TransportError) -> DigestResponse { try await inner.digest() }
+}
+
 /// A transport that lets `budget` pushes through, then fails like a line that went down.
-final class FlakyTransport: HubTransport {
+final class FlakyTransport: PushWrappingTransport {
     let inner: any HubTransport
     let budget: LockedValue<Int>
 
@@ -55,17 +69,11 @@ final class FlakyTransport: HubTransport {
         guard allowed else { throw .interrupted(reason: "Connection reset by peer", curlCode: 56) }
         return try await inner.push(request)
     }
-
-    func pull(after cursor: Int64, limit: Int) async throws(TransportError) -> PullResponse {
-        try await inner.pull(after: cursor, limit: limit)
-    }
-
-    func digest() async throws(TransportError) -> DigestResponse { try await inner.digest() }
 }
 
 /// A transport that takes its time over every push and records the pushes and how many
 /// were at the hub at once.
-final class SlowRecordingTransport: HubTransport {
+final class SlowRecordingTransport: PushWrappingTransport {
     let inner: any HubTransport
     let pushes = LockedValue<[PushRequest]>([])
     let mostInFlight = LockedValue(0)
@@ -74,17 +82,12 @@ final class SlowRecordingTransport: HubTransport {
     init(_ inner: any HubTransport) { self.inner = inner }
 
     func push(_ request: PushRequest) async throws(TransportError) -> PushResponse {
-        inFlight.update { $0 += 1 }
-        mostInFlight.update { [now = inFlight.value] in $0 = max($0, now) }
+        var now = 0
+        inFlight.update { $0 += 1; now = $0 }
+        mostInFlight.update { $0 = max($0, now) }
         defer { inFlight.update { $0 -= 1 } }
         pushes.update { $0.append(request) }
         try? await Task.sleep(for: .milliseconds(20))
         return try await inner.push(request)
     }
-
-    func pull(after cursor: Int64, limit: Int) async throws(TransportError) -> PullResponse {
-        try await inner.pull(after: cursor, limit: limit)
-    }
-
-    func digest() async throws(TransportError) -> DigestResponse { try await inner.digest() }
 }
