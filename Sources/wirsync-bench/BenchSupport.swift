@@ -18,9 +18,7 @@ func insert(_ rows: some Sequence<SampleData.Row>, into path: String) throws {
         var statements: [String: (Statement, [String])] = [:]
         for row in rows {
             if statements[row.table] == nil {
-                let columns = row.values.keys.sorted()
-                let marks = Array(repeating: "?", count: columns.count + 1).joined(separator: ", ")
-                let sql = "INSERT INTO \(row.table) (id, \(columns.joined(separator: ", "))) VALUES (\(marks))"
+                let (sql, columns) = insertSQL(for: row)
                 statements[row.table] = (try db.makeStatement(sql: sql), columns)
             }
             let (statement, columns) = statements[row.table]!
@@ -28,6 +26,14 @@ func insert(_ rows: some Sequence<SampleData.Row>, into path: String) throws {
                 arguments: StatementArguments([row.pk.databaseValue] + columns.map { (row.values[$0] ?? .null).databaseValue }))
         }
     }
+}
+
+/// The INSERT of a generated row into its table, the primary key first, and the value
+/// columns in the order it binds them.
+func insertSQL(for row: SampleData.Row) -> (sql: String, columns: [String]) {
+    let columns = row.values.keys.sorted()
+    let marks = Array(repeating: "?", count: columns.count + 1).joined(separator: ", ")
+    return ("INSERT INTO \(row.table) (id, \(columns.joined(separator: ", "))) VALUES (\(marks))", columns)
 }
 
 /// An SQLite file with the replica's domain tables and indexes, and nothing else: no

@@ -95,8 +95,7 @@ struct SyncBenchmark: AsyncParsableCommand {
                     for index in start..<min(start + 500, rows.count) {
                         let row = rows[index]
                         if domain[row.table] == nil {
-                            let columns = row.values.keys.sorted()
-                            let sql = "INSERT INTO \(row.table) (id, \(columns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count + 1).joined(separator: ", ")))"
+                            let (sql, columns) = insertSQL(for: row)
                             domain[row.table] = (try RawStatement(db, sql: sql), columns)
                         }
                         let (insert, columns) = domain[row.table]!
