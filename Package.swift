@@ -49,7 +49,9 @@ let package = Package(
         // The centre's replica: capture triggers, change log, fold, remote apply, status.
         .target(
             name: "ReplicaStore",
-            dependencies: ["SyncCore", "SyncStore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "SyncCore", "SyncStore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         // The hub's store: merge of every centre's changes, hub log, conflicts, clients and tokens.
         .target(

@@ -20,10 +20,16 @@ public struct SyncLimits: Sendable {
 
 /// Where a running sync is, for a progress line.
 public struct SyncProgress: Sendable {
-    public enum Phase: String, Sendable { case push, pull }
+    public enum Phase: String, Sendable {
+        case push, pull
+        /// Offering again what a restored hub lost.
+        case reoffer
+    }
     public var phase: Phase
     public var batches: Int
     public var changes: Int
+    /// How many changes this phase has in all, when the hub said (a pull).
+    public var total: Int?
 }
 
 /// What one sync did.
@@ -40,13 +46,17 @@ public struct SyncReport: Hashable, Sendable, Codable {
     /// Conflict records about this replica's rows received (new or resolved).
     public var conflictRecords = 0
     public var cursor: Int64 = 0
+    /// What the session at the start found wrong and repaired, if anything.
+    public var recovery: String?
+    /// Changes offered again to a restored hub.
+    public var reoffered = 0
     public var hubTime: Int64?
     /// The hub's clock minus this PC's, in ms.
     public var hubOffsetMillis: Int64?
     public var durationMillis: Int64 = 0
 
     enum CodingKeys: String, CodingKey {
-        case pushed, applied, duplicates, refused, conflicts, pulled, cursor
+        case pushed, applied, duplicates, refused, conflicts, pulled, cursor, recovery, reoffered
         case pushBatches = "push_batches"
         case pullBatches = "pull_batches"
         case conflictRecords = "conflict_records"
@@ -56,10 +66,13 @@ public struct SyncReport: Hashable, Sendable, Codable {
     }
 }
 
-/// One sync of a replica with the hub: push everything captured, in bounded batches, then
-/// pull until nothing more is waiting, each pulled batch applied with its cursor in one
-/// transaction. Interrupted anywhere, the next session resumes after the last batch the
-/// hub acknowledged and the last batch applied. The outcome is kept in the replica.
+/// One sync of a replica with the hub: first a session, in which the replica and the hub
+/// compare what each holds of the other and the replica repairs what a restore (of its file
+/// or of the hub) broke; then push everything captured, in bounded batches, then pull until
+/// nothing more is waiting, each pulled batch applied with its cursor in one transaction.
+/// Interrupted anywhere, the next sync resumes after the last batch the hub acknowledged and
+/// the last batch applied; a repair starts over, and does nothing twice. The outcome is kept
+/// in the replica.
 public struct SyncSession: Sendable {
     public let replica: Replica
     public let transport: any HubTransport
@@ -77,8 +90,9 @@ public struct SyncSession: Sendable {
         let started = clock.nowMillis()
         var report = SyncReport()
         do throws(SyncError) {
-            try await push(into: &report, progress: progress)
-            try await pull(into: &report, progress: progress)
+            let session = try await begin(into: &report, progress: progress)
+            try await push(origin: session.origin, into: &report, progress: progress)
+            try await pull(origin: session.origin, expected: session.response.pendingPull, into: &report, progress: progress)
         } catch {
             record(report, started: started, error: error)
             throw error
@@ -93,18 +107,17 @@ public struct SyncSession: Sendable {
     /// the bytes. Batches still reach the hub one at a time and in order (its exactly-once
     /// check is the highest sequence per replica), and a batch is acknowledged only with the
     /// hub's answer to it.
-    private func push(into report: inout SyncReport, progress: (SyncProgress) -> Void) async throws(SyncError) {
-        let replicaID = try attempt { try replica.status().replicaID }
+    private func push(origin: String, into report: inout SyncReport, progress: (SyncProgress) -> Void) async throws(SyncError) {
         var size = limits.batchChanges
         var answered: (batch: Replica.OutgoingBatch, response: PushResponse)?
-        var next = try prepare(after: nil, size: &size, replicaID: replicaID)
+        var next = try prepare(after: nil, size: &size, replicaID: origin)
         while let (batch, request, body) = next {
             guard !Task.isCancelled else { throw .cancelled }
             async let sent = Self.send(request, body: body, over: transport)
             if let (batch, response) = answered {
                 try acknowledge(batch, response, into: &report, progress: progress)
             }
-            next = try prepare(after: batch.lastSeq, size: &size, replicaID: replicaID)
+            next = try prepare(after: batch.lastSeq, size: &size, replicaID: origin)
             switch await sent {
             case .success(let response):
                 guard response.ackedSeq >= batch.lastSeq else {
@@ -126,7 +139,8 @@ public struct SyncSession: Sendable {
         while true {
             let batch = try attempt { try replica.outgoing(limit: size, after: after) }
             guard batch.lastSeq > batch.after else { return nil }
-            let request = PushRequest(replicaID: replicaID, lastSeq: batch.lastSeq, changes: batch.changes)
+            let request = PushRequest(
+                replicaID: replicaID, lastSeq: batch.lastSeq, changes: batch.changes, after: batch.after, chains: Fingerprint.pack(batch.chains))
             let json = request.json()
             if batch.changes.count > 1, json.count > limits.batchBytes {
                 size = max(1, batch.changes.count / 2)
@@ -161,9 +175,9 @@ public struct SyncSession: Sendable {
         }
     }
 
-    private func pull(into report: inout SyncReport, progress: (SyncProgress) -> Void) async throws(SyncError) {
+    private func pull(origin: String, expected: Int, into report: inout SyncReport, progress: (SyncProgress) -> Void) async throws(SyncError) {
         let cursor = try attempt { try replica.status().cursor }
-        var page: Result<PullResponse, TransportError>? = await Self.fetch(after: cursor, limit: limits.pullLimit, from: transport)
+        var page: Result<PullResponse, TransportError>? = await Self.fetch(after: cursor, limit: limits.pullLimit, origin: origin, from: transport)
         while let fetched = page {
             guard !Task.isCancelled else { throw .cancelled }
             let response: PullResponse
@@ -173,9 +187,9 @@ public struct SyncSession: Sendable {
             }
             // The next page travels while this one is applied; it is applied only after
             // this one (and its cursor) is committed.
-            async let next = response.more ? Self.fetch(after: response.nextCursor, limit: limits.pullLimit, from: transport) : nil
+            async let next = response.more ? Self.fetch(after: response.nextCursor, limit: limits.pullLimit, origin: origin, from: transport) : nil
             try attempt {
-                try replica.applyRemote(response.changes, conflicts: response.conflicts, cursor: response.nextCursor)
+                try replica.applyRemote(response.changes, conflicts: response.conflicts, cursor: response.nextCursor, check: response.nextCheck)
                 try replica.observeHub(timeMillis: response.hubTime)
             }
             report.pulled += response.changes.count
@@ -183,20 +197,22 @@ public struct SyncSession: Sendable {
             report.conflictRecords += response.conflicts.count
             report.cursor = response.nextCursor
             observe(hubTime: response.hubTime, into: &report)
-            progress(SyncProgress(phase: .pull, batches: report.pullBatches, changes: report.pulled))
+            progress(SyncProgress(phase: .pull, batches: report.pullBatches, changes: report.pulled, total: max(expected, report.pulled)))
             page = await next
         }
     }
 
-    private static func fetch(after cursor: Int64, limit: Int, from transport: any HubTransport) async -> Result<PullResponse, TransportError> {
+    private static func fetch(
+        after cursor: Int64, limit: Int, origin: String, from transport: any HubTransport
+    ) async -> Result<PullResponse, TransportError> {
         do throws(TransportError) {
-            return .success(try await transport.pull(after: cursor, limit: limit))
+            return .success(try await transport.pull(after: cursor, limit: limit, origin: origin))
         } catch {
             return .failure(error)
         }
     }
 
-    private func observe(hubTime: Int64, into report: inout SyncReport) {
+    func observe(hubTime: Int64, into report: inout SyncReport) {
         report.hubTime = hubTime
         report.hubOffsetMillis = hubTime - clock.nowMillis()
     }
@@ -210,7 +226,7 @@ public struct SyncSession: Sendable {
     }
 
     /// Runs replica work, reporting its failure as a sync error.
-    private func attempt<T>(_ body: () throws -> T) throws(SyncError) -> T {
+    func attempt<T>(_ body: () throws -> T) throws(SyncError) -> T {
         do {
             return try body()
         } catch let error as ReplicaError {

@@ -81,16 +81,43 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
         return PushBody(bytes: Data(compressed.readableBytesView), contentEncoding: "gzip")
     }
 
-    public func push(_ request: PushRequest, body: PushBody) async throws(TransportError) -> PushResponse {
-        try await call(.post, "/v1/push", body: body)
+    public func session(_ request: SessionRequest, origin: String) async throws(TransportError) -> SessionResponse {
+        try await call(.post, "/v1/session", body: encoded(request), replica: origin)
     }
 
-    public func pull(after cursor: Int64, limit: Int) async throws(TransportError) -> PullResponse {
-        try await call(.get, "/v1/pull?after=\(cursor)&limit=\(limit)", body: nil) { body throws(JSONReadError) in try PullResponse(json: body) }
+    public func push(_ request: PushRequest, body: PushBody) async throws(TransportError) -> PushResponse {
+        try await call(.post, "/v1/push", body: body, replica: request.after == nil ? nil : request.replicaID)
+    }
+
+    public func pull(after cursor: Int64, limit: Int, origin: String?) async throws(TransportError) -> PullResponse {
+        try await call(.get, "/v1/pull?after=\(cursor)&limit=\(limit)", body: nil, replica: origin) { body throws(JSONReadError) in
+            try PullResponse(json: body)
+        }
+    }
+
+    public func receipts(after seq: Int64, limit: Int, origin: String) async throws(TransportError) -> ReceiptsResponse {
+        try await call(.get, "/v1/receipts?after=\(seq)&limit=\(limit)", body: nil, replica: origin)
+    }
+
+    public func reoffer(_ request: ReofferRequest, origin: String) async throws(TransportError) -> ReofferResponse {
+        try await call(.post, "/v1/reoffer", body: encoded(request), replica: origin)
+    }
+
+    public func rebuild(_ request: RebuildRequest, origin: String) async throws(TransportError) -> RebuildResponse {
+        try await call(.post, "/v1/conflicts/rebuild", body: encoded(request), replica: origin)
     }
 
     public func digest() async throws(TransportError) -> DigestResponse {
         try await call(.get, "/v1/digest", body: nil)
+    }
+
+    /// A rarer request's body: its JSON by `JSONEncoder`, compressed as a push's is.
+    private func encoded(_ value: some Encodable) throws(TransportError) -> PushBody {
+        do {
+            return body(json: try JSONEncoder().encode(value))
+        } catch {
+            throw .malformedResponse("could not write the request: \(error)")
+        }
     }
 
     // MARK: Requests
@@ -103,16 +130,18 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
         var body: Data
     }
 
-    private func call<T: Decodable>(_ method: Method, _ path: String, body: PushBody?) async throws(TransportError) -> T {
-        try await call(method, path, body: body) { body in try JSONDecoder().decode(T.self, from: body) }
+    private func call<T: Decodable>(_ method: Method, _ path: String, body: PushBody?, replica: String? = nil) async throws(TransportError) -> T {
+        try await call(method, path, body: body, replica: replica) { body in try JSONDecoder().decode(T.self, from: body) }
     }
 
     /// Sends a request and reads a 2xx answer with `read`; any other status becomes the
     /// hub's error.
+    ///
+    /// - Parameter replica: the origin for the `WIRSync-Replica` header (protocol 2).
     private func call<T, Failure: Error>(
-        _ method: Method, _ path: String, body: PushBody?, read: (Data) throws(Failure) -> T
+        _ method: Method, _ path: String, body: PushBody?, replica: String?, read: (Data) throws(Failure) -> T
     ) async throws(TransportError) -> T {
-        let response = try await perform(method, path, body: body)
+        let response = try await perform(method, path, body: body, replica: replica)
         guard (200..<300).contains(response.status) else {
             if let error = try? JSONDecoder().decode(ErrorBody.self, from: response.body) {
                 throw .hub(status: response.status, code: error.error.code, message: error.error.message)
@@ -128,10 +157,10 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
     }
 
     /// Sends one request on the transport's queue and waits for the answer.
-    func perform(_ method: Method, _ path: String, body: PushBody?) async throws(TransportError) -> RawResponse {
+    func perform(_ method: Method, _ path: String, body: PushBody?, replica: String? = nil) async throws(TransportError) -> RawResponse {
         let result: Result<RawResponse, TransportError> = await withCheckedContinuation { continuation in
             queue.async {
-                continuation.resume(returning: self.performBlocking(method, path, body: body))
+                continuation.resume(returning: self.performBlocking(method, path, body: body, replica: replica))
             }
         }
         return try result.get()
@@ -142,7 +171,7 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
         var headers: [String: String] = [:]
     }
 
-    private func performBlocking(_ method: Method, _ path: String, body: PushBody?) -> Result<RawResponse, TransportError> {
+    private func performBlocking(_ method: Method, _ path: String, body: PushBody?, replica: String?) -> Result<RawResponse, TransportError> {
         curl_easy_reset(handle)  // keeps the connection cache: keep-alive across requests
         errorBuffer[0] = 0
         let accumulator = Accumulator()
@@ -154,6 +183,7 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
             "Accept: application/json",
             "Expect:",  // no 100-continue round trip before a push
         ]
+        if let replica { headerLines.append("\(Wire.replicaHeader): \(replica)") }
         if let body {
             headerLines.append("Content-Type: application/json")
             if let encoding = body.contentEncoding { headerLines.append("Content-Encoding: \(encoding)") }

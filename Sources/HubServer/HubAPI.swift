@@ -12,8 +12,12 @@ import SyncStore
 ///
 /// | route | what |
 /// |---|---|
+/// | `POST /v1/session` | what a replica believes of itself and the hub, before it syncs (protocol 2) |
 /// | `POST /v1/push` | a replica's batch of changes (bearer token, gzip optional) |
 /// | `GET /v1/pull?after=&limit=` | hub log entries in the caller's scope |
+/// | `GET /v1/receipts?after=` | the chains the hub received from the replica (protocol 2) |
+/// | `POST /v1/reoffer` | versions a restored hub may have lost (protocol 2) |
+/// | `POST /v1/conflicts/rebuild` | a replica's conflict mirror, after a hub restore (protocol 2) |
 /// | `GET /v1/digest` | row counts and SHA-256 of each table in the caller's scope |
 /// | `GET /healthz` | liveness |
 /// | `GET /metrics` | Prometheus text |
@@ -35,12 +39,41 @@ public struct HubAPI: Sendable {
         let router = Router(context: HubRequestContext.self)
         let routes = RouteTable()
         router.add(middleware: HubMiddleware(clock: clock, metrics: metrics, routes: routes))
+        router.post("/v1/session") { request, context in try await session(request, context: context) }
         router.post("/v1/push") { request, context in try await push(request, context: context) }
         router.get("/v1/pull") { request, context in try await pull(request, context: context) }
+        router.get("/v1/receipts") { request, _ in
+            let (caller, origin) = try await identify(request, replica: true)
+            let query = request.uri.queryParameters
+            let after = try parameter(query["after"], name: "after", default: 0, range: 0...Int64.max)
+            let limit = try parameter(query["limit"], name: "limit", default: 1000, range: 1...5000)
+            return try json(try await store.receipts(caller: caller, origin: origin!, after: after, limit: Int(limit)), request: request)
+        }
+        router.post("/v1/reoffer") { request, context in
+            let (caller, origin) = try await identify(request, replica: true)
+            let body: ReofferRequest = try await decode(request, what: "offered changes")
+            let response = try await store.reoffer(caller: caller, origin: origin!, request: body, skewBoundMillis: configuration.skewBoundMillis)
+            metrics.pushed(applied: response.applied, refused: response.refused.count, conflicts: response.conflicts)
+            context.logger.info(
+                "reoffer",
+                metadata: [
+                    "centre": "\(caller.centre)", "replica": "\(origin!)", "changes": "\(body.changes.count)", "applied": "\(response.applied)",
+                    "duplicates": "\(response.duplicates)", "refused": "\(response.refused.count)", "conflicts": "\(response.conflicts)",
+                ])
+            return try json(response, request: request)
+        }
+        router.post("/v1/conflicts/rebuild") { request, context in
+            let (caller, origin) = try await identify(request, replica: true)
+            let body: RebuildRequest = try await decode(request, what: "conflict records")
+            let response = try await store.rebuildConflicts(caller: caller, origin: origin!, request: body)
+            context.logger.notice(
+                "conflicts rebuilt",
+                metadata: ["centre": "\(caller.centre)", "replica": "\(origin!)", "records": "\(body.records.count)", "rebuilt": "\(response.rebuilt)"])
+            return try json(response, request: request)
+        }
         router.get("/v1/digest") { request, _ in
-            let node = try await authenticate(request)
-            try checkSchema(request)
-            return try json(try await store.digest(node: node), request: request)
+            let (caller, _) = try await identify(request, replica: false)
+            return try json(try await store.digest(node: caller.centre), request: request)
         }
         router.get("/healthz") { _, _ in
             try json(["status": "ok", "schema": store.schemaTag], request: nil)
@@ -75,57 +108,67 @@ public struct HubAPI: Sendable {
 
     // MARK: Routes
 
+    private func session(_ request: Request, context: HubRequestContext) async throws -> Response {
+        let (caller, origin) = try await identify(request, replica: true)
+        let body: SessionRequest = try await decode(request, what: "a session")
+        let outcome = try await store.session(caller: caller, origin: origin!, request: body)
+        let response = outcome.response
+        if let found = outcome.restoreFound {
+            context.logger.critical("restore found", metadata: ["centre": "\(caller.centre)", "replica": "\(origin!)", "what": "\(found)"])
+        }
+        if let parent = outcome.forkedFrom {
+            context.logger.warning("replica forked", metadata: ["centre": "\(caller.centre)", "replica": "\(origin!)", "from": "\(parent)"])
+        }
+        context.logger.info(
+            "session",
+            metadata: [
+                "centre": "\(caller.centre)", "replica": "\(origin!)", "registered": "\(response.registered)", "acked": "\(response.acked)",
+                "replica_acked": "\(body.acked)", "cursor_valid": "\(response.cursorValid)", "must_fork": "\(response.mustFork != nil)",
+            ])
+        return try json(response, request: request)
+    }
+
     private func push(_ request: Request, context: HubRequestContext) async throws -> Response {
-        let node = try await authenticate(request)
-        try checkSchema(request)
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maxBodyBytes {
-            throw HubError.tooLarge("the body is \(length) bytes; the hub accepts at most \(configuration.maxBodyBytes)")
-        }
-        var body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: configuration.maxBodyBytes)
-        } catch is NIOTooManyBytesError {
-            throw HubError.tooLarge("the body exceeds \(configuration.maxBodyBytes) bytes, the most the hub accepts")
-        }
-        body = try inflate(body, encoding: request.headers[.contentEncoding])
+        let (caller, origin) = try await identify(request, replica: false)
+        let body = try await collect(request)
         let batch: PushRequest
         do {
             batch = try PushRequest(json: Data(body.readableBytesView))
         } catch {
             throw HubError.badRequest(code: "malformed_json", message: "the push body is not a valid batch: \(error)")
         }
-        let outcome = try await store.push(node: node, request: batch, skewBoundMillis: configuration.skewBoundMillis)
+        let outcome = try await store.push(caller: caller, origin: origin, request: batch, skewBoundMillis: configuration.skewBoundMillis)
         let response = outcome.response
         metrics.pushed(applied: response.applied, refused: response.refused.count, conflicts: response.conflicts)
-        metrics.synced(node: node, atMillis: response.hubTime)
+        metrics.synced(node: caller.centre, atMillis: response.hubTime)
         context.logger.info(
             "push",
             metadata: [
-                "centre": "\(node)", "replica": "\(batch.replicaID)",
+                "centre": "\(caller.centre)", "replica": "\(batch.replicaID)",
                 "seq": "\(outcome.seqRange.map { "\($0.lowerBound)...\($0.upperBound)" } ?? "none new")",
                 "hub_seq": "\(outcome.hubSeqRange.map { "\($0.lowerBound)...\($0.upperBound)" } ?? "none")",
                 "applied": "\(response.applied)", "duplicates": "\(response.duplicates)",
                 "refused": "\(response.refused.count)", "conflicts": "\(response.conflicts)", "acked": "\(response.ackedSeq)",
             ])
         for refusal in response.refused {
-            context.logger.warning("refused", metadata: ["centre": "\(node)", "seq": "\(refusal.seq)", "code": "\(refusal.code)", "reason": "\(refusal.message)"])
+            context.logger.warning(
+                "refused", metadata: ["centre": "\(caller.centre)", "seq": "\(refusal.seq)", "code": "\(refusal.code)", "reason": "\(refusal.message)"])
         }
         return try json(response, request: request)
     }
 
     private func pull(_ request: Request, context: HubRequestContext) async throws -> Response {
-        let node = try await authenticate(request)
-        try checkSchema(request)
+        let (caller, origin) = try await identify(request, replica: false)
         let query = request.uri.queryParameters
         let after = try parameter(query["after"], name: "after", default: 0, range: 0...Int64.max)
         let limit = try parameter(
             query["limit"], name: "limit", default: Int64(configuration.pullLimitDefault), range: 1...Int64(configuration.pullLimitMax))
-        let response = try await store.pull(node: node, after: after, limit: Int(limit))
-        metrics.synced(node: node, atMillis: response.hubTime)
+        let response = try await store.pull(caller: caller, origin: origin, after: after, limit: Int(limit))
+        metrics.synced(node: caller.centre, atMillis: response.hubTime)
         context.logger.info(
             "pull",
             metadata: [
-                "centre": "\(node)", "after": "\(after)", "next": "\(response.nextCursor)",
+                "centre": "\(caller.centre)", "replica": "\(origin ?? "-")", "after": "\(after)", "next": "\(response.nextCursor)",
                 "changes": "\(response.changes.count)", "conflicts": "\(response.conflicts.count)", "more": "\(response.more)",
             ])
         return try json(body: try response.json(), request: request)
@@ -133,7 +176,46 @@ public struct HubAPI: Sendable {
 
     // MARK: Checks
 
-    private func authenticate(_ request: Request) async throws -> String {
+    /// The caller (token, schema) and the replica it names in `WIRSync-Replica` (protocol 2;
+    /// nil without the header, which a route that needs it refuses).
+    private func identify(_ request: Request, replica required: Bool) async throws -> (Caller, String?) {
+        let caller = try await authenticate(request)
+        try checkSchema(request)
+        let origin = request.headers[HTTPField.Name(Wire.replicaHeader)!]
+        if let origin, !Origin.isWellFormed(origin) {
+            throw HubError.badRequest(code: "invalid_replica", message: "\(Wire.replicaHeader) must name a replica (centre.suffix), not \(origin)")
+        }
+        if required, origin == nil {
+            throw HubError.badRequest(code: "missing_replica", message: "send the \(Wire.replicaHeader) header with the replica's name")
+        }
+        return (caller, origin)
+    }
+
+    /// The request's body, within the limits, inflated if it is gzip.
+    private func collect(_ request: Request) async throws -> ByteBuffer {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maxBodyBytes {
+            throw HubError.tooLarge("the body is \(length) bytes; the hub accepts at most \(configuration.maxBodyBytes)")
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: configuration.maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw HubError.tooLarge("the body exceeds \(configuration.maxBodyBytes) bytes, the most the hub accepts")
+        }
+        return try inflate(body, encoding: request.headers[.contentEncoding])
+    }
+
+    /// A JSON body of one of the rarer requests, read with `JSONDecoder`.
+    private func decode<T: Decodable>(_ request: Request, what: String) async throws -> T {
+        let body = try await collect(request)
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
+        } catch {
+            throw HubError.badRequest(code: "malformed_json", message: "the body is not \(what): \(error)")
+        }
+    }
+
+    private func authenticate(_ request: Request) async throws -> Caller {
         guard let header = request.headers[.authorization] else {
             throw HubError.unauthorized("no bearer token: send Authorization: Bearer <token>")
         }
@@ -142,10 +224,10 @@ public struct HubAPI: Sendable {
         else {
             throw HubError.unauthorized("the Authorization header must be Bearer <token>")
         }
-        guard let node = try await store.authenticate(token: token) else {
+        guard let caller = try await store.authenticate(token: token) else {
             throw HubError.unauthorized("the token is unknown or revoked; ask HMSI for a new one")
         }
-        return node
+        return caller
     }
 
     private func checkSchema(_ request: Request) throws {

@@ -49,19 +49,7 @@ struct HubMiddleware: RouterMiddleware {
     private func classify(_ error: any Error, path: String) -> (HTTPResponse.Status, String, String, HTTPFields) {
         switch error {
         case let error as HubError:
-            let status: HTTPResponse.Status =
-                switch error {
-                case .unauthorized: .unauthorized
-                case .forbidden: .forbidden
-                case .apply(.outOfScope): .forbidden
-                case .badRequest, .apply: .badRequest
-                case .schemaMismatch, .cursorAhead: .conflict
-                case .tooLarge: .contentTooLarge
-                case .unsupportedEncoding: .unsupportedMediaType
-                case .clockAhead: .unprocessableContent
-                case .noSuchConflict: .notFound
-                default: .internalServerError
-                }
+            let status = HTTPResponse.Status(code: error.status)
             if status == .internalServerError { return Self.internalError }
             let headers: HTTPFields = status == .unauthorized ? [.wwwAuthenticate: "Bearer realm=\"wirsync-hub\""] : [:]
             return (status, error.code, error.description, headers)

@@ -123,6 +123,73 @@ extension HubStore {
         return db.lastInsertedRowID
     }
 
+    /// The id of the record of the same race (table, row, column, both versions), if the hub holds one.
+    func existingRecord(_ conflict: NewConflict, applier: Applier, db: Database) throws -> Int64? {
+        try Int64.fetchOne(
+            db,
+            sql: """
+                SELECT id FROM sync_conflicts WHERE tbl = ? AND pk = ? AND col IS ? AND winner_node = ? AND winner_hlc = ?
+                    AND loser_node = ? AND loser_hlc = ?
+                """,
+            arguments: [
+                conflict.tableID, conflict.pk, conflict.column, try applier.nodeID(conflict.winner.origin), conflict.winner.hlc.rawValue,
+                try applier.nodeID(conflict.loser.origin), conflict.loser.hlc.rawValue,
+            ])
+    }
+
+    /// Takes back the conflict records a replica mirrors that the hub lost with a restore
+    /// (docs/replicas-and-restores.md): a record of a race the hub does not hold is stored
+    /// again, marked with the replica it came from, and announced; a resolution the hub lost
+    /// is stored again. Answers the hub's id for every record, by the id the replica knew.
+    public func rebuildConflicts(caller: Caller, origin: String, request: RebuildRequest) async throws(HubError) -> RebuildResponse {
+        let now = clock.nowMillis()
+        return try await write { db in
+            _ = try self.registeredReplica(origin, caller: caller, db: db)
+            let applier = try Applier(db: db, schema: self.schema)
+            let hubNode = try applier.nodeID(Self.origin)
+            let restore = try Int64.fetchOne(db, sql: "SELECT max(id) FROM sync_hub_events WHERE kind = 'restore'")
+            var ids: [RebuildResponse.Mapping] = []
+            var rebuilt = 0
+            for record in request.records {
+                guard caller.centre == Node.hmsi || record.centre == caller.centre else {
+                    throw HubError.forbidden("conflict \(record.id) concerns a row of \(record.centre ?? "reference data"), not of \(caller.centre)")
+                }
+                guard let table = self.schema.table(named: record.table) else { throw HubError.apply(.unknownTable(record.table)) }
+                let column = try record.column.map { name in
+                    guard let column = table.column(named: name) else { throw HubError.apply(.unknownColumn(table: table.name, column: name)) }
+                    return column.ordinal
+                }
+                let race = NewConflict(tableID: table.id, pk: record.pk, centre: record.centre, column: column, winner: record.winner, loser: record.loser)
+                let id: Int64
+                if let held = try self.existingRecord(race, applier: applier, db: db) {
+                    id = held
+                    guard record.resolvedAt != nil, try self.conflictRecord(id: held, db: db)?.resolvedAt == nil else {
+                        ids.append(.init(old: record.id, new: id))
+                        continue
+                    }
+                } else {
+                    id = try self.record(race, applier: applier, db: db, now: record.recordedAt)
+                    try db.execute(sql: "UPDATE sync_conflicts SET rebuilt_from = ? WHERE id = ?", arguments: [origin, id])
+                    rebuilt += 1
+                }
+                if let resolvedAt = record.resolvedAt {
+                    try db.execute(
+                        sql: "UPDATE sync_conflicts SET resolved_at = ?, resolved_by = ?, kept = ? WHERE id = ?",
+                        arguments: [resolvedAt, record.resolvedBy, record.kept, id])
+                }
+                try self.announce(
+                    conflict: id, tableID: table.id, pk: record.pk, centre: record.centre, seq: try Self.nextSeq(db, now: now), hubNode: hubNode,
+                    db: db, now: now)
+                if let restore {
+                    try db.execute(
+                        sql: "INSERT OR IGNORE INTO sync_conflict_rebuilds (restore, old_id, new_id) VALUES (?, ?, ?)", arguments: [restore, record.id, id])
+                }
+                ids.append(.init(old: record.id, new: id))
+            }
+            return RebuildResponse(ids: ids, rebuilt: rebuilt, hubTime: now)
+        }
+    }
+
     // MARK: Reading and resolving
 
     /// The conflict records with their origins' names and their values whole.
@@ -184,7 +251,7 @@ extension HubStore {
                 sql: "UPDATE sync_conflicts SET resolved_at = ?, resolved_by = ?, kept = ? WHERE id = ?",
                 arguments: [now, resolver, keep.rawValue, id])
             let applier = try Applier(db: db, schema: self.schema)
-            let seq = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) + 1 FROM sync_hub_log")!
+            let seq = try Self.nextSeq(db, now: now)
             try self.announce(
                 conflict: id, tableID: self.schema.table(named: record.table)!.id, pk: record.pk, centre: record.centre,
                 seq: seq, hubNode: try applier.nodeID(Self.origin), db: db, now: now)

@@ -9,12 +9,19 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
     case unknownCentre(String)
     case clientExists(String)
     case noSuchClient(String)
+    case noSuchReplica(String)
     case unauthorized(String)
     case forbidden(String)
     case badRequest(code: String, message: String)
     case apply(ApplyError)
     case schemaMismatch(String)
     case cursorAhead(String)
+    /// A protocol-2 request from a replica that has not had a session (or moved to another token).
+    case noSession(String)
+    /// A push that starts above what the hub has acknowledged of the replica: the hub lost it.
+    case hubBehind(String)
+    /// A push whose entries differ from those the hub acknowledged at the same sequences.
+    case replicaDiverged(String)
     case tooLarge(String)
     case unsupportedEncoding(String)
     case clockAhead(String)
@@ -30,12 +37,16 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
         case .unknownCentre: "unknown_centre"
         case .clientExists: "client_exists"
         case .noSuchClient: "no_such_client"
+        case .noSuchReplica: "no_such_replica"
         case .unauthorized: "unauthorized"
         case .forbidden: "forbidden"
         case .badRequest(let code, _): code
         case .apply(let error): error.code
         case .schemaMismatch: "schema_mismatch"
         case .cursorAhead: "cursor_ahead"
+        case .noSession: "no_session"
+        case .hubBehind: "hub_behind"
+        case .replicaDiverged: "replica_diverged"
         case .tooLarge: "too_large"
         case .unsupportedEncoding: "unsupported_encoding"
         case .clockAhead: "clock_ahead"
@@ -45,16 +56,33 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The HTTP status of the refusal; 500 for what is not the client's doing.
+    public var status: Int {
+        switch self {
+        case .unauthorized: 401
+        case .forbidden, .apply(.outOfScope): 403
+        case .badRequest, .apply: 400
+        case .schemaMismatch, .cursorAhead, .noSession, .hubBehind, .replicaDiverged: 409
+        case .tooLarge: 413
+        case .unsupportedEncoding: 415
+        case .clockAhead: 422
+        case .noSuchConflict: 404
+        case .notFound, .notAHub, .alreadyExists, .unknownCentre, .clientExists, .noSuchClient, .noSuchReplica, .cannotResolve, .sqlite: 500
+        }
+    }
+
     public var description: String {
         switch self {
         case .notFound(let path): "no hub store at \(path): the file does not exist (create one with `wirsync-hub init`)"
         case .notAHub(let path, let reason): "\(path) is not a WIR-Sync hub store: \(reason)"
         case .alreadyExists(let path): "\(path) already exists; the hub store is not created twice"
         case .unknownCentre(let id): "\(id) is not one of the 33 WIR-Vielfaltszentren (nor hmsi)"
-        case .clientExists(let id): "\(id) already has a token; revoke it first, or add --rotate to replace it"
-        case .noSuchClient(let id): "\(id) has no token"
+        case .clientExists(let id):
+            "\(id) already has a token; give a further PC its own with `wirsync-hub replica add \(id)`, or add --rotate to replace every token of \(id)"
+        case .noSuchClient(let id): "\(id) has no working token"
+        case .noSuchReplica(let origin): "the hub knows no replica \(origin); see `wirsync-hub replica list`"
         case .unauthorized(let message), .forbidden(let message), .schemaMismatch(let message),
-            .cursorAhead(let message), .tooLarge(let message), .unsupportedEncoding(let message), .clockAhead(let message),
+            .cursorAhead(let message), .noSession(let message), .hubBehind(let message), .replicaDiverged(let message), .tooLarge(let message), .unsupportedEncoding(let message), .clockAhead(let message),
             .cannotResolve(let message):
             message
         case .badRequest(_, let message): message

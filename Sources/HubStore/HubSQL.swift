@@ -1,6 +1,19 @@
-/// The hub's own tables, beside the shared `sync_*` version tables and the domain tables.
+import Foundation
+import GRDB
+import SyncStore
+
+/// The hub's own tables, beside the shared `sync_*` version tables and the domain tables,
+/// step by step (docs/replicas-and-restores.md).
 enum HubSQL {
-    static let tables = """
+    static let layout = EngineLayout(
+        marker: "sync_hub_state",
+        legacy: { db in try db.execute(sql: indexes) },
+        steps: [
+            ("v1", { db in try db.execute(sql: SchemaInstaller.sharedTablesSQL + tablesV1) }),
+            ("v2-replicas", v2),
+        ])
+
+    private static let tablesV1 = """
         CREATE TABLE sync_hub_state (
             id              INTEGER PRIMARY KEY CHECK (id = 1),
             schema_name     TEXT NOT NULL,
@@ -61,10 +74,86 @@ enum HubSQL {
         ) STRICT;
         """ + indexes
 
-    /// Indexes added after the first release, created on open where missing.
-    static let indexes = """
+    /// Indexes added by later releases of wirsync 1.
+    private static let indexes = """
         CREATE INDEX IF NOT EXISTS sync_hub_log_centre ON sync_hub_log (centre, seq);
         """
+
+    /// Version 2: tokens per PC instead of per centre, every replica with its own
+    /// acknowledgement and receipts, an identity for the hub, and a record of restores.
+    private static func v2(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE sync_hub_state ADD COLUMN hub_id TEXT NOT NULL DEFAULT '';
+            -- One credential per PC of a centre (or of HMSI): its SHA-256, never the token.
+            CREATE TABLE sync_tokens (
+                id            INTEGER PRIMARY KEY,
+                centre        TEXT NOT NULL,
+                token_sha256  TEXT NOT NULL UNIQUE,
+                label         TEXT,
+                created_at    INTEGER NOT NULL,
+                revoked_at    INTEGER,
+                last_push_at  INTEGER,
+                last_pull_at  INTEGER
+            ) STRICT;
+            CREATE INDEX sync_tokens_centre ON sync_tokens (centre);
+            INSERT INTO sync_tokens (centre, token_sha256, created_at, revoked_at, last_push_at, last_pull_at)
+                SELECT node, token_sha256, created_at, revoked_at, last_push_at, last_pull_at
+                FROM sync_clients WHERE token_sha256 IS NOT NULL;
+            DROP TABLE sync_clients;
+            -- Every replica (origin) that has spoken protocol 2: what the hub acknowledged of it.
+            CREATE TABLE sync_replicas (
+                origin           TEXT PRIMARY KEY NOT NULL,
+                centre           TEXT NOT NULL,
+                token            INTEGER NOT NULL,
+                forked_from      TEXT,
+                legacy_replica   TEXT,
+                created_at       INTEGER NOT NULL,
+                revoked_at       INTEGER,
+                acked            INTEGER NOT NULL DEFAULT 0,
+                acked_chain      INTEGER NOT NULL DEFAULT 0,
+                acked_hlc        INTEGER NOT NULL DEFAULT 0,
+                cursor           INTEGER,
+                last_session_at  INTEGER,
+                -- The last session that found the replica and the hub in agreement.
+                resynced_at      INTEGER,
+                last_push_at     INTEGER,
+                last_pull_at     INTEGER
+            ) STRICT;
+            CREATE INDEX sync_replicas_centre ON sync_replicas (centre);
+            -- Per acknowledged batch of a replica: the chain of every entry it covered.
+            CREATE TABLE sync_receipts (
+                origin     TEXT NOT NULL,
+                last_seq   INTEGER NOT NULL,
+                after_seq  INTEGER NOT NULL,
+                hub_seq    INTEGER,
+                chains     BLOB NOT NULL,
+                PRIMARY KEY (origin, last_seq)
+            ) STRICT, WITHOUT ROWID;
+            -- What happened to the hub and its replicas: a restore (found by a replica, or
+            -- declared by `wirsync-hub restore`), each replica's report of it, forks.
+            CREATE TABLE sync_hub_events (
+                id                 INTEGER PRIMARY KEY,
+                at                 INTEGER NOT NULL,
+                kind               TEXT NOT NULL CHECK (kind IN ('restore', 'restore_report', 'fork')),
+                origin             TEXT,
+                -- restore: the last log sequence the restored store shares with the lost one
+                diverged_after     INTEGER,
+                -- restore: the last conflict record that store holds; when every replica had re-synced
+                conflicts_through  INTEGER,
+                closed_at          INTEGER,
+                detail             TEXT NOT NULL
+            ) STRICT;
+            -- Conflict records brought back from replicas' mirrors after a restore, by the id they had.
+            CREATE TABLE sync_conflict_rebuilds (
+                restore  INTEGER NOT NULL,
+                old_id   INTEGER NOT NULL,
+                new_id   INTEGER NOT NULL,
+                PRIMARY KEY (restore, old_id)
+            ) STRICT, WITHOUT ROWID;
+            ALTER TABLE sync_conflicts ADD COLUMN rebuilt_from TEXT;
+            """)
+        try db.execute(sql: "UPDATE sync_hub_state SET hub_id = ?", arguments: [UUID().uuidString.lowercased()])
+    }
 
     /// `op` of a hub log entry that announces a conflict record (new or resolved).
     static let conflictOp: Int64 = 4

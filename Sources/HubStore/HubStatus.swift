@@ -7,16 +7,47 @@ public struct HubStatus: Hashable, Sendable, Codable {
     public var schema: String
     /// The hub log's last sequence: how far centres can pull.
     public var logSeq: Int64
+    public var logEntries: Int
     /// Visible rows per domain table.
     public var rows: [String: Int]
     public var conflictsOpen: Int
     public var conflictsTotal: Int
+    /// The last restore of the hub from an older backup that replicas found (or HMSI declared).
+    public var restore: RestoreInfo?
 
     enum CodingKeys: String, CodingKey {
-        case schema, rows
+        case schema, rows, restore
         case logSeq = "log_seq"
+        case logEntries = "log_entries"
         case conflictsOpen = "conflicts_open"
         case conflictsTotal = "conflicts_total"
+    }
+}
+
+/// A restore of the hub, and how far the replicas have got with it.
+public struct RestoreInfo: Hashable, Sendable, Codable {
+    /// When it was found (or declared).
+    public var at: Int64
+    public var detail: String
+    /// The last log sequence the restored store shares with the lost one, when known.
+    public var divergedAfter: Int64?
+    /// Active replicas that have had a session in agreement with the hub since, and those that have not.
+    public var resynced: [String]
+    public var notYet: [String]
+    /// When every active replica had re-synced.
+    public var closedAt: Int64?
+    /// Conflict records lost with the restore that no replica's mirror brought back: the
+    /// gaps among the lost records' ids that replicas reported.
+    public var conflictsNotRebuilt: Int
+    public var conflictsRebuilt: Int
+
+    enum CodingKeys: String, CodingKey {
+        case at, detail, resynced
+        case divergedAfter = "diverged_after"
+        case notYet = "not_yet"
+        case closedAt = "closed_at"
+        case conflictsNotRebuilt = "conflicts_not_rebuilt"
+        case conflictsRebuilt = "conflicts_rebuilt"
     }
 }
 
@@ -31,10 +62,38 @@ extension HubStore {
             }
             return HubStatus(
                 schema: tag,
-                logSeq: try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM sync_hub_log") ?? 0, rows: rows,
+                logSeq: try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM sync_hub_log") ?? 0,
+                logEntries: try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_hub_log") ?? 0, rows: rows,
                 conflictsOpen: try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_conflicts WHERE resolved_at IS NULL") ?? 0,
-                conflictsTotal: try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_conflicts") ?? 0)
+                conflictsTotal: try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_conflicts") ?? 0,
+                restore: try Self.lastRestore(db))
         }
+    }
+
+    private static func lastRestore(_ db: Database) throws -> RestoreInfo? {
+        guard let event = try Row.fetchOne(db, sql: "SELECT * FROM sync_hub_events WHERE kind = 'restore' ORDER BY id DESC LIMIT 1") else {
+            return nil
+        }
+        let at: Int64 = event["at"]
+        let replicas = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT r.origin, coalesce(r.resynced_at, 0) >= ? AS resynced FROM sync_replicas r JOIN sync_tokens t ON t.id = r.token
+                WHERE r.revoked_at IS NULL AND t.revoked_at IS NULL ORDER BY r.origin
+                """,
+            arguments: [at])
+        // Lost records are those above what the restored store held; the ids replicas reported
+        // among them show the gaps no mirror filled.
+        let reported = try Int64.fetchAll(db, sql: "SELECT old_id FROM sync_conflict_rebuilds WHERE restore = ? ORDER BY old_id", arguments: [event["id"] as Int64])
+        let through: Int64 = event["conflicts_through"] ?? 0
+        let lost = reported.filter { $0 > through }
+        let notRebuilt = lost.last.map { Int($0 - through) - lost.count } ?? 0
+        return RestoreInfo(
+            at: at, detail: event["detail"], divergedAfter: event["diverged_after"],
+            resynced: replicas.filter { $0["resynced"] as Bool }.map { $0["origin"] },
+            notYet: replicas.filter { !($0["resynced"] as Bool) }.map { $0["origin"] }, closedAt: event["closed_at"],
+            conflictsNotRebuilt: notRebuilt,
+            conflictsRebuilt: try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_conflicts WHERE rebuilt_from IS NOT NULL") ?? 0)
     }
 }
 

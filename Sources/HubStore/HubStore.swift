@@ -18,16 +18,20 @@ public final class HubStore: Sendable {
     public let path: String
     public let schema: StoreSchema
     public let schemaName: String
+    /// The identity of this hub, made when it was created: a hub rebuilt from scratch has
+    /// another, and replicas tell by it (a hub restored from a backup keeps it).
+    public let hubID: String
     let pool: DatabasePool
     let clock: any WallClock
 
     /// The schema the hub speaks, as in the `WIRSync-Schema` header: `wir/1`.
     public var schemaTag: String { Wire.schemaTag(name: schemaName, version: schema.version) }
 
-    private init(path: String, schema: StoreSchema, schemaName: String, pool: DatabasePool, clock: any WallClock) {
+    private init(path: String, schema: StoreSchema, schemaName: String, hubID: String, pool: DatabasePool, clock: any WallClock) {
         self.path = path
         self.schema = schema
         self.schemaName = schemaName
+        self.hubID = hubID
         self.pool = pool
         self.clock = clock
     }
@@ -46,13 +50,12 @@ public final class HubStore: Sendable {
         do {
             let pool = try StoreConnection.openPool(path: path)
             let now = clock.nowMillis()
+            try HubSQL.layout.upgrade(pool)
             try await pool.write { db in
-                try db.execute(sql: SchemaInstaller.sharedTablesSQL)
-                try db.execute(sql: HubSQL.tables)
                 _ = try SchemaInstaller.migrate(db, to: definition, from: 0)
                 try db.execute(
-                    sql: "INSERT INTO sync_hub_state (id, schema_name, schema_version, created_at) VALUES (1, ?, ?, ?)",
-                    arguments: [definition.name, definition.version, now])
+                    sql: "INSERT INTO sync_hub_state (id, schema_name, schema_version, created_at, hub_id) VALUES (1, ?, ?, ?, ?)",
+                    arguments: [definition.name, definition.version, now, UUID().uuidString.lowercased()])
             }
             try pool.close()
             let store = try open(path: path, clock: clock)
@@ -78,20 +81,19 @@ public final class HubStore: Sendable {
         guard FileManager.default.fileExists(atPath: path) else { throw .notFound(path: path) }
         do {
             let pool = try StoreConnection.openPool(path: path)
-            let (name, version) = try pool.read { db -> (String, Int) in
-                guard try db.tableExists("sync_hub_state"),
-                    let row = try Row.fetchOne(db, sql: "SELECT schema_name, schema_version FROM sync_hub_state")
-                else { throw HubError.notAHub(path: path, reason: "it has no sync_hub_state") }
-                return (row["schema_name"], row["schema_version"])
+            guard try pool.read({ db in try db.tableExists("sync_hub_state") }) else {
+                throw HubError.notAHub(path: path, reason: "it has no sync_hub_state")
+            }
+            // A hub store of an older wirsync-hub is upgraded in place.
+            try HubSQL.layout.upgrade(pool)
+            let (name, version, hubID) = try pool.read { db -> (String, Int, String) in
+                guard let row = try Row.fetchOne(db, sql: "SELECT schema_name, schema_version, hub_id FROM sync_hub_state") else {
+                    throw HubError.notAHub(path: path, reason: "its sync_hub_state is empty")
+                }
+                return (row["schema_name"], row["schema_version"], row["hub_id"])
             }
             let schema = try pool.read { db in try SchemaInstaller.load(db, version: version) }
-            let indexed = try pool.read { db in
-                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'sync_hub_log_centre')") ?? false
-            }
-            if !indexed {
-                try pool.write { db in try db.execute(sql: HubSQL.indexes) }
-            }
-            return HubStore(path: path, schema: schema, schemaName: name, pool: pool, clock: clock)
+            return HubStore(path: path, schema: schema, schemaName: name, hubID: hubID, pool: pool, clock: clock)
         } catch {
             throw map(error, path: path)
         }
@@ -120,6 +122,7 @@ public final class HubStore: Sendable {
         case let error as HubError: error
         case let error as ApplyError: .apply(error)
         case let error as SchemaError: .notAHub(path: path, reason: error.description)
+        case let error as LayoutError: .notAHub(path: path, reason: error.description)
         case let error as DatabaseError where error.resultCode == .SQLITE_NOTADB:
             .notAHub(path: path, reason: "it is not an SQLite database")
         case let error as DatabaseError where error.resultCode == .SQLITE_CANTOPEN:
@@ -127,6 +130,14 @@ public final class HubStore: Sendable {
         case let error as DatabaseError: .sqlite(error.message ?? "\(error)")
         default: .sqlite("\(error)")
         }
+    }
+
+    /// The sequence of the next hub log entry: `max(last + 1, now_ms << 10)`, so that entries
+    /// written after the hub was restored from a backup lie above every entry it lost
+    /// (docs/replicas-and-restores.md).
+    static func nextSeq(_ db: Database, now: Int64) throws -> Int64 {
+        let last = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM sync_hub_log")!
+        return max(last + 1, now << 10)
     }
 
     /// Column names by table id and ordinal, for conflict records.

@@ -21,14 +21,14 @@ extension HubStore {
     /// pushed change. They have seen the whole hub log, so they conflict with nothing.
     func writeAsHub(_ writes: [HubWrite], db: Database, now: Int64) throws {
         var hlc = HLC(rawValue: try Int64.fetchOne(db, sql: "SELECT hlc FROM sync_hub_state")!)
-        let seen = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM sync_hub_log")!
+        let seen = try Self.nextSeq(db, now: now) - 1
         let changes = writes.enumerated().map { index, write in
             hlc = HLC.next(after: hlc, wallMillis: now)
             return Change(
                 seq: Int64(index + 1), table: write.table, pk: write.pk, op: write.op, centre: write.centre,
                 values: write.values, hlc: hlc, origin: Self.origin, seen: seen)
         }
-        let result = try apply(changes, from: Self.origin, scope: ScopeRule(centre: nil, reference: true), in: db, now: now)
+        let result = try apply(changes, scope: ScopeRule(centre: nil, reference: true), in: db, now: now)
         if let refusal = result.refused.first {
             throw HubError.cannotResolve("the hub's own change was refused: \(refusal.message)")
         }

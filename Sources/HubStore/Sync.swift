@@ -21,15 +21,22 @@ extension HubStore {
     /// scope, or one a table constraint refuses, is refused on its own and listed; the rest
     /// is applied. Malformed changes (unknown tables or columns, wrong types) fail the
     /// whole batch.
-    public func push(node: String, request: PushRequest, skewBoundMillis: Int64) async throws(HubError) -> PushOutcome {
+    ///
+    /// - Parameter origin: the replica, from the `WIRSync-Replica` header (protocol 2): it
+    ///   must have had a session, the batch must start at or below what the hub has
+    ///   acknowledged of it, and where it overlaps that, its chains must be the ones the hub
+    ///   received (docs/replicas-and-restores.md). nil for a replica of wirsync 1, whose
+    ///   origin is its centre and whose acknowledgements are kept by its replica id.
+    public func push(caller: Caller, origin: String?, request: PushRequest, skewBoundMillis: Int64) async throws(HubError) -> PushOutcome {
+        let writer = origin ?? caller.centre
         var previous: Int64 = 0
         for change in request.changes {
             guard change.seq > previous else {
                 throw .badRequest(code: "invalid_batch", message: "changes must come in increasing seq order (seq \(change.seq) after \(previous))")
             }
             previous = change.seq
-            guard change.origin == node else {
-                throw .forbidden("change \(change.seq) claims origin \(change.origin), but this token belongs to \(node)")
+            guard change.origin == writer else {
+                throw .forbidden("change \(change.seq) claims origin \(change.origin), but this request comes from \(writer)")
             }
         }
         guard request.lastSeq >= previous else {
@@ -38,25 +45,64 @@ extension HubStore {
         guard !request.replicaID.isEmpty, request.replicaID.utf8.count <= 64, !request.replicaID.utf8.contains(0) else {
             throw .badRequest(code: "invalid_batch", message: "replica_id must be 1 to 64 bytes, without NUL characters")
         }
+        let chains: [Fingerprint]?
+        if let origin {
+            guard request.replicaID == origin else {
+                throw .badRequest(code: "invalid_batch", message: "replica_id \(request.replicaID) is not the replica of the \(Wire.replicaHeader) header, \(origin)")
+            }
+            guard let after = request.after, after >= 0, after <= request.lastSeq, let packed = request.chains,
+                let unpacked = Fingerprint.unpack(packed), unpacked.count == request.lastSeq - after,
+                request.changes.allSatisfy({ $0.seq > after })
+            else {
+                throw .badRequest(
+                    code: "invalid_batch",
+                    message: "a push of protocol 2 says the sequence it starts after (after) and the chain of every entry up to last_seq (chains, 8 bytes each)")
+            }
+            chains = unpacked
+        } else {
+            chains = nil
+        }
 
         let now = clock.nowMillis()
-        let scope = ScopeRule(centre: node == Node.hmsi ? nil : node, reference: node == Node.hmsi)
+        let scope = ScopeRule(centre: caller.centre == Node.hmsi ? nil : caller.centre, reference: caller.centre == Node.hmsi)
         return try await write { db in
-            let acked = try Int64.fetchOne(
-                db, sql: "SELECT acked FROM sync_acks WHERE node = ? AND replica = ?", arguments: [node, request.replicaID]) ?? 0
+            let acked: Int64
+            if let origin, let chains {
+                acked = try self.checkBase(of: request, chains: chains, origin: origin, caller: caller, db: db)
+            } else {
+                acked = try Int64.fetchOne(
+                    db, sql: "SELECT acked FROM sync_acks WHERE node = ? AND replica = ?", arguments: [caller.centre, request.replicaID]) ?? 0
+            }
             let fresh = request.changes.filter { $0.seq > acked }
             if let ahead = fresh.max(by: { $0.hlc < $1.hlc }), ahead.hlc.millis > now + skewBoundMillis {
                 throw HubError.clockAhead(Self.clockAheadMessage(change: ahead, now: now, bound: skewBoundMillis))
             }
-            let result = try self.apply(fresh, from: node, scope: scope, in: db, now: now)
+            let result = try self.apply(fresh, scope: scope, in: db, now: now)
             let newAcked = max(acked, request.lastSeq)
-            try db.execute(
-                sql: """
-                    INSERT INTO sync_acks (node, replica, acked) VALUES (?, ?, ?)
-                    ON CONFLICT (node, replica) DO UPDATE SET acked = excluded.acked
-                    """,
-                arguments: [node, request.replicaID, newAcked])
-            try db.execute(sql: "UPDATE sync_clients SET last_push_at = ? WHERE node = ?", arguments: [now, node])
+            if let origin, let chains, let after = request.after {
+                if newAcked > acked {
+                    let received = Array(chains.suffix(Int(newAcked - acked)))
+                    try db.execute(
+                        sql: """
+                            UPDATE sync_replicas SET acked = ?, acked_chain = ?, acked_hlc = max(acked_hlc, ?), last_push_at = ?
+                            WHERE origin = ?
+                            """,
+                        arguments: [newAcked, received.last!.rawValue, fresh.map(\.hlc.rawValue).max() ?? 0, now, origin])
+                    try db.execute(
+                        sql: "INSERT OR REPLACE INTO sync_receipts (origin, last_seq, after_seq, hub_seq, chains) VALUES (?, ?, ?, ?, ?)",
+                        arguments: [origin, newAcked, max(after, acked), result.hubSeqRange?.lowerBound, Fingerprint.pack(received)])
+                } else {
+                    try db.execute(sql: "UPDATE sync_replicas SET last_push_at = ? WHERE origin = ?", arguments: [now, origin])
+                }
+            } else {
+                try db.execute(
+                    sql: """
+                        INSERT INTO sync_acks (node, replica, acked) VALUES (?, ?, ?)
+                        ON CONFLICT (node, replica) DO UPDATE SET acked = excluded.acked
+                        """,
+                    arguments: [caller.centre, request.replicaID, newAcked])
+            }
+            try db.execute(sql: "UPDATE sync_tokens SET last_push_at = ? WHERE id = ?", arguments: [now, caller.token])
             if let highest = fresh.map(\.hlc).max() {
                 try db.execute(sql: "UPDATE sync_hub_state SET hlc = max(hlc, ?)", arguments: [highest.rawValue])
             }
@@ -67,6 +113,54 @@ extension HubStore {
                 seqRange: fresh.isEmpty ? nil : fresh.first!.seq...fresh.last!.seq,
                 hubSeqRange: result.hubSeqRange)
         }
+    }
+
+    /// What the hub has acknowledged of `origin`, after checking that a protocol-2 batch
+    /// continues the history the hub holds of it: it may not start above that (the hub lost
+    /// something: a restore), and where it overlaps it (a retry), its chains must be the
+    /// ones received (else another copy of the replica's file pushed in between).
+    private func checkBase(of request: PushRequest, chains: [Fingerprint], origin: String, caller: Caller, db: Database) throws -> Int64 {
+        let replica = try registeredReplica(origin, caller: caller, db: db)
+        let after = request.after!
+        guard after <= replica.acked else {
+            throw HubError.hubBehind(
+                "the hub has acknowledged this replica up to \(replica.acked), the replica holds \(after) as acknowledged: "
+                    + "the hub was restored from an older backup; a new session repairs it")
+        }
+        let overlap = min(replica.acked, request.lastSeq)
+        if overlap > after {
+            let held = try receivedChains(of: origin, after: after, through: overlap, db: db)
+            for seq in (after + 1)...overlap {
+                guard let received = held[seq], received.agrees(with: chains[Int(seq - after - 1)]) else {
+                    throw HubError.replicaDiverged(
+                        "entry \(seq) of this batch is not the one the hub acknowledged: another copy of this replica's file "
+                            + "pushed in between; a new session lets this copy go on as a replica of its own")
+                }
+            }
+        }
+        return replica.acked
+    }
+
+    /// The chains the hub received from `origin` for local sequences `after + 1 … through`;
+    /// missing ones are absent (a wirsync-1 push kept none: those read as "not known").
+    func receivedChains(of origin: String, after: Int64, through: Int64, db: Database) throws -> [Int64: Fingerprint] {
+        var held: [Int64: Fingerprint] = [:]
+        for row in try Row.fetchAll(
+            db, sql: "SELECT after_seq, last_seq, chains FROM sync_receipts WHERE origin = ? AND last_seq > ? AND after_seq < ? ORDER BY last_seq",
+            arguments: [origin, after, through])
+        {
+            let first: Int64 = row["after_seq"]
+            for (offset, chain) in (Fingerprint.unpack(row["chains"]) ?? []).enumerated() {
+                let seq = first + 1 + Int64(offset)
+                if seq > after, seq <= through { held[seq] = chain }
+            }
+        }
+        // Receipts begin where the replica began to speak protocol 2; of what came before, nothing was kept.
+        let kept = try Int64.fetchOne(db, sql: "SELECT min(after_seq) FROM sync_receipts WHERE origin = ?", arguments: [origin]) ?? .max
+        if through > after {
+            for seq in (after + 1)...through where seq <= kept && held[seq] == nil { held[seq] = .unknown }
+        }
+        return held
     }
 
     /// A change's values as the hub log stores them: a JSON object, keys sorted.
@@ -100,10 +194,14 @@ extension HubStore {
     /// read only) or from the domain write itself, one statement, which SQLite backs out
     /// alone when a constraint fails. `totalChangesCount` checks that this holds: a refusal
     /// after a write fails the whole batch instead of committing half a change.
-    func apply(_ changes: [Change], from node: String, scope: ScopeRule, in db: Database, now: Int64) throws -> Applied {
+    ///
+    /// - Parameter offered: the changes are versions a replica offers again after a hub
+    ///   restore: a conflict the hub already holds (brought back from a mirror) is not
+    ///   recorded twice.
+    func apply(_ changes: [Change], scope: ScopeRule, in db: Database, now: Int64, offered: Bool = false) throws -> Applied {
         let applier = try Applier(db: db, schema: schema)
         let hubNode = try applier.nodeID(Self.origin)
-        var nextSeq = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) + 1 FROM sync_hub_log")!
+        var nextSeq = try Self.nextSeq(db, now: now)
         let firstSeq = nextSeq
         var outcome = Applied()
         let logInsert = try RawStatement(
@@ -141,6 +239,7 @@ extension HubStore {
                 outcome.applied += 1
             }
             for conflict in records.conflicts {
+                if offered, try self.existingRecord(conflict, applier: applier, db: db) != nil { continue }
                 let id = try self.record(conflict, applier: applier, db: db, now: now)
                 try self.announce(
                     conflict: id, tableID: conflict.tableID, pk: conflict.pk, centre: conflict.centre,
@@ -163,12 +262,21 @@ extension HubStore {
 
     // MARK: Pull
 
-    /// Hub log entries after `after` in the scope of `node`, at most `limit`, with the
-    /// conflict records announced among them; values stay as the log stores them. A
-    /// centre's own changes are not sent back, but the cursor moves past them.
-    public func pull(node: String, after: Int64, limit: Int) async throws(HubError) -> PullPage {
+    /// Hub log entries after `after` in the caller's scope, at most `limit`, with the conflict
+    /// records announced among them; values stay as the log stores them. The pulling
+    /// replica's own changes are not sent back, but the cursor moves past them; every
+    /// other replica's are, those of its own centre included.
+    ///
+    /// - Parameter origin: the pulling replica (protocol 2); nil for a replica of wirsync 1,
+    ///   whose origin is its centre.
+    public func pull(caller: Caller, origin: String?, after: Int64, limit: Int) async throws(HubError) -> PullPage {
         let now = clock.nowMillis()
         let schema = self.schema
+        let centre = caller.centre
+        let own = origin ?? caller.centre
+        if let origin {
+            try await read { db in _ = try self.registeredReplica(origin, caller: caller, db: db) }
+        }
         let response = try await read { db -> PullPage in
             let last = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM sync_hub_log")!
             guard after <= last else {
@@ -178,13 +286,13 @@ extension HubStore {
             let columns = "l.seq, l.tbl, l.pk, l.centre, l.op, n.name AS origin, l.hlc, l.seen, l.body, l.conflict"
             // A centre reads its own entries and the reference entries: two ranges of the
             // (centre, seq) index, merged in seq order, so a pull never scans other centres'.
-            let source = node == Node.hmsi
+            let source = centre == Node.hmsi
                 ? "sync_hub_log l"
                 : "(SELECT * FROM sync_hub_log WHERE centre = ?1 AND seq > ?2 UNION ALL SELECT * FROM sync_hub_log WHERE centre IS NULL AND seq > ?2) l"
             let rows = try Row.fetchAll(
                 db.cachedStatement(
-                    sql: "SELECT \(columns) FROM \(source) JOIN sync_nodes n ON n.id = l.origin WHERE l.seq > ?2 AND n.name <> ?1 ORDER BY l.seq LIMIT ?3"),
-                arguments: [node, after, limit])
+                    sql: "SELECT \(columns) FROM \(source) JOIN sync_nodes n ON n.id = l.origin WHERE l.seq > ?2 AND n.name <> ?4 ORDER BY l.seq LIMIT ?3"),
+                arguments: [centre, after, limit, own])
             var changes: [PullPage.Entry] = []
             var conflictIDs: [Int64] = []
             for row in rows {
@@ -208,10 +316,16 @@ extension HubStore {
                 guard let record = try self.conflictRecord(id: id, db: db) else { throw HubError.noSuchConflict(id) }
                 return record
             }
-            return PullPage(changes: changes, conflicts: conflicts, nextCursor: next, more: full && next < last, hubTime: now)
+            return PullPage(
+                changes: changes, conflicts: conflicts, nextCursor: next, nextCheck: try Self.entryCheck(at: next, db: db),
+                more: full && next < last, hubTime: now)
         }
         try await write { db in
-            try db.execute(sql: "UPDATE sync_clients SET last_pull_at = ? WHERE node = ?", arguments: [now, node])
+            try db.execute(sql: "UPDATE sync_tokens SET last_pull_at = ? WHERE id = ?", arguments: [now, caller.token])
+            if let origin {
+                try db.execute(
+                    sql: "UPDATE sync_replicas SET last_pull_at = ?, cursor = ? WHERE origin = ?", arguments: [now, response.nextCursor, origin])
+            }
         }
         return response
     }

@@ -1,7 +1,7 @@
 import SyncCore
 import SyncStore
 
-/// The SQL that captures every write to the replicated tables, and the replica's own tables.
+/// The SQL that captures every write to the replicated tables.
 ///
 /// Capture is plain SQL, so any writer is captured: the `sqlite3` CLI, Python, LibreOffice
 /// Base. Each trigger appends one row to `sync_log` and reads no table, which keeps the
@@ -13,99 +13,6 @@ import SyncStore
 enum CaptureSQL {
     /// Wall-clock milliseconds since 1970, as SQLite computes it.
     static let wallMillis = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
-
-    static let replicaTablesSQL = """
-        CREATE TABLE sync_state (
-            id              INTEGER PRIMARY KEY CHECK (id = 1),
-            node            TEXT NOT NULL,
-            replica_id      TEXT NOT NULL,
-            schema_name     TEXT NOT NULL,
-            schema_version  INTEGER NOT NULL,
-            hub_url         TEXT,
-            hlc             INTEGER NOT NULL DEFAULT 0,
-            cursor          INTEGER NOT NULL DEFAULT 0,
-            acked           INTEGER NOT NULL DEFAULT 0,
-            folded          INTEGER NOT NULL DEFAULT 0,
-            created_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-        ) STRICT;
-        -- The change log: one row per captured write, appended by the capture triggers.
-        CREATE TABLE sync_log (
-            seq     INTEGER PRIMARY KEY,
-            tbl     INTEGER NOT NULL,
-            pk      TEXT NOT NULL,
-            op      INTEGER NOT NULL,
-            col     INTEGER,
-            wall    INTEGER NOT NULL,
-            centre  TEXT,
-            hlc     INTEGER,
-            seen    INTEGER
-        );
-        -- Pending local values that a remote change overwrote before they were pushed.
-        CREATE TABLE sync_stash (
-            tbl    INTEGER NOT NULL,
-            pk     TEXT NOT NULL,
-            col    INTEGER NOT NULL,
-            hlc    INTEGER NOT NULL,
-            value  ANY,
-            PRIMARY KEY (tbl, pk, col, hlc)
-        ) STRICT, WITHOUT ROWID;
-        -- The change log as people read it: pending changes with table, operation and column names.
-        CREATE VIEW sync_changes AS
-            SELECT l.seq, t.name AS "table", l.pk,
-                   CASE l.op WHEN 1 THEN 'insert' WHEN 2 THEN 'update' ELSE 'delete' END AS op,
-                   (SELECT group_concat(name, ',') FROM (
-                        SELECT c.name FROM sync_columns c
-                        WHERE c.tbl = l.tbl AND c.retired = 0 AND (l.op = 1 OR c.ord = l.col)
-                        ORDER BY c.ord)) AS columns,
-                   l.wall, l.hlc, l.seen
-            FROM sync_log l JOIN sync_tables t ON t.id = l.tbl
-            WHERE l.seq > (SELECT acked FROM sync_state);
-        """
-
-    /// What the replica keeps of its syncs: the hub's conflict records about its rows,
-    /// the changes the hub refused, and the outcome of every sync. `IF NOT EXISTS`, so
-    /// opening a replica made by an older wirsync adds them.
-    static let recordTablesSQL = """
-        CREATE TABLE IF NOT EXISTS sync_conflicts (
-            id            INTEGER PRIMARY KEY,
-            table_name    TEXT NOT NULL,
-            pk            TEXT NOT NULL,
-            centre        TEXT,
-            column_name   TEXT,
-            winner_value  ANY,
-            winner_origin TEXT NOT NULL,
-            winner_hlc    INTEGER NOT NULL,
-            loser_value   ANY,
-            loser_origin  TEXT NOT NULL,
-            loser_hlc     INTEGER NOT NULL,
-            recorded_at   INTEGER NOT NULL,
-            resolved_at   INTEGER,
-            resolved_by   TEXT,
-            kept          TEXT
-        ) STRICT;
-        CREATE TABLE IF NOT EXISTS sync_refused (
-            seq         INTEGER PRIMARY KEY,
-            table_name  TEXT NOT NULL,
-            pk          TEXT NOT NULL,
-            op          TEXT NOT NULL,
-            code        TEXT NOT NULL,
-            message     TEXT NOT NULL,
-            refused_at  INTEGER NOT NULL
-        ) STRICT;
-        CREATE TABLE IF NOT EXISTS sync_runs (
-            id             INTEGER PRIMARY KEY,
-            started_at     INTEGER NOT NULL,
-            finished_at    INTEGER NOT NULL,
-            ok             INTEGER NOT NULL,
-            pushed         INTEGER NOT NULL,
-            pulled         INTEGER NOT NULL,
-            refused        INTEGER NOT NULL,
-            conflicts      INTEGER NOT NULL,
-            hub_offset_ms  INTEGER,
-            error          TEXT,
-            error_kind     TEXT
-        ) STRICT;
-        """
 
     enum Op: Int64 {
         case insert = 1, update = 2, delete = 3

@@ -57,19 +57,17 @@ public final class Replica: Sendable {
         }
         do {
             let queue = try StoreConnection.open(path: path)
+            try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
+            try ReplicaLayout.layout.upgrade(queue)
             try queue.writeWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA journal_mode = WAL")
                 try db.inTransaction(.immediate) {
-                    try db.execute(sql: SchemaInstaller.sharedTablesSQL)
-                    try db.execute(sql: CaptureSQL.replicaTablesSQL)
-                    try db.execute(sql: CaptureSQL.recordTablesSQL)
                     let schema = try SchemaInstaller.migrate(db, to: definition, from: 0)
                     try db.execute(
                         sql: """
-                            INSERT INTO sync_state (id, node, replica_id, schema_name, schema_version, hub_url)
-                            VALUES (1, ?, ?, ?, ?, ?)
+                            INSERT INTO sync_state (id, node, origin, replica_id, schema_name, schema_version, hub_url)
+                            VALUES (1, ?, ?, ?, ?, ?, ?)
                             """,
-                        arguments: [node, UUID().uuidString.lowercased(), definition.name, definition.version, hubURL])
+                        arguments: [node, Origin.new(centre: node), UUID().uuidString.lowercased(), definition.name, definition.version, hubURL])
                     try installTriggers(db, schema: schema, node: node)
                     return .commit
                 }
@@ -123,16 +121,18 @@ public final class Replica: Sendable {
         guard FileManager.default.fileExists(atPath: path) else { throw .notFound(path: path) }
         do {
             let queue = try StoreConnection.open(path: path)
+            guard try queue.read({ db in try db.tableExists("sync_state") }) else {
+                throw ReplicaError.notAReplica(path: path, reason: "it has no sync_state")
+            }
+            // A replica of an older wirsync is upgraded in place, data and pending changes kept.
+            try ReplicaLayout.layout.upgrade(queue)
             let (node, version, name) = try queue.read { db -> (String, Int, String) in
-                guard try db.tableExists("sync_state"),
-                    let row = try Row.fetchOne(db, sql: "SELECT node, schema_version, schema_name FROM sync_state")
-                else { throw ReplicaError.notAReplica(path: path, reason: "it has no sync_state") }
+                guard let row = try Row.fetchOne(db, sql: "SELECT node, schema_version, schema_name FROM sync_state") else {
+                    throw ReplicaError.notAReplica(path: path, reason: "its sync_state is empty")
+                }
                 return (row["node"], row["schema_version"], row["schema_name"])
             }
             let schema = try queue.read { db in try SchemaInstaller.load(db, version: version) }
-            if try queue.read({ db in try !db.tableExists("sync_runs") }) {
-                try queue.write { db in try db.execute(sql: CaptureSQL.recordTablesSQL) }
-            }
             return Replica(path: path, node: node, schema: schema, schemaName: name, queue: queue)
         } catch {
             throw map(error, path: path)
@@ -151,6 +151,8 @@ public final class Replica: Sendable {
         public var cursor: Int64
         public var hubURL: String?
         public var hlc: HLC
+        /// This replica's own name (its origin), unlike `centre`, which is its scope.
+        public var origin: String
         public var replicaID: String
         /// Conflict records about this replica's rows that HMSI has not resolved.
         public var openConflicts: Int
@@ -159,9 +161,12 @@ public final class Replica: Sendable {
         public var lastSync: SyncRun?
         /// When a sync last succeeded (Unix ms).
         public var lastSuccessAt: Int64?
+        /// The last thing a session found wrong and repaired (a restored copy, a restored hub).
+        public var lastRecovery: Recovery?
 
         enum CodingKeys: String, CodingKey {
-            case centre, pending, cursor, hlc, refused
+            case centre, pending, cursor, hlc, refused, origin
+            case lastRecovery = "last_recovery"
             case schemaVersion = "schema_version"
             case hubURL = "hub_url"
             case replicaID = "replica_id"
@@ -175,16 +180,16 @@ public final class Replica: Sendable {
         let runs = try lastRuns()
         return try read { db in
             let state = try Row.fetchOne(
-                db, sql: "SELECT node, schema_version, cursor, acked, hub_url, hlc, replica_id FROM sync_state")!
+                db, sql: "SELECT node, origin, schema_version, cursor, acked, hub_url, hlc, replica_id FROM sync_state")!
             let pending = try Int.fetchOne(
                 db, sql: "SELECT count(*) FROM sync_log WHERE seq > ?", arguments: [state["acked"] as Int64]) ?? 0
             return Status(
                 centre: state["node"], schemaVersion: state["schema_version"], pending: pending,
-                cursor: state["cursor"], hubURL: state["hub_url"], hlc: HLC(rawValue: state["hlc"]),
+                cursor: state["cursor"], hubURL: state["hub_url"], hlc: HLC(rawValue: state["hlc"]), origin: state["origin"],
                 replicaID: state["replica_id"],
                 openConflicts: try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_conflicts WHERE resolved_at IS NULL") ?? 0,
                 refused: try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_refused") ?? 0,
-                lastSync: runs.last, lastSuccessAt: runs.lastSuccess?.finishedAt)
+                lastSync: runs.last, lastSuccessAt: runs.lastSuccess?.finishedAt, lastRecovery: try Self.lastRecovery(db))
         }
     }
 
@@ -202,25 +207,29 @@ public final class Replica: Sendable {
     /// An entry's HLC is `max(last + 1, wall << 16)`, exactly what a trigger computing it on
     /// the spot would give: the state it starts from changes only inside transactions that
     /// fold first (remote apply moves the clock after folding).
+    ///
+    /// - Parameter through: fold no entry after this sequence.
     @discardableResult
-    func fold(_ db: Database) throws -> Int {
-        let state = try Row.fetchOne(db, sql: "SELECT hlc, cursor, folded FROM sync_state")!
+    func fold(_ db: Database, through: Int64 = .max) throws -> Int {
+        try LogChain.extend(db)
+        let state = try Row.fetchOne(db, sql: "SELECT hlc, cursor, folded, origin FROM sync_state")!
         var hlc = HLC(rawValue: state["hlc"])
         let cursor: Int64 = state["cursor"]
+        let origin: String = state["origin"]
         var last: Int64 = state["folded"]
         let applier = try Applier(db: db, schema: schema)
         let stamp = try RawStatement(db, sql: "UPDATE sync_log SET hlc = ?, seen = ? WHERE seq = ?")
-        let read = try RawStatement(db, sql: "SELECT \(LogEntry.columns) FROM sync_log WHERE seq > ? ORDER BY seq LIMIT 2000")
+        let read = try RawStatement(db, sql: "SELECT \(LogEntry.columns) FROM sync_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 2000")
         var count = 0
         while true {
             var entries: [LogEntry] = []
-            try read.run([.integer(last)]) { row in entries.append(try LogEntry(row, schema: schema)) }
+            try read.run([.integer(last), .integer(through)]) { row in entries.append(try LogEntry(row, schema: schema)) }
             guard !entries.isEmpty else { break }
             for entry in entries {
                 hlc = HLC.next(after: hlc, wallMillis: entry.wall)
                 _ = try applier.recordLocal(
                     table: entry.table, pk: entry.pk, op: entry.op, columns: entry.columns,
-                    centre: centre(of: entry), stamp: Stamp(Version(hlc: hlc, origin: node)))
+                    centre: centre(of: entry), stamp: Stamp(Version(hlc: hlc, origin: origin)))
                 try stamp.execute([.integer(hlc.rawValue), .integer(cursor), .integer(entry.seq)])
                 last = entry.seq
                 count += 1
@@ -255,24 +264,31 @@ public final class Replica: Sendable {
     /// Applies a batch of the hub's changes in one transaction, with per-column LWW, and
     /// stores `cursor` in the same transaction. On any error nothing is applied and the
     /// cursor stays where it was.
+    ///
+    /// - Parameter check: the fingerprint of the hub log entry at `cursor`, kept with it so
+    ///   that the next session can tell whether the hub still holds it.
     @discardableResult
-    public func applyRemote(_ changes: [Change], conflicts: [ConflictRecord] = [], cursor: Int64) throws(ReplicaError) -> ApplyReport {
+    public func applyRemote(
+        _ changes: [Change], conflicts: [ConflictRecord] = [], cursor: Int64, check: Fingerprint? = nil
+    ) throws(ReplicaError) -> ApplyReport {
         try write { db in
             try fold(db)
-            let state = try Row.fetchOne(db, sql: "SELECT hlc, cursor, acked FROM sync_state")!
+            let state = try Row.fetchOne(db, sql: "SELECT hlc, cursor, acked, origin FROM sync_state")!
             let current: Int64 = state["cursor"]
             guard cursor >= current else { throw ReplicaError.staleCursor(current: current, received: cursor) }
             // Local versions newer than the last acknowledged entry have not reached the hub.
             let ackedHLC = try Int64.fetchOne(
                 db, sql: "SELECT hlc FROM sync_log WHERE seq = ?", arguments: [state["acked"] as Int64]) ?? 0
-            let node = self.node
-            let isPendingLocal = { (stamp: Stamp) in stamp.version.origin == node && stamp.version.hlc.rawValue > ackedHLC }
+            let origin: String = state["origin"]
+            let isPendingLocal = { (stamp: Stamp) in stamp.version.origin == origin && stamp.version.hlc.rawValue > ackedHLC }
             let applier = try Applier(db: db, schema: schema)
             let scope = ScopeRule(centre: node == Node.hmsi ? nil : node, reference: true)
             let stash = try RawStatement(db, sql: "INSERT OR REPLACE INTO sync_stash (tbl, pk, col, hlc, value) VALUES (?, ?, ?, ?, ?)")
             var report = ApplyReport(hlc: HLC(rawValue: state["hlc"]))
             for change in changes {
-                let result = try applier.apply(change, scope: scope, keep: isPendingLocal)
+                // The hub sequence stays with the versions it brings: after a hub restore it
+                // tells which of them the hub may have lost.
+                let result = try applier.apply(change, seq: change.seq, scope: scope, keep: isPendingLocal)
                 for (column, displaced) in result.displaced {
                     try stash.execute([
                         .integer(Int64(result.table.id)), .text(change.pk), .integer(Int64(column)),
@@ -289,7 +305,8 @@ public final class Replica: Sendable {
                 }
                 report.hlc = max(report.hlc, change.hlc)
             }
-            try db.execute(sql: "UPDATE sync_state SET hlc = ?, cursor = ?", arguments: [report.hlc.rawValue, cursor])
+            try db.execute(
+                sql: "UPDATE sync_state SET hlc = ?, cursor = ?, cursor_check = ?", arguments: [report.hlc.rawValue, cursor, check?.hex])
             for conflict in conflicts { try Self.store(conflict, in: db) }
             return report
         }
@@ -308,6 +325,8 @@ public final class Replica: Sendable {
         public var lastSeq: Int64
         /// Whether more entries wait after `lastSeq`.
         public var more: Bool
+        /// The chain of every entry in `after + 1 … lastSeq` (`.unknown` where there is none).
+        public var chains: [Fingerprint]
     }
 
     /// Folds, then composes up to `limit` unacknowledged entries as changes for the hub.
@@ -323,22 +342,25 @@ public final class Replica: Sendable {
         // milliseconds, not the whole batch.
         try fold()
         return try read { db in
-            let state = try Row.fetchOne(db, sql: "SELECT acked, folded FROM sync_state")!
+            let state = try Row.fetchOne(db, sql: "SELECT acked, folded, origin FROM sync_state")!
             let start = max(state["acked"] as Int64, after ?? 0)
-            var entries: [(entry: LogEntry, hlc: HLC, seen: Int64)] = []
+            let origin: String = state["origin"]
+            var entries: [(entry: LogEntry, hlc: HLC, seen: Int64, chain: Fingerprint)] = []
             try RawStatement(
-                db, sql: "SELECT \(LogEntry.columns), hlc, seen FROM sync_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
+                db, sql: "SELECT \(LogEntry.columns), hlc, seen, chain FROM sync_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
             ).run([.integer(start), .integer(state["folded"]), .integer(Int64(limit + 1))]) { row in
-                entries.append((try LogEntry(row, schema: schema), HLC(rawValue: row.integer(7)), row.integer(8)))
+                entries.append((try LogEntry(row, schema: schema), HLC(rawValue: row.integer(7)), row.integer(8), Fingerprint(rawValue: row.integer(9))))
             }
             let applier = try Applier(db: db, schema: schema)
             // Usually empty; then no entry needs to look there.
             let stash = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sync_stash)") ?? false
                 ? try RawStatement(db, sql: "SELECT col, hlc, value FROM sync_stash WHERE tbl = ? AND pk = ?") : nil
-            var batch = OutgoingBatch(after: start, changes: [], lastSeq: start, more: entries.count > limit)
-            for (entry, hlc, seen) in entries.prefix(limit) {
+            var batch = OutgoingBatch(after: start, changes: [], lastSeq: start, more: entries.count > limit, chains: [])
+            for (entry, hlc, seen, chain) in entries.prefix(limit) {
+                // A sequence without an entry (none is ever deleted unacknowledged, but a tool could) chains as unknown.
+                batch.chains += Array(repeating: .unknown, count: Int(entry.seq - batch.lastSeq - 1)) + [chain]
                 batch.lastSeq = entry.seq
-                if let change = try compose(entry, hlc: hlc, seen: seen, stash: stash, applier: applier) {
+                if let change = try compose(entry, hlc: hlc, seen: seen, origin: origin, stash: stash, applier: applier) {
                     batch.changes.append(change)
                 }
             }
@@ -347,12 +369,14 @@ public final class Replica: Sendable {
     }
 
     /// - Parameter stash: the query for a row's stashed values; nil when the stash is empty.
-    private func compose(_ entry: LogEntry, hlc: HLC, seen: Int64, stash: RawStatement?, applier: Applier) throws -> Change? {
+    private func compose(
+        _ entry: LogEntry, hlc: HLC, seen: Int64, origin: String, stash: RawStatement?, applier: Applier
+    ) throws -> Change? {
         let table = entry.table
-        let version = Version(hlc: hlc, origin: node)
+        let version = Version(hlc: hlc, origin: origin)
         var change = Change(
             seq: entry.seq, table: table.name, pk: entry.pk, op: entry.op, centre: centre(of: entry), values: [:],
-            hlc: hlc, origin: node, seen: seen)
+            hlc: hlc, origin: origin, seen: seen)
         if entry.op == .delete { return change }
         // An insert travels with the row as it is now: its column versions are not needed.
         let stored = try applier.storedRow(table: table, pk: entry.pk, columns: entry.op == .update)
@@ -396,8 +420,13 @@ public final class Replica: Sendable {
         try write { db in
             let acked = try Int64.fetchOne(db, sql: "SELECT acked FROM sync_state")!
             guard seq > acked else { return }
-            guard let hlc = try Int64.fetchOne(db, sql: "SELECT hlc FROM sync_log WHERE seq = ?", arguments: [seq]) else {
-                throw ReplicaError.sqlite(message: "cannot acknowledge \(seq): no such folded entry in sync_log")
+            let stamped = "SELECT hlc FROM sync_log WHERE seq = ?"
+            if try Int64.fetchOne(db, sql: stamped, arguments: [seq]) == nil {
+                // Entries another copy of this file pushed, acknowledged here after a session showed they are the same.
+                try fold(db, through: seq)
+            }
+            guard let hlc = try Int64.fetchOne(db, sql: stamped, arguments: [seq]) else {
+                throw ReplicaError.sqlite(message: "cannot acknowledge \(seq): no such entry in sync_log")
             }
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             for refusal in refusals {
@@ -447,6 +476,7 @@ public final class Replica: Sendable {
         case let error as ReplicaError: error
         case let error as ApplyError: .apply(error)
         case let error as SchemaError: .schema(error)
+        case let error as LayoutError: .newerEngine(path: path, reason: error.description)
         case let error as DatabaseError where error.resultCode == .SQLITE_NOTADB:
             .notAReplica(path: path, reason: "it is not an SQLite database")
         case let error as DatabaseError where error.resultCode == .SQLITE_CANTOPEN:

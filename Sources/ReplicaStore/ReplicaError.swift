@@ -8,6 +8,7 @@ public enum ReplicaError: Error, Sendable, CustomStringConvertible {
     case alreadyInitialised(path: String, node: String, schemaVersion: Int)
     case belongsToOtherNode(path: String, node: String, requested: String)
     case newerSchema(path: String, installed: Int, available: Int)
+    case newerEngine(path: String, reason: String)
     case invalidNode(String)
     case schema(SchemaError)
     case apply(ApplyError)
@@ -26,6 +27,8 @@ public enum ReplicaError: Error, Sendable, CustomStringConvertible {
             "\(path) is the replica of \(node), not of \(requested)"
         case .newerSchema(let path, let installed, let available):
             "\(path) has schema version \(installed), newer than this program's \(available); update wirsync"
+        case .newerEngine(let path, let reason):
+            "\(path) cannot be opened by this wirsync: \(reason)"
         case .invalidNode(let node):
             "\(node) is not a node id (a lower-case slug such as landkreis-kassel, or hmsi)"
         case .schema(let error):

@@ -363,11 +363,15 @@ extension PushRequest {
     /// Reads a push body (what `json()` writes, or any equivalent JSON).
     public init(json data: Data) throws(JSONReadError) {
         self = try JSONReader.read(data) { reader throws(JSONReadError) in
-            var replicaID: String?, lastSeq: Int64?, changes: [Change]?
+            var replicaID: String?, lastSeq: Int64?, changes: [Change]?, after: Int64?, chains: Data?
             try reader.object("the batch") { reader, key throws(JSONReadError) in
                 switch key {
                 case "replica_id": replicaID = try reader.string("replica_id")
                 case "last_seq": lastSeq = try reader.int64("last_seq")
+                case "after": after = try reader.int64("after")
+                case "chains":
+                    guard let bytes = Data(base64Encoded: try reader.string("chains")) else { throw reader.failure("chains is base64 text") }
+                    chains = bytes
                 case "changes":
                     var read: [Change] = []
                     try reader.array("changes") { reader throws(JSONReadError) in read.append(try reader.change()) }
@@ -376,7 +380,7 @@ extension PushRequest {
                 }
             }
             guard let replicaID, let lastSeq, let changes else { throw reader.failure("a batch needs replica_id, last_seq and changes") }
-            return PushRequest(replicaID: replicaID, lastSeq: lastSeq, changes: changes)
+            return PushRequest(replicaID: replicaID, lastSeq: lastSeq, changes: changes, after: after, chains: chains)
         }
     }
 }
@@ -385,7 +389,7 @@ extension PullResponse {
     /// Reads a pull body. Conflict records, which are rare, go through `JSONDecoder`.
     public init(json data: Data) throws(JSONReadError) {
         self = try JSONReader.read(data) { reader throws(JSONReadError) in
-            var changes: [Change]?, conflicts: [ConflictRecord]?, nextCursor: Int64?, more: Bool?, hubTime: Int64?
+            var changes: [Change]?, conflicts: [ConflictRecord]?, nextCursor: Int64?, nextCheck: Fingerprint?, more: Bool?, hubTime: Int64?
             try reader.object("the page") { reader, key throws(JSONReadError) in
                 switch key {
                 case "changes":
@@ -400,6 +404,9 @@ extension PullResponse {
                         throw reader.failure("conflicts are not valid conflict records: \(error)")
                     }
                 case "next_cursor": nextCursor = try reader.int64("next_cursor")
+                case "next_check":
+                    guard let check = Fingerprint(hex: try reader.string("next_check")) else { throw reader.failure("next_check is 16 hex digits") }
+                    nextCheck = check
                 case "more": more = try reader.bool("more")
                 case "hub_time": hubTime = try reader.int64("hub_time")
                 default: try reader.skip()
@@ -408,7 +415,7 @@ extension PullResponse {
             guard let changes, let conflicts, let nextCursor, let more, let hubTime else {
                 throw reader.failure("a page needs changes, conflicts, next_cursor, more and hub_time")
             }
-            return PullResponse(changes: changes, conflicts: conflicts, nextCursor: nextCursor, more: more, hubTime: hubTime)
+            return PullResponse(changes: changes, conflicts: conflicts, nextCursor: nextCursor, nextCheck: nextCheck, more: more, hubTime: hubTime)
         }
     }
 }

@@ -138,6 +138,14 @@ extension PushRequest {
         writer.string(replicaID)
         writer.key("last_seq")
         writer.integer(lastSeq)
+        if let after {
+            writer.key("after")
+            writer.integer(after)
+        }
+        if let chains {
+            writer.key("chains")
+            writer.string(chains.base64EncodedString())
+        }
         writer.key("changes")
         writer.raw("[")
         for (index, change) in changes.enumerated() {
@@ -170,6 +178,10 @@ extension PullPage {
         writer.raw("]")
         writer.key("next_cursor")
         writer.integer(nextCursor)
+        if let nextCheck {
+            writer.key("next_check")
+            writer.string(nextCheck.hex)
+        }
         writer.key("more")
         writer.raw(more ? "true" : "false")
         writer.key("hub_time")

@@ -2,14 +2,22 @@ public import Foundation
 
 /// The centre's connection to the hub. `CurlTransport` speaks HTTP with libcurl; tests have
 /// an in-memory one that calls a hub store directly.
+///
+/// `origin` names the replica (protocol 2, the `WIRSync-Replica` header); nil speaks
+/// protocol 1, as wirsync 1 did. A push is protocol 2 when its request says where it starts
+/// (`after`); it then names the replica by `replicaID`.
 public protocol HubTransport: Sendable {
+    func session(_ request: SessionRequest, origin: String) async throws(TransportError) -> SessionResponse
     func push(_ request: PushRequest) async throws(TransportError) -> PushResponse
     /// The body a push of a request sends, from its JSON (`request.json()`). Made before
     /// the push, so that the work (compressing) runs while the previous push is at the hub.
     func body(json: Data) -> PushBody
     /// The same push, with its body made beforehand by `body(json:)`.
     func push(_ request: PushRequest, body: PushBody) async throws(TransportError) -> PushResponse
-    func pull(after cursor: Int64, limit: Int) async throws(TransportError) -> PullResponse
+    func pull(after cursor: Int64, limit: Int, origin: String?) async throws(TransportError) -> PullResponse
+    func receipts(after seq: Int64, limit: Int, origin: String) async throws(TransportError) -> ReceiptsResponse
+    func reoffer(_ request: ReofferRequest, origin: String) async throws(TransportError) -> ReofferResponse
+    func rebuild(_ request: RebuildRequest, origin: String) async throws(TransportError) -> RebuildResponse
     func digest() async throws(TransportError) -> DigestResponse
 }
 

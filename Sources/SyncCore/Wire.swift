@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Protocol v1: the JSON bodies of the hub's HTTP API (`schema/openapi.yaml`).
 ///
@@ -14,23 +14,31 @@ public enum Wire {
 
 /// `POST /v1/push`: a batch of one replica's captured changes, in local sequence order.
 public struct PushRequest: Hashable, Sendable, Codable {
-    /// The replica that sends; acknowledgements are kept per replica.
+    /// The replica that sends; acknowledgements are kept per replica. In protocol 2 its
+    /// origin (as in the `WIRSync-Replica` header), in protocol 1 the replica's UUID.
     public var replicaID: String
     /// The highest local sequence the batch covers. Entries a later local write superseded
     /// are covered without being sent, so this may exceed the last change's `seq`.
     public var lastSeq: Int64
     public var changes: [Change]
+    /// Protocol 2: the local sequence the batch starts after (what the replica holds as
+    /// acknowledged, or the end of the batch before), and the chain of every entry in
+    /// `after + 1 … last_seq` (`Fingerprint.pack`).
+    public var after: Int64?
+    public var chains: Data?
 
-    public init(replicaID: String, lastSeq: Int64, changes: [Change]) {
+    public init(replicaID: String, lastSeq: Int64, changes: [Change], after: Int64? = nil, chains: Data? = nil) {
         self.replicaID = replicaID
         self.lastSeq = lastSeq
         self.changes = changes
+        self.after = after
+        self.chains = chains
     }
 
     enum CodingKeys: String, CodingKey {
         case replicaID = "replica_id"
         case lastSeq = "last_seq"
-        case changes
+        case changes, after, chains
     }
 }
 
@@ -140,13 +148,18 @@ public struct PullResponse: Hashable, Sendable, Codable {
     public var conflicts: [ConflictRecord]
     /// The cursor to store with these changes and to send next time.
     public var nextCursor: Int64
+    /// The fingerprint of the hub log entry at `next_cursor`, stored with it (protocol 2).
+    public var nextCheck: Fingerprint?
     public var more: Bool
     public var hubTime: Int64
 
-    public init(changes: [Change], conflicts: [ConflictRecord], nextCursor: Int64, more: Bool, hubTime: Int64) {
+    public init(
+        changes: [Change], conflicts: [ConflictRecord], nextCursor: Int64, nextCheck: Fingerprint? = nil, more: Bool, hubTime: Int64
+    ) {
         self.changes = changes
         self.conflicts = conflicts
         self.nextCursor = nextCursor
+        self.nextCheck = nextCheck
         self.more = more
         self.hubTime = hubTime
     }
@@ -154,6 +167,7 @@ public struct PullResponse: Hashable, Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case changes, conflicts, more
         case nextCursor = "next_cursor"
+        case nextCheck = "next_check"
         case hubTime = "hub_time"
     }
 }
@@ -176,13 +190,15 @@ public struct PullPage: Sendable {
     public var changes: [Entry]
     public var conflicts: [ConflictRecord]
     public var nextCursor: Int64
+    public var nextCheck: Fingerprint?
     public var more: Bool
     public var hubTime: Int64
 
-    public init(changes: [Entry], conflicts: [ConflictRecord], nextCursor: Int64, more: Bool, hubTime: Int64) {
+    public init(changes: [Entry], conflicts: [ConflictRecord], nextCursor: Int64, nextCheck: Fingerprint?, more: Bool, hubTime: Int64) {
         self.changes = changes
         self.conflicts = conflicts
         self.nextCursor = nextCursor
+        self.nextCheck = nextCheck
         self.more = more
         self.hubTime = hubTime
     }
@@ -196,7 +212,7 @@ public struct PullPage: Sendable {
                 change.values = try decoder.decode([String: Value].self, from: Data(entry.valuesJSON.utf8))
                 return change
             },
-            conflicts: conflicts, nextCursor: nextCursor, more: more, hubTime: hubTime)
+            conflicts: conflicts, nextCursor: nextCursor, nextCheck: nextCheck, more: more, hubTime: hubTime)
     }
 }
 

@@ -94,7 +94,7 @@ package final class Applier {
         guard !pk.isEmpty, pk.utf8.count <= 200, !pk.utf8.contains(0) else {
             throw .invalidChange(table: table.name, pk: pk, reason: "the primary key is empty, longer than 200 bytes or holds a NUL character")
         }
-        guard Node.isWellFormed(change.origin) else {
+        guard Origin.isWellFormed(change.origin) else {
             throw .invalidChange(table: table.name, pk: pk, reason: "origin \(change.origin) is not a node id")
         }
         guard change.hlc.rawValue > 0 else {

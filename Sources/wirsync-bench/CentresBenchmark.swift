@@ -102,7 +102,7 @@ struct CentresBenchmark: AsyncParsableCommand {
             outcome.applied += response.applied
         }
         var cursor: Int64 = 0
-        while let page = await timed({ try await transport.pull(after: cursor, limit: 1000) }) {
+        while let page = await timed({ try await transport.pull(after: cursor, limit: 1000, origin: nil) }) {
             cursor = page.nextCursor
             if !page.more { break }
         }

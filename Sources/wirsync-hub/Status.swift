@@ -27,11 +27,22 @@ struct Status: AsyncParsableCommand {
             }.map(\.node)
             if json { return try printJSON(Report(status: status, stale: stale)) }
             print("Hub store  \(hub.path) (schema \(status.schema))")
-            print("Hub log    \(status.logSeq) entries")
+            print("Hub log    \(status.logEntries) entries, the last at \(status.logSeq)" + (LogSeq.millis(status.logSeq).map { " (\(timestamp($0)))" } ?? ""))
             print("Rows       " + status.rows.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
             print("Conflicts  \(status.conflictsOpen) open of \(status.conflictsTotal)")
             print("Quiet      " + (stale.isEmpty ? "every provisioned centre synced in the last \(staleDays) days"
                 : "not synced for \(staleDays)+ days: " + stale.joined(separator: ", ")))
+            if let restore = status.restore {
+                print("Restore    \(timestamp(restore.at)): \(restore.detail)")
+                let progress = restore.notYet.isEmpty
+                    ? "every replica has re-synced since (\(restore.resynced.count))"
+                    : "re-synced since: \(restore.resynced.count) of \(restore.resynced.count + restore.notYet.count); not yet: "
+                        + restore.notYet.joined(separator: ", ")
+                print("           \(progress)")
+                if restore.conflictsRebuilt > 0 || restore.conflictsNotRebuilt > 0 {
+                    print("           conflict records brought back from replicas: \(restore.conflictsRebuilt); lost and in no replica's mirror: \(restore.conflictsNotRebuilt)")
+                }
+            }
         } catch {
             throw fail(error)
         }

@@ -11,7 +11,7 @@ struct Status: ParsableCommand {
 
     @OptionGroup var replica: ReplicaOption
 
-    @Flag(name: .long, help: "Print JSON: centre, schema_version, pending, cursor, hub_url, hlc, replica_id.")
+    @Flag(name: .long, help: "Print JSON: centre, origin, schema_version, pending, cursor, hub_url, hlc, last_recovery, ….")
     var json = false
 
     func run() throws {
@@ -20,18 +20,22 @@ struct Status: ParsableCommand {
             try printJSON(status)
             return
         }
-        let rows: [(String, String)] = [
+        var rows: [(String, String)] = [
             ("Replica", replica.db),
             ("Centre", status.centre),
+            ("Origin", "\(status.origin) (this replica's name at the hub)"),
             ("Schema", "version \(status.schemaVersion)"),
             ("Pending", status.pending == 1 ? "1 change not yet pushed" : "\(status.pending) changes not yet pushed"),
-            ("Cursor", status.cursor == 0 ? "0 (nothing pulled from the hub yet)" : "\(status.cursor) (last hub sequence pulled)"),
+            ("Cursor", cursor(status.cursor)),
             ("Hub", status.hubURL ?? "not set (give --hub to init)"),
             ("Clock", status.hlc == .zero ? "not started (no change has been given a clock yet)" : clockTime(status.hlc)),
             ("Last sync", lastSync(status)),
             ("Conflicts", status.openConflicts == 0 ? "none open" : "\(status.openConflicts) open: see `wirsync conflicts list`"),
             ("Refused", status.refused == 0 ? "none" : "\(status.refused) changes the hub refused: see `wirsync conflicts list`"),
         ]
+        if let recovery = status.lastRecovery {
+            rows.append(("Recovery", "\(clockTime(HLC(millis: recovery.at))): \(recovery.message)"))
+        }
         for (label, value) in rows {
             print(label.padding(toLength: 11, withPad: " ", startingAt: 0) + value)
         }
@@ -39,6 +43,11 @@ struct Status: ParsableCommand {
             let direction = offset < 0 ? "ahead of" : "behind"
             print("Warning    this PC's clock is \(duration(abs(offset))) \(direction) the hub's; set it right")
         }
+    }
+
+    private func cursor(_ seq: Int64) -> String {
+        if seq == 0 { return "0 (nothing pulled from the hub yet)" }
+        return "\(seq) (" + (LogSeq.millis(seq).map { "pulled the hub's log up to \(CLI.time($0, fractions: true))" } ?? "last hub sequence pulled") + ")"
     }
 
     private func lastSync(_ status: Replica.Status) -> String {

@@ -47,8 +47,13 @@ struct Sync: AsyncParsableCommand {
                 replica: replica, transport: transport, limits: SyncLimits(batchChanges: settings.batchChanges)
             ).run { progress in
                 guard showProgress else { return }
-                let verb = progress.phase == .push ? "pushed" : "pulled"
-                FileHandle.standardError.write(Data("\r\(verb) \(progress.changes) changes in \(progress.batches) batches…".utf8))
+                let verb = switch progress.phase {
+                case .push: "pushed"
+                case .pull: "pulled"
+                case .reoffer: "offered again to the restored hub"
+                }
+                let of = progress.total.map { " of \($0)" } ?? ""
+                FileHandle.standardError.write(Data("\r\(verb) \(progress.changes)\(of) changes in \(progress.batches) batches…".utf8))
             }
             withExtendedLifetime(lock) {}
             if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
@@ -77,6 +82,7 @@ struct Sync: AsyncParsableCommand {
         if !notes.isEmpty { pushed += " (\(notes.joined(separator: ", ")))" }
         let records = report.conflictRecords > 0 ? " and \(report.conflictRecords) conflict record\(report.conflictRecords == 1 ? "" : "s")" : ""
         let seconds = String(format: "%.1f", Double(report.durationMillis) / 1000)
-        return "Synced \(node) with \(hub): \(pushed), pulled \(changes(report.pulled))\(records) in \(seconds) s."
+        let repaired = report.recovery.map { " Repaired first: \($0)." } ?? ""
+        return "Synced \(node) with \(hub): \(pushed), pulled \(changes(report.pulled))\(records) in \(seconds) s.\(repaired)"
     }
 }

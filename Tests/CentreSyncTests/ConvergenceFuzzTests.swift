@@ -185,9 +185,29 @@ final class PushRecorder: Sendable {
             return response
         }
 
-        func pull(after cursor: Int64, limit: Int) async throws(TransportError) -> PullResponse {
+        func session(_ request: SessionRequest, origin: String) async throws(TransportError) -> SessionResponse {
             try spend()
-            return try await inner.pull(after: cursor, limit: limit)
+            return try await inner.session(request, origin: origin)
+        }
+
+        func pull(after cursor: Int64, limit: Int, origin: String?) async throws(TransportError) -> PullResponse {
+            try spend()
+            return try await inner.pull(after: cursor, limit: limit, origin: origin)
+        }
+
+        func receipts(after seq: Int64, limit: Int, origin: String) async throws(TransportError) -> ReceiptsResponse {
+            try spend()
+            return try await inner.receipts(after: seq, limit: limit, origin: origin)
+        }
+
+        func reoffer(_ request: ReofferRequest, origin: String) async throws(TransportError) -> ReofferResponse {
+            try spend()
+            return try await inner.reoffer(request, origin: origin)
+        }
+
+        func rebuild(_ request: RebuildRequest, origin: String) async throws(TransportError) -> RebuildResponse {
+            try spend()
+            return try await inner.rebuild(request, origin: origin)
         }
 
         func digest() async throws(TransportError) -> DigestResponse { try await inner.digest() }

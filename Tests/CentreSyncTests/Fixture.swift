@@ -10,14 +10,18 @@ import WIRSchema
 let kassel = "landkreis-kassel"
 let fulda = "fulda"
 
-/// A hub store, and replicas with in-memory transports to it.
+/// A hub store, a token for every centre and HMSI, and replicas with in-memory transports to it.
 struct Fixture {
     let directory: TemporaryDirectory
     let store: HubStore
+    let tokens: [String: String]
 
     init() async throws {
         directory = try TemporaryDirectory("wirsync-sync")
         store = try await HubStore.create(path: directory.path("hub.db"), schema: WIRSchema.definition()) { try WIRSchema.fixtureRows(table: $0) }
+        var tokens: [String: String] = [:]
+        for node in WIRSchema.centres.map(\.id) + [Node.hmsi] { tokens[node] = try await store.addClient(node) }
+        self.tokens = tokens
     }
 
     func replica(_ node: String) throws -> Replica {
@@ -27,7 +31,8 @@ struct Fixture {
         return try makeReplica(node, in: directory)
     }
 
-    func transport(_ node: String) -> InMemoryTransport { InMemoryTransport(store: store, node: node) }
+    /// A transport with the token of `node` (a centre, or HMSI).
+    func transport(_ node: String) -> InMemoryTransport { InMemoryTransport(store: store, token: tokens[node]!) }
 
     func fill(_ node: String, scale: Int, seed: UInt64) throws {
         let writer = try openWriter(try replica(node).path)
@@ -46,8 +51,24 @@ protocol PushWrappingTransport: HubTransport {
 }
 
 extension PushWrappingTransport {
-    func pull(after cursor: Int64, limit: Int) async throws(TransportError) -> PullResponse {
-        try await inner.pull(after: cursor, limit: limit)
+    func session(_ request: SessionRequest, origin: String) async throws(TransportError) -> SessionResponse {
+        try await inner.session(request, origin: origin)
+    }
+
+    func pull(after cursor: Int64, limit: Int, origin: String?) async throws(TransportError) -> PullResponse {
+        try await inner.pull(after: cursor, limit: limit, origin: origin)
+    }
+
+    func receipts(after seq: Int64, limit: Int, origin: String) async throws(TransportError) -> ReceiptsResponse {
+        try await inner.receipts(after: seq, limit: limit, origin: origin)
+    }
+
+    func reoffer(_ request: ReofferRequest, origin: String) async throws(TransportError) -> ReofferResponse {
+        try await inner.reoffer(request, origin: origin)
+    }
+
+    func rebuild(_ request: RebuildRequest, origin: String) async throws(TransportError) -> RebuildResponse {
+        try await inner.rebuild(request, origin: origin)
     }
 
     func digest() async throws(TransportError) -> DigestResponse { try await inner.digest() }

@@ -59,6 +59,7 @@ struct ConvergenceTests {
         let replica = harness.replica(kassel)
         try fill(replica, centre: kassel, scale: 40, seed: 3)
         try await harness.application().test(.router) { client in
+            try await client.session(replica, token: harness.token(kassel))
             let request = try replica.pushRequest()
             let first = try await client.push(request, token: harness.token(kassel)).decode(PushResponse.self)
             let afterFirst = try harness.hubState()
@@ -74,7 +75,8 @@ struct ConvergenceTests {
             try sqlite3(replica.path, "UPDATE organisations SET city = 'Hofgeismar';")
             let next = try replica.outgoing(limit: 1000)
             #expect(next.changes.count > request.changes.count)
-            let overlapping = PushRequest(replicaID: request.replicaID, lastSeq: next.lastSeq, changes: next.changes)
+            let overlapping = PushRequest(
+                replicaID: request.replicaID, lastSeq: next.lastSeq, changes: next.changes, after: next.after, chains: Fingerprint.pack(next.chains))
             let third = try await client.push(overlapping, token: harness.token(kassel)).decode(PushResponse.self)
             #expect(third.applied == next.changes.count - request.changes.count)
             #expect(third.duplicates == request.changes.count)
@@ -124,6 +126,7 @@ struct ConvergenceTests {
         let replica = harness.replica(kassel)
         try fill(replica, centre: kassel, scale: 100, seed: 4)
         try await harness.application().test(.live) { client in
+            try await client.session(replica, token: harness.token(kassel))
             let request = try replica.pushRequest()
             let pushed = try await client.push(request, token: harness.token(kassel), gzip: true).decode(PushResponse.self)
             #expect(pushed.applied == 100)

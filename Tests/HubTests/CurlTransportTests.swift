@@ -27,21 +27,25 @@ struct CurlTransportTests {
             let proxy = try FaultProxy(upstreamPort: try #require(client.port))
             defer { proxy.stop() }
             let curl = try transport(port: proxy.port, token: harness.token(kassel))
+            let state = try replica.sessionState()
+            let session = try await curl.session(state.request, origin: state.origin)
+            #expect(session.registered && session.acked == 0 && session.cursorValid)
             let request = try replica.pushRequest()
             let json = try JSONEncoder().encode(request).count
+            let sentBefore = curl.transferred.bytesSent
             let pushed = try await curl.push(request)
             #expect(pushed.applied == 200)
-            let sent = curl.transferred.bytesSent
+            let sent = curl.transferred.bytesSent - sentBefore
             #expect(sent < json / 3, "the body went gzip-compressed: \(sent) bytes on the wire for \(json) bytes of JSON")
 
-            let pulled = try await curl.pull(after: 0, limit: 5000)
+            let pulled = try await curl.pull(after: 0, limit: 5000, origin: state.origin)
             #expect(pulled.changes.count == 42, "reference data; its own changes are not echoed")
             let hmsi = try transport(port: proxy.port, token: harness.token(Node.hmsi))
-            let everything = try await hmsi.pull(after: 0, limit: 5000)
+            let everything = try await hmsi.pull(after: 0, limit: 5000, origin: nil)
             #expect(everything.changes.count == 242)
             #expect(hmsi.transferred.bytesReceived < (try JSONEncoder().encode(everything).count) / 3, "the answer came gzip-compressed")
             for _ in 0..<5 { _ = try await curl.digest() }
-            #expect(proxy.connections == 2, "one kept-alive connection per transport, for all seven requests")
+            #expect(proxy.connections == 2, "one kept-alive connection per transport, for all nine requests")
         }
     }
 
@@ -50,10 +54,10 @@ struct CurlTransportTests {
         try await harness.application().test(.live) { client in
             let port = try #require(client.port)
             await #expect(throws: TransportError.hub(status: 401, code: "unauthorized", message: "the token is unknown or revoked; ask HMSI for a new one")) {
-                try await transport(port: port, token: "wir1.kassel.falsch").pull(after: 0, limit: 10)
+                try await transport(port: port, token: "wir1.kassel.falsch").pull(after: 0, limit: 10, origin: nil)
             }
             do {
-                _ = try await transport(port: port, token: harness.token(kassel), schema: "wir/7").pull(after: 0, limit: 10)
+                _ = try await transport(port: port, token: harness.token(kassel), schema: "wir/7").pull(after: 0, limit: 10, origin: nil)
                 Issue.record("a schema mismatch was served")
             } catch let error as TransportError {
                 guard case .hub(409, "schema_mismatch", _) = error else { Issue.record("\(error)"); return }
@@ -64,7 +68,7 @@ struct CurlTransportTests {
 
     @Test func aHubThatIsDownReadsAsUnreachableConnectionRefused() async throws {
         do {
-            _ = try await transport(port: try unusedPort(), token: "t").pull(after: 0, limit: 1)
+            _ = try await transport(port: try unusedPort(), token: "t").pull(after: 0, limit: 1, origin: nil)
             Issue.record("a request to a closed port succeeded")
         } catch let error as TransportError {
             #expect(error == .unreachable(reason: "Connection refused", curlCode: 7))
@@ -81,14 +85,14 @@ struct CurlTransportTests {
             proxy.hurt([.stall])
             let start = ContinuousClock.now
             do {
-                _ = try await transport(port: proxy.port, token: harness.token(kassel), stall: 1).pull(after: 0, limit: 10)
+                _ = try await transport(port: proxy.port, token: harness.token(kassel), stall: 1).pull(after: 0, limit: 10, origin: nil)
                 Issue.record("a stalled request returned")
             } catch let error as TransportError {
                 guard case .timeout(_, 28) = error else { Issue.record("\(error)"); return }
                 #expect(error.isTransient)
             }
             #expect(ContinuousClock.now - start < .seconds(10), "aborted after about a second of no progress")
-            let retried = try await transport(port: proxy.port, token: harness.token(kassel), stall: 1).pull(after: 0, limit: 10)
+            let retried = try await transport(port: proxy.port, token: harness.token(kassel), stall: 1).pull(after: 0, limit: 10, origin: nil)
             #expect(retried.changes.count == 10, "a fresh connection works")
         }
     }
@@ -101,7 +105,7 @@ struct CurlTransportTests {
             defer { proxy.stop() }
             proxy.hurt([fault])
             do {
-                _ = try await transport(port: proxy.port, token: harness.token(kassel)).pull(after: 0, limit: 10)
+                _ = try await transport(port: proxy.port, token: harness.token(kassel)).pull(after: 0, limit: 10, origin: nil)
                 Issue.record("\(fault) went unnoticed")
             } catch let error as TransportError {
                 #expect(error.isTransient, "\(error)")
@@ -115,7 +119,7 @@ struct CurlTransportTests {
             var configuration = CurlConfiguration(hubURL: "https://127.0.0.1:\(try #require(client.port))", token: "t", schemaTag: "wir/1")
             configuration.connectTimeout = .seconds(2)
             do {
-                _ = try await CurlTransport(configuration).pull(after: 0, limit: 1)
+                _ = try await CurlTransport(configuration).pull(after: 0, limit: 1, origin: nil)
                 Issue.record("spoke https to a plain HTTP server")
             } catch let error as TransportError {
                 guard case .tls = error else { Issue.record("\(error)"); return }

@@ -39,9 +39,12 @@ func organisationRow(_ centre: String, name: String = "Kulturverein") -> [String
 }
 
 extension Replica {
-    /// The replica's next batch as the push body a sync would send.
+    /// The replica's next batch as the push body a sync would send (protocol 2; the replica
+    /// must have had a session).
     func pushRequest(limit: Int = 1000) throws -> PushRequest {
         let batch = try outgoing(limit: limit)
-        return PushRequest(replicaID: try status().replicaID, lastSeq: batch.lastSeq, changes: batch.changes)
+        return PushRequest(
+            replicaID: try status().origin, lastSeq: batch.lastSeq, changes: batch.changes, after: batch.after,
+            chains: Fingerprint.pack(batch.chains))
     }
 }

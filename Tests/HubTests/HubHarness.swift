@@ -109,9 +109,11 @@ extension TestClientProtocol {
         return try await execute(uri: "/v1/push", method: .post, headers: headers, body: body)
     }
 
+    /// A push; protocol 2 (naming the replica in `WIRSync-Replica`) when the request says where it starts.
     func push(_ request: PushRequest, token: String?, gzip: Bool = false) async throws -> TestResponse {
         var body = ByteBuffer(bytes: try JSONEncoder().encode(request))
         var headers: HTTPFields = [:]
+        if request.after != nil { headers[HTTPField.Name(Wire.replicaHeader)!] = request.replicaID }
         if gzip {
             body = try body.compress(with: .gzip())
             headers[.contentEncoding] = "gzip"
@@ -119,34 +121,51 @@ extension TestClientProtocol {
         return try await push(body: body, token: token, headers: headers)
     }
 
-    func pull(after: Int64, limit: Int? = nil, token: String?, schema: String? = "wir/1", gzip: Bool = true) async throws -> TestResponse {
+    /// A pull; protocol 2 with an `origin`, protocol 1 (as wirsync 1 pulls) without.
+    func pull(
+        after: Int64, limit: Int? = nil, token: String?, origin: String? = nil, schema: String? = "wir/1", gzip: Bool = true
+    ) async throws -> TestResponse {
         var headers: HTTPFields = [:]
         if let token { headers[.authorization] = "Bearer \(token)" }
         if let schema { headers[HTTPField.Name(Wire.schemaHeader)!] = schema }
+        if let origin { headers[HTTPField.Name(Wire.replicaHeader)!] = origin }
         if gzip { headers[.acceptEncoding] = "gzip" }
         let query = "after=\(after)" + (limit.map { "&limit=\($0)" } ?? "")
         return try await execute(uri: "/v1/pull?\(query)", method: .get, headers: headers)
     }
 
-    /// Pushes everything the replica captured, in batches, then pulls until nothing more
-    /// is waiting: one sync, as a centre's daemon does it.
+    /// The session a sync starts with (protocol 2): registers the replica on its first one.
+    @discardableResult
+    func session(_ replica: Replica, token: String) async throws -> SessionResponse {
+        let state = try replica.sessionState()
+        let headers: HTTPFields = [
+            .authorization: "Bearer \(token)", HTTPField.Name(Wire.schemaHeader)!: "wir/1", HTTPField.Name(Wire.replicaHeader)!: state.origin,
+            .contentType: "application/json",
+        ]
+        return try await execute(
+            uri: "/v1/session", method: .post, headers: headers, body: ByteBuffer(bytes: try JSONEncoder().encode(state.request))
+        ).decode(SessionResponse.self)
+    }
+
+    /// A session, then everything the replica captured pushed in batches, then pulls until
+    /// nothing more is waiting: one sync, as a centre's daemon does it (without its repairs).
     @discardableResult
     func sync(_ replica: Replica, token: String, batch: Int = 50) async throws -> (pushed: [PushResponse], pulled: [PullResponse]) {
+        try await session(replica, token: token)
         var pushed: [PushResponse] = []
-        let replicaID = try replica.status().replicaID
         while try replica.status().pending > 0 {
-            let outgoing = try replica.outgoing(limit: batch)
-            let response = try await push(PushRequest(replicaID: replicaID, lastSeq: outgoing.lastSeq, changes: outgoing.changes), token: token)
-                .decode(PushResponse.self)
-            guard response.ackedSeq >= outgoing.lastSeq else { throw HarnessError.unexpected(.ok, "acked \(response.ackedSeq) < \(outgoing.lastSeq)") }
+            let request = try replica.pushRequest(limit: batch)
+            let response = try await push(request, token: token).decode(PushResponse.self)
+            guard response.ackedSeq >= request.lastSeq else { throw HarnessError.unexpected(.ok, "acked \(response.ackedSeq) < \(request.lastSeq)") }
             try replica.acknowledge(through: response.ackedSeq)
             pushed.append(response)
         }
         var pulled: [PullResponse] = []
         var cursor = try replica.status().cursor
+        let origin = try replica.status().origin
         repeat {
-            let response = try await pull(after: cursor, token: token).decode(PullResponse.self)
-            try replica.applyRemote(response.changes, cursor: response.nextCursor)
+            let response = try await pull(after: cursor, token: token, origin: origin).decode(PullResponse.self)
+            try replica.applyRemote(response.changes, cursor: response.nextCursor, check: response.nextCheck)
             cursor = response.nextCursor
             pulled.append(response)
         } while pulled.last!.more

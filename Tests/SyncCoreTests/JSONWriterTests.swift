@@ -50,7 +50,7 @@ struct JSONWriterTests {
                     bare.values = [:]
                     return PullPage.Entry(change: bare, valuesJSON: String(decoding: writer.bytes, as: UTF8.self))
                 },
-                conflicts: [], nextCursor: 99, more: true, hubTime: 1_700_000_000_000)
+                conflicts: [], nextCursor: 99, nextCheck: Fingerprint(rawValue: Int64(bitPattern: seed)), more: true, hubTime: 1_700_000_000_000)
             #expect(try JSONDecoder().decode(PullResponse.self, from: page.json()) == page.decoded(), "seed \(seed)")
             #expect(try page.decoded().changes == changes, "seed \(seed)")
         }

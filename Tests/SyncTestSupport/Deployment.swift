@@ -46,9 +46,33 @@ public final class Deployment {
         return path(node)
     }
 
-    /// `wirsync sync` of `node`'s replica, to the hub or to `hub` (e.g. a proxy).
+    /// A further replica of `centre` in `<file>.db`: a second PC, a laptop, a replacement.
+    /// With `token`, its token file is a copy of that one (a PC given another PC's token);
+    /// without, HMSI gives it a token of its own (`wirsync-hub replica add`).
+    @discardableResult
+    public func replica(_ file: String, of centre: String, token: String? = nil) throws -> String {
+        try runChecked(wirsync, ["init", "--db", path(file), "--centre", centre, "--hub", hubURL])
+        let secret = try token.map { try String(contentsOfFile: path($0) + ".token", encoding: .utf8) }
+            ?? runChecked(hubBinary, ["replica", "add", centre, "--db", hubPath, "--label", file])
+        try secret.write(toFile: path(file) + ".token", atomically: true, encoding: .utf8)
+        chmod(path(file) + ".token", 0o600)
+        return path(file)
+    }
+
+    /// `wirsync sync` of the replica in `<node>.db`, to the hub or to `hub` (e.g. a proxy).
     public func sync(_ node: String, hub: String? = nil, _ extra: [String] = []) throws -> ProcessResult {
         try run(wirsync, ["sync", "--db", path(node), "--hub", hub ?? hubURL] + extra)
+    }
+
+    /// `wirsync status --json` of the replica in `<node>.db`.
+    public func status(_ node: String) throws -> [String: Any] {
+        let text = try runChecked(wirsync, ["status", "--db", path(node), "--json"])
+        return try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] ?? [:]
+    }
+
+    /// Whether `wirsync verify` finds the replica in `<node>.db` equal to the hub.
+    public func verify(_ node: String) throws -> ProcessResult {
+        try run(wirsync, ["verify", "--db", path(node), "--hub", hubURL])
     }
 
     /// What `wirsync sync --json` reported.

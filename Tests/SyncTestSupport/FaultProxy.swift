@@ -13,6 +13,11 @@ public final class FaultProxy: @unchecked Sendable {
         /// Forward the request, let the hub answer, but never deliver the answer: the
         /// connection closes once the hub has started to reply.
         case dropResponse
+        /// Forward the first `after` answers of the connection, then cut the next one short
+        /// after its first bytes: on a kept-alive connection, the hub has handled a later
+        /// request but its answer is lost. (Dropping it whole would not do: libcurl sends a
+        /// request again on a fresh connection when a reused one closes before any answer.)
+        case cutAnswer(after: Int)
         /// Accept and read, but never answer nor close: a stalled line.
         case stall
         /// Deliver only the first bytes of the answer, then close.
@@ -185,11 +190,39 @@ public final class FaultProxy: @unchecked Sendable {
             var buffer = [UInt8](repeating: 0, count: 65_536)
             _ = read(upstream, &buffer, buffer.count)  // the hub has answered; the answer is lost
             shutdown(client, Int32(SHUT_RDWR))
+        case .cutAnswer(after: let passed):
+            pumpAnswers(from: upstream, to: client, passing: passed)
+            shutdown(client, Int32(SHUT_RDWR))
         case .truncateResponse(let bytes):
             pump(from: upstream, to: client, delay: 0, limit: bytes)
             shutdown(client, Int32(SHUT_RDWR))
         default:
             pump(from: upstream, to: client, delay: delay, limit: nil)
+        }
+    }
+
+    /// Forwards `passing` answers, then the first bytes of the next one, and nothing more.
+    /// An answer starts where a read starts with the status line: requests and answers
+    /// alternate on the connection, so the next answer's bytes arrive only after the next request.
+    private func pumpAnswers(from source: Int32, to destination: Int32, passing: Int) {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        var answers = 0
+        while true {
+            let count = read(source, &buffer, buffer.count)
+            guard count > 0 else { return }
+            var end = count
+            if buffer.starts(with: Array("HTTP/1.1 ".utf8)) {
+                answers += 1
+                if answers > passing { end = min(count, 40) }  // past the status line: libcurl retries an answer with none on a fresh connection
+            }
+            var offset = 0
+            while offset < end {
+                let written = buffer.withUnsafeBytes { write(destination, $0.baseAddress! + offset, end - offset) }
+                guard written > 0 else { return }
+                offset += written
+            }
+            forwarded.update { $0.toClient += end }
+            if end < count { return }
         }
     }
 

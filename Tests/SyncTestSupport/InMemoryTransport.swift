@@ -5,39 +5,44 @@ public import SyncCore
 /// daemon, never for end-to-end tests (those use libcurl against a real server).
 public final class InMemoryTransport: HubTransport {
     public let store: HubStore
-    public let node: String
+    /// The bearer token it presents, as a centre's PC would.
+    public let token: String
     /// Fails every request with this error while set, to simulate a line that is down.
     public let failure = LockedValue<TransportError?>(nil)
     public let requests = LockedValue(0)
 
-    public init(store: HubStore, node: String) {
+    public init(store: HubStore, token: String) {
         self.store = store
-        self.node = node
+        self.token = token
     }
 
-    private func begin() throws(TransportError) {
+    private func hub<T>(_ body: (Caller) async throws(HubError) -> T) async throws(TransportError) -> T {
         requests.update { $0 += 1 }
         if let error = failure.value { throw error }
+        do throws(HubError) {
+            guard let caller = try await store.authenticate(token: token) else {
+                throw HubError.unauthorized("the token is unknown or revoked; ask HMSI for a new one")
+            }
+            return try await body(caller)
+        } catch {
+            throw .hub(status: error.status == 500 ? 400 : error.status, code: error.code, message: error.description)
+        }
     }
 
-    private func hub<T>(_ body: () async throws(HubError) -> T) async throws(TransportError) -> T {
-        do {
-            return try await body()
-        } catch {
-            throw .hub(status: 400, code: error.code, message: error.description)
-        }
+    public func session(_ request: SessionRequest, origin: String) async throws(TransportError) -> SessionResponse {
+        try await hub { caller throws(HubError) in try await store.session(caller: caller, origin: origin, request: request).response }
     }
 
     public func push(_ request: PushRequest) async throws(TransportError) -> PushResponse {
-        try begin()
-        return try await hub { () async throws(HubError) in
-            try await store.push(node: node, request: request, skewBoundMillis: 300_000).response
+        try await hub { caller throws(HubError) in
+            try await store.push(
+                caller: caller, origin: request.after == nil ? nil : request.replicaID, request: request, skewBoundMillis: 300_000
+            ).response
         }
     }
 
-    public func pull(after cursor: Int64, limit: Int) async throws(TransportError) -> PullResponse {
-        try begin()
-        let page = try await hub { () async throws(HubError) in try await store.pull(node: node, after: cursor, limit: limit) }
+    public func pull(after cursor: Int64, limit: Int, origin: String?) async throws(TransportError) -> PullResponse {
+        let page = try await hub { caller throws(HubError) in try await store.pull(caller: caller, origin: origin, after: cursor, limit: limit) }
         do {
             return try page.decoded()
         } catch {
@@ -45,8 +50,19 @@ public final class InMemoryTransport: HubTransport {
         }
     }
 
+    public func receipts(after seq: Int64, limit: Int, origin: String) async throws(TransportError) -> ReceiptsResponse {
+        try await hub { caller throws(HubError) in try await store.receipts(caller: caller, origin: origin, after: seq, limit: limit) }
+    }
+
+    public func reoffer(_ request: ReofferRequest, origin: String) async throws(TransportError) -> ReofferResponse {
+        try await hub { caller throws(HubError) in try await store.reoffer(caller: caller, origin: origin, request: request, skewBoundMillis: 300_000) }
+    }
+
+    public func rebuild(_ request: RebuildRequest, origin: String) async throws(TransportError) -> RebuildResponse {
+        try await hub { caller throws(HubError) in try await store.rebuildConflicts(caller: caller, origin: origin, request: request) }
+    }
+
     public func digest() async throws(TransportError) -> DigestResponse {
-        try begin()
-        return try await hub { () async throws(HubError) in try await store.digest(node: node) }
+        try await hub { caller throws(HubError) in try await store.digest(node: caller.centre) }
     }
 }

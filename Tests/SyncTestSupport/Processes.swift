@@ -173,3 +173,8 @@ public final class BackgroundProcess: @unchecked Sendable {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 }
+
+/// A file made by wirsync 1 (`Tests/Fixtures/v1`, see its `make.sh`), for upgrade tests.
+public func wirsync1Fixture(_ name: String) -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Fixtures/v1/\(name)").standardized.path
+}

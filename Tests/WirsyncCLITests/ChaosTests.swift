@@ -98,7 +98,11 @@ struct ChaosTests {
         let proxy = try FaultProxy(upstreamPort: deployment.hubPort)
         defer { proxy.stop() }
         proxy.hurtAtRandom(
-            rate: 0.3, faults: [.dropResponse, .truncateResponse(bytes: 300), .truncateRequest(bytes: 200), .reset, .stall, .delay(milliseconds: 50)],
+            rate: 0.3,
+            faults: [
+                .dropResponse, .cutAnswer(after: 1), .cutAnswer(after: 2), .truncateResponse(bytes: 300), .truncateRequest(bytes: 200), .reset,
+                .stall, .delay(milliseconds: 50),
+            ],
             seed: 30)
         let line = "http://127.0.0.1:\(proxy.port)"
         var attempts = 0

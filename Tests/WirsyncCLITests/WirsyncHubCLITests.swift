@@ -72,7 +72,9 @@ struct WirsyncHubCLITests {
         let store = try await HubStore.create(path: db, schema: WIRSchema.definition()) { try WIRSchema.fixtureRows(table: $0) }
         let now = SystemClock().nowMillis()
         func push(_ node: String, _ change: Change) async throws {
-            _ = try await store.push(node: node, request: PushRequest(replicaID: node, lastSeq: change.seq, changes: [change]), skewBoundMillis: 300_000)
+            _ = try await store.push(
+                caller: Caller(centre: node, token: 0), origin: nil, request: PushRequest(replicaID: node, lastSeq: change.seq, changes: [change]),
+                skewBoundMillis: 300_000)
         }
         try await push("kassel", Change(
             seq: 1, table: "organisations", pk: "o1", op: .insert, centre: "kassel",

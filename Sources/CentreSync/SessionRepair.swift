@@ -1,0 +1,152 @@
+import Foundation
+import ReplicaStore
+import SyncCore
+
+/// A session as a sync begins it: the replica's origin for the rest of the sync, and the hub's answer.
+struct BegunSession {
+    var origin: String
+    var response: SessionResponse
+}
+
+extension SyncSession {
+    /// The session at the start of a sync (docs/replicas-and-restores.md, "Detection"): the
+    /// replica and the hub compare what each holds of the other. If this file is an older
+    /// copy of a replica, it goes on as a replica of its own; if the hub was restored (or
+    /// made anew), the replica offers again what the hub lost. Each repair ends in a new
+    /// session, until the two agree.
+    func begin(into report: inout SyncReport, progress: (SyncProgress) -> Void) async throws(SyncError) -> BegunSession {
+        var adopt = false
+        for _ in 0..<6 {
+            guard !Task.isCancelled else { throw .cancelled }
+            let state = try attempt { try replica.sessionState(adoptAcked: adopt) }
+            adopt = false
+            let response: SessionResponse
+            do throws(TransportError) {
+                response = try await transport.session(state.request, origin: state.origin)
+            } catch {
+                throw .transport(error)
+            }
+            observe(hubTime: response.hubTime, into: &report)
+            let mine = state.request
+            if let reason = response.mustFork {
+                try fork(at: mine.acked + 1, state, because: reason, into: &report)
+                continue
+            }
+            if response.acked > mine.acked || (response.acked == mine.acked && !response.ackedChain.agrees(with: mine.ackedChain)) {
+                guard let partedAt = try await forkPoint(state, hubAcked: response.acked) else {
+                    // The hub holds exactly these entries: its answer to a push was lost, not the file copied.
+                    try attempt { try replica.acknowledge(through: response.acked) }
+                    continue
+                }
+                try fork(
+                    at: partedAt, state,
+                    because: "this file is an older copy of the replica \(state.origin) (restored from a backup, or copied to another PC)",
+                    into: &report)
+                continue
+            }
+            let hubReplaced = mine.hubID.map { $0 != response.hubID } ?? false
+            if !response.cursorValid || response.acked < mine.acked || hubReplaced {
+                try await repair(state, response, hubReplaced: hubReplaced, into: &report, progress: progress)
+                adopt = true
+                continue
+            }
+            try attempt {
+                if let rewind = response.rewind { try replica.rewind(to: rewind, clampSeen: false) }
+                try replica.rememberHub(response.hubID)
+            }
+            return BegunSession(origin: state.origin, response: response)
+        }
+        throw .replica(.sqlite(message: "the hub and this replica did not come to agree in six sessions; nothing was pushed or pulled"))
+    }
+
+    /// The first local sequence at which this file's log differs from what the hub
+    /// acknowledged of its origin: where its own history begins. nil when it holds every entry
+    /// the hub acknowledged, as the hub received it.
+    private func forkPoint(_ state: SessionState, hubAcked: Int64) async throws(SyncError) -> Int64? {
+        var after = state.request.acked
+        while true {
+            let page: ReceiptsResponse
+            do throws(TransportError) {
+                page = try await transport.receipts(after: after, limit: 200, origin: state.origin)
+            } catch {
+                throw .transport(error)
+            }
+            for receipt in page.receipts {
+                for (offset, chain) in (Fingerprint.unpack(receipt.chains) ?? []).enumerated() {
+                    let seq = receipt.afterSeq + 1 + Int64(offset)
+                    guard seq > state.request.acked else { continue }
+                    // Exactly equal: an entry the hub has no chain of is not one it received.
+                    guard (state.chains[seq] ?? .unknown) == chain else { return seq }
+                }
+                after = receipt.lastSeq
+            }
+            guard page.more, !page.receipts.isEmpty else { break }
+        }
+        // The same chain at the acknowledged entry, but not the same entries before it: nothing is known to be shared.
+        return hubAcked > state.request.acked ? nil : state.request.acked + 1
+    }
+
+    private func fork(at partedAt: Int64, _ state: SessionState, because reason: String, into report: inout SyncReport) throws(SyncError) {
+        let shared = max(0, partedAt - 1 - state.request.acked)
+        let own = state.chains.keys.filter { $0 >= partedAt }.count
+        let message = "\(reason); it goes on as the replica {new}: \(shared) entries the hub already had were taken as sent, "
+            + "\(own) written here are sent as the new replica's"
+        let new = try attempt { try replica.fork(partedAt: partedAt, message: message) }
+        report.recovery = message.replacingOccurrences(of: "{new}", with: new)
+    }
+
+    /// After a hub restore: rewind to where the two logs part, offer again every version the
+    /// hub may have lost, give it the conflict records it lost from the mirror.
+    private func repair(
+        _ state: SessionState, _ response: SessionResponse, hubReplaced: Bool, into report: inout SyncReport, progress: (SyncProgress) -> Void
+    ) async throws(SyncError) {
+        let shared = response.divergedAfter ?? LogPosition(seq: state.request.cursor, check: state.request.cursorCheck)
+        try attempt { try replica.rewind(to: shared, clampSeen: true) }
+        var offered = 0, batches = 0
+        var position: Replica.RowPosition?
+        repeat {
+            let (changes, next) = try attempt {
+                try replica.rederive(afterHubSeq: shared.seq, ownAbove: response.ackedHLC, from: position, limit: 200)
+            }
+            if !changes.isEmpty {
+                do throws(TransportError) {
+                    _ = try await transport.reoffer(ReofferRequest(changes: changes), origin: state.origin)
+                } catch {
+                    throw .transport(error)
+                }
+                offered += changes.count
+                batches += 1
+                progress(SyncProgress(phase: .reoffer, batches: batches, changes: offered))
+            }
+            position = next
+        } while position != nil
+        var rebuilt = 0
+        if !response.cursorValid || hubReplaced {
+            let records = try attempt { try replica.conflicts() }
+            for page in stride(from: 0, to: records.count, by: 200) {
+                let answer: RebuildResponse
+                do throws(TransportError) {
+                    answer = try await transport.rebuild(RebuildRequest(records: Array(records[page..<min(page + 200, records.count)])), origin: state.origin)
+                } catch {
+                    throw .transport(error)
+                }
+                try attempt { try replica.renumberConflicts(answer.ids) }
+                rebuilt += answer.rebuilt
+            }
+        }
+        let lost = [
+            response.cursorValid ? nil : "what came after its log entry \(shared.seq)",
+            response.acked < state.request.acked ? "this replica's pushes after its entry \(response.acked)" : nil,
+        ].compactMap { $0 }.joined(separator: ", and ")
+        let what = hubReplaced
+            ? "the hub is a new one (it was made anew, e.g. rebuilt after it was lost)"
+            : "the hub was restored from an older backup (it lost \(lost))"
+        let message = "\(what): offered \(offered) changes and \(rebuilt) lost conflict records to it again"
+        try attempt {
+            try replica.recordRecovery(.hubRestored, message)
+            try replica.rememberHub(response.hubID)
+        }
+        report.recovery = message
+        report.reoffered += offered
+    }
+}

@@ -1,0 +1,220 @@
+import Foundation
+import GRDB
+public import SyncCore
+import SyncStore
+
+/// What a session found wrong and repaired, as `wirsync status` shows it.
+public struct Recovery: Hashable, Sendable, Codable {
+    public enum Kind: String, Hashable, Sendable, Codable {
+        /// This file is an older copy of a replica (restored, or copied to another PC) and went on as a new one.
+        case forked
+        /// The hub was restored from an older backup, or made anew; what it lost was offered again.
+        case hubRestored = "hub_restored"
+    }
+
+    public var at: Int64
+    public var kind: Kind
+    public var message: String
+}
+
+/// What a replica tells the hub at the start of a session (`SessionRequest`), and its origin.
+public struct SessionState: Sendable {
+    public var origin: String
+    public var request: SessionRequest
+    /// The chain of every entry after the acknowledged one, by sequence.
+    public var chains: [Int64: Fingerprint]
+}
+
+extension Replica {
+    /// What this replica believes of itself and the hub, for a session. Gives every captured
+    /// entry its chain first (that writes, but folds nothing).
+    public func sessionState(adoptAcked: Bool = false) throws(ReplicaError) -> SessionState {
+        try write { db in
+            try LogChain.extend(db)
+            let state = try Row.fetchOne(db, sql: "SELECT node, origin, replica_id, acked, cursor, cursor_check, hub_id FROM sync_state")!
+            let origin: String = state["origin"], node: String = state["node"], acked: Int64 = state["acked"]
+            var chains: [Int64: Fingerprint] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT seq, chain FROM sync_log WHERE seq >= ?", arguments: [acked]) {
+                chains[row["seq"]] = Fingerprint(rawValue: row["chain"])
+            }
+            let lineage = try Row.fetchOne(db, sql: "SELECT origin, parted_at FROM sync_lineage ORDER BY at DESC, parted_at DESC LIMIT 1")
+            let ackedHLC = try Int64.fetchOne(db, sql: "SELECT hlc FROM sync_log WHERE seq = ?", arguments: [acked]) ?? 0
+            return SessionState(
+                origin: origin,
+                request: SessionRequest(
+                    centre: node, acked: acked, ackedChain: acked == 0 ? .unknown : chains[acked] ?? .unknown, cursor: state["cursor"],
+                    cursorCheck: (state["cursor_check"] as String?).flatMap(Fingerprint.init(hex:)), hubID: state["hub_id"],
+                    legacyReplicaID: origin == node ? state["replica_id"] : nil, forkedFrom: lineage?["origin"],
+                    partedAt: lineage?["parted_at"], adoptAcked: adoptAcked, ackedHLC: HLC(rawValue: ackedHLC)),
+                chains: chains)
+        }
+    }
+
+    /// Makes this file a replica of its own, from local sequence `partedAt` on: the entries
+    /// before it are the history it shares with the replica it is a copy of, which the hub
+    /// has, and are acknowledged; those from it on are its own and go to the hub under a new
+    /// origin (docs/replicas-and-restores.md, "the fork"). Returns the new origin.
+    @discardableResult
+    public func fork(partedAt: Int64, message: String) throws(ReplicaError) -> String {
+        try write { db in
+            let state = try Row.fetchOne(db, sql: "SELECT origin, folded, acked FROM sync_state")!
+            let old: String = state["origin"]
+            let new = Origin.new(centre: node)
+            // What the two copies share keeps the versions the hub holds.
+            try fold(db, through: partedAt - 1)
+            if (state["folded"] as Int64) >= partedAt,
+                let first = try Int64.fetchOne(db, sql: "SELECT min(hlc) FROM sync_log WHERE seq >= ? AND hlc IS NOT NULL", arguments: [partedAt])
+            {
+                // Versions this copy already wrote under the old name take the new one, so that no two
+                // writes ever share an (hlc, origin).
+                let applier = try Applier(db: db, schema: schema)
+                let (from, to) = (try applier.nodeID(old), try applier.nodeID(new))
+                try db.execute(
+                    sql: """
+                        UPDATE sync_rows SET reg_node = ?2 WHERE reg_node = ?1 AND reg_hlc >= ?3;
+                        UPDATE sync_rows SET base_node = ?2 WHERE base_node = ?1 AND base_hlc >= ?3;
+                        UPDATE sync_cols SET node = ?2 WHERE node = ?1 AND hlc >= ?3;
+                        """,
+                    arguments: [from, to, first])
+            }
+            let delivered = partedAt - 1
+            if delivered > (state["acked"] as Int64) {
+                let hlc = try Int64.fetchOne(db, sql: "SELECT hlc FROM sync_log WHERE seq = ?", arguments: [delivered]) ?? 0
+                try db.execute(sql: "DELETE FROM sync_log WHERE seq < ?", arguments: [delivered])
+                try db.execute(sql: "DELETE FROM sync_stash WHERE hlc <= ?", arguments: [hlc])
+                try db.execute(sql: "UPDATE sync_state SET acked = ?", arguments: [delivered])
+            }
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO sync_lineage (origin, parted_at, at) VALUES (?, ?, ?)", arguments: [old, partedAt, now])
+            try db.execute(sql: "UPDATE sync_state SET origin = ?, replica_id = ?", arguments: [new, UUID().uuidString.lowercased()])
+            try Self.recordRecovery(.forked, message.replacingOccurrences(of: "{new}", with: new), db: db, now: now)
+            return new
+        }
+    }
+
+    /// Moves the cursor back to `position` (if it is behind the cursor). After a hub restore
+    /// (`clampSeen`), pending entries are taken to have seen nothing past it: what they saw
+    /// beyond is no longer in the hub's numbering.
+    public func rewind(to position: LogPosition, clampSeen: Bool) throws(ReplicaError) {
+        try write { db in
+            try fold(db)
+            try db.execute(
+                sql: "UPDATE sync_state SET cursor = ?, cursor_check = ? WHERE cursor > ?",
+                arguments: [position.seq, position.check?.hex, position.seq])
+            if clampSeen {
+                try db.execute(
+                    sql: "UPDATE sync_log SET seen = min(seen, ?) WHERE seq > (SELECT acked FROM sync_state) AND seen IS NOT NULL",
+                    arguments: [position.seq])
+            }
+        }
+    }
+
+    /// Keeps the identity of the hub this replica syncs with.
+    public func rememberHub(_ hubID: String) throws(ReplicaError) {
+        try write { db in try db.execute(sql: "UPDATE sync_state SET hub_id = ? WHERE hub_id IS NOT ?", arguments: [hubID, hubID]) }
+    }
+
+    /// Keeps what a session repaired, for `wirsync status`.
+    public func recordRecovery(_ kind: Recovery.Kind, _ message: String) throws(ReplicaError) {
+        try write { db in try Self.recordRecovery(kind, message, db: db, now: Int64(Date().timeIntervalSince1970 * 1000)) }
+    }
+
+    private static func recordRecovery(_ kind: Recovery.Kind, _ message: String, db: Database, now: Int64) throws {
+        try db.execute(sql: "INSERT INTO sync_recoveries (at, kind, message) VALUES (?, ?, ?)", arguments: [now, kind.rawValue, message])
+        try db.execute(sql: "DELETE FROM sync_recoveries WHERE id <= (SELECT max(id) - 100 FROM sync_recoveries)")
+    }
+
+    static func lastRecovery(_ db: Database) throws -> Recovery? {
+        try Row.fetchOne(db, sql: "SELECT at, kind, message FROM sync_recoveries ORDER BY id DESC LIMIT 1").flatMap { row in
+            Recovery.Kind(rawValue: row["kind"]).map { Recovery(at: row["at"], kind: $0, message: row["message"]) }
+        }
+    }
+
+    // MARK: Offering again what a restored hub lost
+
+    /// Where `rederive` goes on: after this table id and primary key.
+    public struct RowPosition: Hashable, Sendable {
+        public var table: Int
+        public var pk: String
+    }
+
+    /// Changes, re-derived from the version tables and current rows with their original
+    /// clocks and origins, for every version in this replica's scope that a hub restored to
+    /// `hubSeq` may have lost: versions pulled with a hub sequence above it (or an unknown
+    /// one), its own acknowledged versions newer than `ownAbove` (the newest clock the hub
+    /// holds from it), and the versions of its earlier origins. Pending writes are not among
+    /// them: they are pushed as usual. A deleted row is offered as its delete only: its
+    /// values are gone. Each change says it saw `hubSeq`.
+    ///
+    /// - Returns: the changes of up to `limit` rows after `position`, and where to go on (nil: done).
+    public func rederive(
+        afterHubSeq hubSeq: Int64, ownAbove: HLC, from position: RowPosition?, limit: Int
+    ) throws(ReplicaError) -> (changes: [Change], next: RowPosition?) {
+        try read { db in
+            let state = try Row.fetchOne(db, sql: "SELECT origin, acked FROM sync_state")!
+            let origin: String = state["origin"]
+            let ackedHLC = try Int64.fetchOne(db, sql: "SELECT hlc FROM sync_log WHERE seq = ?", arguments: [state["acked"] as Int64]) ?? 0
+            let earlier = Set(try String.fetchAll(db, sql: "SELECT origin FROM sync_lineage"))
+            func lost(_ stamp: Stamp) -> Bool {
+                let version = stamp.version
+                if version.origin == origin { return version.hlc > ownAbove && version.hlc.rawValue <= ackedHLC }
+                if earlier.contains(version.origin) { return true }
+                return stamp.seq.map { $0 > hubSeq } ?? true
+            }
+            let rows = try Row.fetchAll(
+                db,
+                sql: "SELECT tbl, pk, scope FROM sync_rows WHERE (tbl, pk) > (?, ?) ORDER BY tbl, pk LIMIT ?",
+                arguments: [position?.table ?? -1, position?.pk ?? "", limit])
+            let applier = try Applier(db: db, schema: schema)
+            var changes: [Change] = []
+            for row in rows {
+                guard let table = schema.table(id: row["tbl"]) else { continue }
+                let scope: String? = row["scope"]
+                if node != Node.hmsi, table.scope != .centre || scope != node { continue }
+                let pk: String = row["pk"]
+                let stored = try applier.storedRow(table: table, pk: pk)
+                let current = stored.versions.isAlive ? try applier.currentValues(table, pk: pk, columns: table.columns.map(\.ordinal)) : [:]
+                func change(_ op: Change.Op, _ version: Version, _ values: [String: Value]) -> Change {
+                    Change(
+                        seq: Int64(changes.count + 1), table: table.name, pk: pk, op: op, centre: scope, values: values, hlc: version.hlc,
+                        origin: version.origin, seen: hubSeq)
+                }
+                if let register = stored.versions.register, lost(register.stamp) {
+                    if register.alive {
+                        let values = Dictionary(uniqueKeysWithValues: table.columns.map { ($0.name, current[$0.ordinal] ?? .null) })
+                        changes.append(change(.insert, register.stamp.version, values))
+                    } else {
+                        changes.append(change(.delete, register.stamp.version, [:]))
+                    }
+                }
+                let overrides = Dictionary(grouping: stored.versions.overrides.filter { lost($0.value) }) { $0.value.version }
+                for (version, columns) in overrides.sorted(by: { $0.key < $1.key }) {
+                    var values: [String: Value] = [:]
+                    for (ordinal, _) in columns {
+                        guard let column = table.column(ordinal: ordinal) else { continue }
+                        values[column.name] = stored.versions.isAlive ? current[ordinal] ?? .null : stored.ghosts[ordinal] ?? .null
+                    }
+                    if !values.isEmpty { changes.append(change(.update, version, values)) }
+                }
+            }
+            let next = rows.count < limit ? nil : rows.last.map { RowPosition(table: $0["tbl"], pk: $0["pk"]) }
+            return (changes, next)
+        }
+    }
+
+    /// Takes over the hub's ids for the mirrored conflict records (after it rebuilt those it
+    /// had lost), in one transaction.
+    public func renumberConflicts(_ ids: [RebuildResponse.Mapping]) throws(ReplicaError) {
+        let moved = ids.filter { $0.old != $0.new }
+        guard !moved.isEmpty else { return }
+        try write { db in
+            // Through negative ids, so that no id is taken twice on the way.
+            for mapping in moved {
+                try db.execute(sql: "UPDATE sync_conflicts SET id = ? WHERE id = ?", arguments: [-mapping.new, mapping.old])
+            }
+            try db.execute(sql: "DELETE FROM sync_conflicts WHERE id IN (SELECT -id FROM sync_conflicts WHERE id < 0)")
+            try db.execute(sql: "UPDATE sync_conflicts SET id = -id WHERE id < 0")
+        }
+    }
+}
