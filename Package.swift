@@ -87,7 +87,7 @@ let package = Package(
         // The centre's sync: session (push, pull, batches), file lock, daemon loop, settings.
         .target(
             name: "CentreSync",
-            dependencies: ["SyncCore", "ReplicaStore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["SyncCore", "SyncStore", "ReplicaStore", .product(name: "Logging", package: "swift-log")]
         ),
         // Seeded generator of plausible WIR sample data at any size.
         .target(name: "SampleData", dependencies: ["SyncCore"]),
@@ -105,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "wirsync-hub",
             dependencies: [
-                "SyncCore", "WIRSchema", "HubStore", "HubServer", "CLISupport",
+                "SyncCore", "SyncStore", "WIRSchema", "HubStore", "HubServer", "CLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

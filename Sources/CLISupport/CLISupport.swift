@@ -22,4 +22,14 @@ public enum CLI {
         Date(timeIntervalSince1970: Double(millis) / 1000)
             .formatted(.iso8601.year().month().day().time(includingFractionalSeconds: fractions).timeZone(separator: .omitted))
     }
+
+    /// A size in bytes as operators read it: 1.2 MiB.
+    public static func bytes(_ count: Int64) -> String {
+        switch count {
+        case ..<1024: "\(count) bytes"
+        case ..<(1 << 20): String(format: "%.1f KiB", Double(count) / 1024)
+        case ..<(1 << 30): String(format: "%.1f MiB", Double(count) / 1_048_576)
+        default: String(format: "%.2f GiB", Double(count) / 1_073_741_824)
+        }
+    }
 }

@@ -84,11 +84,15 @@ public struct Daemon: Sendable {
                 break
             }
         }
+        replica.checkpoint()
         logger.info("daemon stopped", metadata: ["replica": "\(replica.path)"])
     }
 
     private func log(_ step: Step) {
         if let report = step.report {
+            if let recovery = report.recovery {
+                logger.notice("repaired", metadata: ["what": "\(recovery)", "reoffered": "\(report.reoffered)"])
+            }
             logger.info("synced", metadata: [
                 "pushed": "\(report.pushed)", "pulled": "\(report.pulled)", "refused": "\(report.refused.count)",
                 "conflicts": "\(report.conflicts)", "duration_ms": "\(report.durationMillis)",

@@ -88,7 +88,12 @@ extension HubStore {
     }
 
     private func addToken(_ node: String, label: String?, replacing: Bool, further: Bool) async throws(HubError) -> String {
-        guard try await isKnownNode(node) else { throw .unknownCentre(node) }
+        guard try await isKnownNode(node) else {
+            if try await read({ db in try Int.fetchOne(db, sql: "SELECT count(*) FROM centres") ?? 0 }) == 0 {
+                throw .noCentresYet(node)
+            }
+            throw .unknownCentre(node)
+        }
         var secret = [UInt8](repeating: 0, count: 32)
         var generator = SystemRandomNumberGenerator()
         for index in secret.indices { secret[index] = generator.next() }

@@ -35,8 +35,19 @@ extension HubStore {
     /// Merges one change and finds the conflicts it takes part in (DESIGN.md, Clock and merge
     /// rule): the change and a current version conflict when that version came from another
     /// origin and the writer had not seen it (its hub sequence is above the change's `seen`).
-    func merge(_ change: Change, seq: Int64, scope: ScopeRule, applier: Applier, db: Database) throws -> MergeRecords {
-        let isConcurrent = { (stamp: Stamp) in stamp.version.origin != change.origin && (stamp.seq ?? 0) > change.seen }
+    ///
+    /// - Parameter offered: for a change offered again after a restore, the query whether a
+    ///   hub sequence applied such a change too: two versions brought back from history do
+    ///   not race each other (their record, if they raced, comes back from a mirror).
+    func merge(_ change: Change, seq: Int64, scope: ScopeRule, applier: Applier, db: Database, offered: RawStatement? = nil) throws -> MergeRecords {
+        let isConcurrent = { (stamp: Stamp) in
+            guard stamp.version.origin != change.origin, let at = stamp.seq ?? 0 > change.seen ? stamp.seq ?? 0 : nil else { return false }
+            guard let offered else { return true }
+            var alsoOffered = false
+            // Unreadable counts as concurrent: a record too many is better than a loss without one.
+            try? offered.run([.integer(at)]) { _ in alsoOffered = true }
+            return !alsoOffered
+        }
         var snapshot: [Int: Value] = [:]
         if change.op == .delete, let table = schema.table(named: change.table) {
             snapshot = try applier.currentValues(table, pk: change.pk, columns: table.columns.map(\.ordinal))

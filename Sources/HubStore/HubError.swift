@@ -7,6 +7,8 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
     case notAHub(path: String, reason: String)
     case alreadyExists(path: String)
     case unknownCentre(String)
+    /// A hub made with `init --rebuild` knows no centres until HMSI's replica brought them back.
+    case noCentresYet(String)
     case clientExists(String)
     case noSuchClient(String)
     case noSuchReplica(String)
@@ -34,7 +36,7 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
         case .notFound: "not_found"
         case .notAHub: "not_a_hub"
         case .alreadyExists: "already_exists"
-        case .unknownCentre: "unknown_centre"
+        case .unknownCentre, .noCentresYet: "unknown_centre"
         case .clientExists: "client_exists"
         case .noSuchClient: "no_such_client"
         case .noSuchReplica: "no_such_replica"
@@ -67,7 +69,7 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
         case .unsupportedEncoding: 415
         case .clockAhead: 422
         case .noSuchConflict: 404
-        case .notFound, .notAHub, .alreadyExists, .unknownCentre, .clientExists, .noSuchClient, .noSuchReplica, .cannotResolve, .sqlite: 500
+        case .notFound, .notAHub, .alreadyExists, .unknownCentre, .noCentresYet, .clientExists, .noSuchClient, .noSuchReplica, .cannotResolve, .sqlite: 500
         }
     }
 
@@ -77,6 +79,8 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
         case .notAHub(let path, let reason): "\(path) is not a WIR-Sync hub store: \(reason)"
         case .alreadyExists(let path): "\(path) already exists; the hub store is not created twice"
         case .unknownCentre(let id): "\(id) is not one of the 33 WIR-Vielfaltszentren (nor hmsi)"
+        case .noCentresYet(let id):
+            "the hub knows no centres yet, so not \(id) either: it is being rebuilt; give hmsi a token and sync HMSI's replica first (docs/recovery.md, 4)"
         case .clientExists(let id):
             "\(id) already has a token; give a further PC its own with `wirsync-hub replica add \(id)`, or add --rotate to replace every token of \(id)"
         case .noSuchClient(let id): "\(id) has no working token"

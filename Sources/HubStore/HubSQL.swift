@@ -151,6 +151,8 @@ enum HubSQL {
                 PRIMARY KEY (restore, old_id)
             ) STRICT, WITHOUT ROWID;
             ALTER TABLE sync_conflicts ADD COLUMN rebuilt_from TEXT;
+            -- 1 for a change a replica offered again after a restore: history brought back, not a new write.
+            ALTER TABLE sync_hub_log ADD COLUMN offered INTEGER;
             """)
         try db.execute(sql: "UPDATE sync_hub_state SET hub_id = ?", arguments: [UUID().uuidString.lowercased()])
     }

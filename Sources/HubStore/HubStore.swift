@@ -99,6 +99,17 @@ public final class HubStore: Sendable {
         }
     }
 
+    /// Moves everything in the WAL into the store file and closes it: after a clean stop the
+    /// store is one file, which a plain copy takes whole.
+    public func close() throws(HubError) {
+        do {
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+            try pool.close()
+        } catch {
+            throw Self.map(error, path: path)
+        }
+    }
+
     // MARK: Plumbing
 
     func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(HubError) -> T {

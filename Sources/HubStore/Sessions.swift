@@ -272,3 +272,55 @@ extension HubStore {
         }
     }
 }
+
+// MARK: Backups and restores
+
+extension HubStore {
+    /// Writes a consistent copy of the hub store at `path` to `target` while it serves
+    /// (`VACUUM INTO`); returns its size in bytes.
+    public static func backup(path: String, to target: String) throws(HubError) -> Int64 {
+        guard FileManager.default.fileExists(atPath: path) else { throw .notFound(path: path) }
+        do {
+            return try StoreFiles.backup(path, to: target)
+        } catch {
+            throw map(error, path: path)
+        }
+    }
+
+    /// Puts the hub store `backup` in place at `path` (the hub must not be serving) and records
+    /// the restore, so that `status` shows it and which replicas have re-synced since. A copy
+    /// of the store it replaces is kept as `<path>.before-restore`. Returns the restored store
+    /// and that copy's path.
+    public static func restore(path: String, from backup: String, clock: any WallClock = SystemClock()) async throws(HubError) -> (HubStore, kept: String?) {
+        guard FileManager.default.fileExists(atPath: backup) else { throw .notFound(path: backup) }
+        var kept: String?
+        do {
+            var configuration = Configuration()
+            configuration.readonly = true
+            guard try await DatabaseQueue(path: backup, configuration: configuration).read({ try $0.tableExists("sync_hub_state") }) else {
+                throw HubError.notAHub(path: backup, reason: "it has no sync_hub_state")
+            }
+            // Best effort: the store replaced may be the damaged one.
+            if FileManager.default.fileExists(atPath: path), (try? StoreFiles.backup(path, to: path + ".before-restore")) != nil {
+                kept = path + ".before-restore"
+            }
+            try StoreFiles.restore(path, from: backup)
+        } catch {
+            throw map(error, path: backup)
+        }
+        let store = try open(path: path, clock: clock)
+        let now = clock.nowMillis()
+        try await store.write { db in
+            let end = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM sync_hub_log")!
+            let taken = LogSeq.millis(end).map { " (its log ends \(Self.timestamp($0)))" } ?? ""
+            try db.execute(sql: "UPDATE sync_hub_events SET closed_at = ? WHERE closed_at IS NULL AND kind IN ('restore', 'restore_report')", arguments: [now])
+            try db.execute(
+                sql: "INSERT INTO sync_hub_events (at, kind, diverged_after, conflicts_through, detail) VALUES (?, 'restore', ?, ?, ?)",
+                arguments: [
+                    now, end, try Self.conflictsThrough(end, db: db),
+                    "HMSI restored the hub from an older backup, \(URL(fileURLWithPath: backup).lastPathComponent)\(taken)",
+                ])
+        }
+        return (store, kept)
+    }
+}

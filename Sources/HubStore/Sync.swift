@@ -196,8 +196,8 @@ extension HubStore {
     /// after a write fails the whole batch instead of committing half a change.
     ///
     /// - Parameter offered: the changes are versions a replica offers again after a hub
-    ///   restore: a conflict the hub already holds (brought back from a mirror) is not
-    ///   recorded twice.
+    ///   restore: logged as such; they race no other version offered again, and a conflict the
+    ///   hub already holds (brought back from a mirror) is not recorded twice.
     func apply(_ changes: [Change], scope: ScopeRule, in db: Database, now: Int64, offered: Bool = false) throws -> Applied {
         let applier = try Applier(db: db, schema: schema)
         let hubNode = try applier.nodeID(Self.origin)
@@ -205,13 +205,15 @@ extension HubStore {
         let firstSeq = nextSeq
         var outcome = Applied()
         let logInsert = try RawStatement(
-            db, sql: "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, body, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            db,
+            sql: "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, body, at, offered) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        let alsoOffered = offered ? try RawStatement(db, sql: "SELECT 1 FROM sync_hub_log WHERE seq = ? AND offered = 1") : nil
 
         for change in changes {
             let written = db.totalChangesCount
             let records: MergeRecords
             do {
-                records = try self.merge(change, seq: nextSeq, scope: scope, applier: applier, db: db)
+                records = try self.merge(change, seq: nextSeq, scope: scope, applier: applier, db: db, offered: alsoOffered)
             } catch let error as ApplyError {
                 guard db.totalChangesCount == written else {
                     throw HubError.sqlite("change \(change.seq) was refused after it had written (\(error.description)); nothing was applied")
@@ -234,6 +236,7 @@ extension HubStore {
                     .integer(nextSeq), .integer(Int64(tableID)), .text(change.pk), Value(change.centre),
                     .integer(HubSQL.code(change.op.rawValue)), .integer(try applier.nodeID(change.origin)),
                     .integer(change.hlc.rawValue), .integer(change.seen), .text(Self.valuesJSON(change.values)), .integer(now),
+                    offered ? .integer(1) : .null,
                 ])
                 nextSeq += 1
                 outcome.applied += 1

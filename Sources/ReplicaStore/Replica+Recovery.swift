@@ -26,6 +26,62 @@ public struct SessionState: Sendable {
 }
 
 extension Replica {
+    // MARK: Backups
+
+    /// Moves what the WAL holds into the replica file, as far as other connections let it:
+    /// the daemon does it when it stops, so that a plain copy of the file holds every write.
+    public func checkpoint() {
+        _ = try? queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+    }
+
+    /// Writes a consistent copy of the replica to `target` while it is in use (`VACUUM INTO`);
+    /// returns its size in bytes.
+    public func backup(to target: String) throws(ReplicaError) -> Int64 {
+        do {
+            return try StoreFiles.backup(path, to: target)
+        } catch {
+            throw Self.map(error, path: target)
+        }
+    }
+
+    /// The centre and origin of the replica file at `path`, read without opening it as a
+    /// replica (which would upgrade an older one).
+    public static func describe(path: String) throws(ReplicaError) -> (centre: String, origin: String) {
+        guard FileManager.default.fileExists(atPath: path) else { throw .notFound(path: path) }
+        do {
+            var configuration = Configuration()
+            configuration.readonly = true
+            return try DatabaseQueue(path: path, configuration: configuration).read { db in
+                guard try db.tableExists("sync_state"), let row = try Row.fetchOne(db, sql: "SELECT * FROM sync_state") else {
+                    throw ReplicaError.notAReplica(path: path, reason: "it has no sync_state")
+                }
+                let node: String = row["node"]
+                return (node, row["origin"] ?? node)
+            }
+        } catch {
+            throw map(error, path: path)
+        }
+    }
+
+    /// Puts the replica file `backup` in place at `path` (the caller holds the replica's
+    /// locks): a copy of the file it replaces is kept as `<path>.before-restore`, whose path
+    /// it returns.
+    public static func restore(path: String, from backup: String) throws(ReplicaError) -> String? {
+        do {
+            // Best effort: the file replaced may be the damaged one.
+            var kept: String?
+            if FileManager.default.fileExists(atPath: path), (try? StoreFiles.backup(path, to: path + ".before-restore")) != nil {
+                kept = path + ".before-restore"
+            }
+            try StoreFiles.restore(path, from: backup)
+            return kept
+        } catch {
+            throw map(error, path: path)
+        }
+    }
+
+    // MARK: Sessions
+
     /// What this replica believes of itself and the hub, for a session. Gives every captured
     /// entry its chain first (that writes, but folds nothing).
     public func sessionState(adoptAcked: Bool = false) throws(ReplicaError) -> SessionState {

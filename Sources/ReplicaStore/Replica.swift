@@ -29,7 +29,7 @@ public final class Replica: Sendable {
     public let schema: StoreSchema
     /// The name of the replica's schema (`wir`).
     public let schemaName: String
-    private let queue: DatabaseQueue
+    let queue: DatabaseQueue
 
     private init(path: String, node: String, schema: StoreSchema, schemaName: String, queue: DatabaseQueue) {
         self.path = path

@@ -42,6 +42,7 @@ struct Serve: AsyncParsableCommand {
         guard let level = Logger.Level(rawValue: levelName) else { throw ValidationError("unknown log level \(levelName)") }
 
         let hub = try store.open()
+        let lock = try serveLock(hub.path)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -52,6 +53,8 @@ struct Serve: AsyncParsableCommand {
         try await HubAPI(store: hub, configuration: configuration).serve(logger: logger) { port in
             FileHandle.standardOutput.write(Data("\(announcement)\(port)\n".utf8))
         }
+        try hub.close()
         logger.info("stopped")
+        withExtendedLifetime(lock) {}
     }
 }

@@ -19,7 +19,7 @@ struct WirsyncHub: AsyncParsableCommand {
             `wirsync-hub centre add ID --db hub.db`, then `wirsync-hub serve --db hub.db`.
             Every option can also come from the environment: --db from WIRSYNC_HUB_DB, and so on.
             """,
-        subcommands: [Init.self, Centre.self, Replica.self, Serve.self, Conflicts.self, Status.self]
+        subcommands: [Init.self, Centre.self, Replica.self, Serve.self, Conflicts.self, Status.self, Backup.self, Restore.self]
     )
 }
 

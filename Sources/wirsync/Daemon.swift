@@ -33,8 +33,10 @@ struct Daemon: AsyncParsableCommand {
         extra["retry-min"] = retryMin.map { String($0) }
         extra["retry-max"] = retryMax.map { String($0) }
         let (settings, transport): (CentreSettings, any HubTransport)
+        let lifetime: SyncLock
         do throws(SyncError) {
             (settings, transport) = try hub.connect(replica, extraFlags: extra)
+            lifetime = try SyncLock.daemon(replicaPath: replica.path)
         } catch {
             throw fail(error, pending: nil)
         }
@@ -65,6 +67,6 @@ struct Daemon: AsyncParsableCommand {
             return source
         }
         await task.value
-        withExtendedLifetime(signals) {}
+        withExtendedLifetime((signals, lifetime)) {}
     }
 }

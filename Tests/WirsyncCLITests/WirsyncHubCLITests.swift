@@ -66,6 +66,27 @@ struct WirsyncHubCLITests {
         #expect(server.standardError.contains("stopped"))
     }
 
+    /// docs/recovery.md: after a clean stop the hub store is one file, so a plain copy of
+    /// it (the backup an operator makes with `cp`) holds everything the hub acknowledged.
+    @Test func aStoppedHubLeavesOneFileThatAPlainCopyTakesWhole() throws {
+        let deployment = try Deployment()
+        let nodes = ["fulda", "kassel", Node.hmsi]
+        for node in nodes { try deployment.centre(node) }
+        for round in 0..<6 {
+            try deployment.startHub(port: round == 0 ? 0 : deployment.hubPort)
+            for node in nodes where node != Node.hmsi {
+                try sqlite3(deployment.path(node), try runChecked(deployment.wirsync, ["sample", "--centre", node, "--rows", "40", "--seed", "\(round)"]))
+            }
+            for node in nodes { #expect(try deployment.sync(node).succeeded) }
+            deployment.stopHub()
+            let wal = try? FileManager.default.attributesOfItem(atPath: deployment.hubPath + "-wal")[.size] as? Int
+            #expect((wal ?? 0) == 0, "round \(round): the WAL is folded into the store on stop, \(wal ?? 0) bytes left")
+            let copy = deployment.directory.path("copy-\(round).db")
+            try FileManager.default.copyItem(atPath: deployment.hubPath, toPath: copy)
+            #expect(try snapshot(copy, versions: false) == snapshot(deployment.path(Node.hmsi), versions: false), "round \(round)")
+        }
+    }
+
     @Test func conflictsCanBeListedShownAndResolvedFromTheCommandLine() async throws {
         let directory = try TemporaryDirectory()
         let db = directory.path("hub.db")
