@@ -40,7 +40,8 @@ extension SyncSession {
                 }
                 try fork(
                     at: partedAt, state,
-                    because: "this file is an older copy of the replica \(state.origin) (restored from a backup, or copied to another PC)",
+                    because: "this file is an older copy of the replica \(state.origin) (restored from a backup, or copied to another PC): "
+                        + "the hub holds other entries of it from \(partedAt) on, up to \(response.acked)",
                     into: &report)
                 continue
             }
@@ -61,27 +62,30 @@ extension SyncSession {
 
     /// The first local sequence at which this file's log differs from what the hub
     /// acknowledged of its origin: where its own history begins. nil when it holds every entry
-    /// the hub acknowledged, as the hub received it.
+    /// the hub acknowledged, as the hub received it. An entry the hub keeps no receipt of (a
+    /// range it took over from a replica after a restore) cannot be shown to be shared, so
+    /// the history parts there at the latest.
     private func forkPoint(_ state: SessionState, hubAcked: Int64) async throws(SyncError) -> Int64? {
-        var after = state.request.acked
-        while true {
+        var next = state.request.acked + 1
+        while next <= hubAcked {
             let page: ReceiptsResponse
             do throws(TransportError) {
-                page = try await transport.receipts(after: after, limit: 200, origin: state.origin)
+                page = try await transport.receipts(after: next - 1, limit: 200, origin: state.origin)
             } catch {
                 throw .transport(error)
             }
             for receipt in page.receipts {
+                guard receipt.afterSeq < next else { return next }
                 for (offset, chain) in (Fingerprint.unpack(receipt.chains) ?? []).enumerated() {
                     let seq = receipt.afterSeq + 1 + Int64(offset)
-                    guard seq > state.request.acked else { continue }
                     // Exactly equal: an entry the hub has no chain of is not one it received.
-                    guard (state.chains[seq] ?? .unknown) == chain else { return seq }
+                    guard seq < next || (state.chains[seq] ?? .unknown) == chain else { return seq }
                 }
-                after = receipt.lastSeq
+                next = max(next, receipt.lastSeq + 1)
             }
             guard page.more, !page.receipts.isEmpty else { break }
         }
+        if next <= hubAcked { return next }
         // The same chain at the acknowledged entry, but not the same entries before it: nothing is known to be shared.
         return hubAcked > state.request.acked ? nil : state.request.acked + 1
     }
@@ -102,7 +106,7 @@ extension SyncSession {
     ) async throws(SyncError) {
         let shared = response.divergedAfter ?? LogPosition(seq: state.request.cursor, check: state.request.cursorCheck)
         try attempt { try replica.rewind(to: shared, clampSeen: true) }
-        var offered = 0, batches = 0
+        var offered = 0, batches = 0, refused = 0
         var position: Replica.RowPosition?
         repeat {
             let (changes, next) = try attempt {
@@ -110,7 +114,8 @@ extension SyncSession {
             }
             if !changes.isEmpty {
                 do throws(TransportError) {
-                    _ = try await transport.reoffer(ReofferRequest(changes: changes), origin: state.origin)
+                    let answer = try await transport.reoffer(ReofferRequest(changes: changes), origin: state.origin)
+                    refused += answer.refused.count
                 } catch {
                     throw .transport(error)
                 }
@@ -142,6 +147,7 @@ extension SyncSession {
             ? "the hub is a new one (it was made anew, e.g. rebuilt after it was lost)"
             : "the hub was restored from an older backup (it lost \(lost))"
         let message = "\(what): offered \(offered) changes and \(rebuilt) lost conflict records to it again"
+            + (refused > 0 ? "; it refused \(refused) of the changes (see its log)" : "")
         try attempt {
             try replica.recordRecovery(.hubRestored, message)
             try replica.rememberHub(response.hubID)

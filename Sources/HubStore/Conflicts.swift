@@ -52,7 +52,9 @@ extension HubStore {
         if change.op == .delete, let table = schema.table(named: change.table) {
             snapshot = try applier.currentValues(table, pk: change.pk, columns: table.columns.map(\.ordinal))
         }
-        let applied = try applier.apply(change, seq: seq, scope: scope, keep: isConcurrent)
+        // A row offered again comes as an insert of the columns whose value is the insert's own,
+        // after updates for the newer ones: a column it leaves out takes part in no record.
+        let applied = try applier.apply(change, seq: seq, scope: scope, partial: offered != nil, keep: isConcurrent)
         let (table, plan) = (applied.table, applied.plan)
         if plan.isDuplicate { return MergeRecords(result: .duplicate, conflicts: []) }
 
@@ -81,7 +83,8 @@ extension HubStore {
         }
         // A column of the change lost to a concurrent write of the same column.
         let deletion = plan.before.register.flatMap { $0.alive ? nil : $0.stamp }
-        for (column, current) in plan.lost.sorted(by: { $0.key < $1.key }) where isConcurrent(current) && current != deletion {
+        let carries = { (column: Int) in offered == nil || change.op != .insert || change.values[table.column(ordinal: column)!.name] != nil }
+        for (column, current) in plan.lost.sorted(by: { $0.key < $1.key }) where isConcurrent(current) && current != deletion && carries(column) {
             conflicts.append(conflict(
                 column, winner: side(try currentValue(table, pk: change.pk, column: column, applier: applier), current.version),
                 loser: side(change.values[table.column(ordinal: column)!.name] ?? .null, incoming)))

@@ -50,12 +50,15 @@ extension HubStore {
                     try db.execute(sql: "UPDATE sync_replicas SET token = ? WHERE origin = ?", arguments: [caller.token, origin])
                 }
             } else {
-                // A fork starts from what its file held as acknowledged: the history it shares with
-                // its former origin. A replica of wirsync 1 (its origin is its centre) keeps the
-                // acknowledgement the hub kept under its replica id.
+                // A fork starts from the history it shares with its former origin, which that origin
+                // delivered: up to where they parted. (If the file holds more as acknowledged, a hub
+                // since restored took those pushes back; the difference makes the replica offer them
+                // again.) A replica of wirsync 1 (its origin is its centre) keeps the acknowledgement
+                // the hub kept under its replica id.
                 var (acked, chain, hlc) = (Int64(0), Fingerprint.unknown, HLC.zero)
                 if request.forkedFrom != nil {
-                    (acked, chain, hlc) = (request.acked, request.ackedChain, request.ackedHLC)
+                    acked = min(request.acked, max(0, (request.partedAt ?? 1) - 1))
+                    if acked == request.acked { (chain, hlc) = (request.ackedChain, request.ackedHLC) }
                 } else if let legacy = request.legacyReplicaID, origin == caller.centre {
                     acked = try Int64.fetchOne(db, sql: "SELECT acked FROM sync_acks WHERE node = ? AND replica = ?", arguments: [caller.centre, legacy]) ?? 0
                 }
@@ -278,6 +281,7 @@ extension HubStore {
 extension HubStore {
     /// Writes a consistent copy of the hub store at `path` to `target` while it serves
     /// (`VACUUM INTO`); returns its size in bytes.
+    @discardableResult
     public static func backup(path: String, to target: String) throws(HubError) -> Int64 {
         guard FileManager.default.fileExists(atPath: path) else { throw .notFound(path: path) }
         do {

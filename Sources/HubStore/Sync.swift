@@ -196,8 +196,7 @@ extension HubStore {
     /// after a write fails the whole batch instead of committing half a change.
     ///
     /// - Parameter offered: the changes are versions a replica offers again after a hub
-    ///   restore: logged as such; they race no other version offered again, and a conflict the
-    ///   hub already holds (brought back from a mirror) is not recorded twice.
+    ///   restore: logged as such, and they race no other version offered again.
     func apply(_ changes: [Change], scope: ScopeRule, in db: Database, now: Int64, offered: Bool = false) throws -> Applied {
         let applier = try Applier(db: db, schema: schema)
         let hubNode = try applier.nodeID(Self.origin)
@@ -222,6 +221,10 @@ extension HubStore {
                 case .outOfScope, .constraint:
                     outcome.refused.append(Refusal(seq: change.seq, code: error.code, message: error.description))
                     continue
+                // A row offered again is the replica's own state; one it cannot give whole is refused on its own.
+                case _ where offered:
+                    outcome.refused.append(Refusal(seq: change.seq, code: error.code, message: error.description))
+                    continue
                 default:
                     throw HubError.badRequest(code: error.code, message: "change \(change.seq): \(error.description)")
                 }
@@ -235,14 +238,17 @@ extension HubStore {
                 try logInsert.execute([
                     .integer(nextSeq), .integer(Int64(tableID)), .text(change.pk), Value(change.centre),
                     .integer(HubSQL.code(change.op.rawValue)), .integer(try applier.nodeID(change.origin)),
-                    .integer(change.hlc.rawValue), .integer(change.seen), .text(Self.valuesJSON(change.values)), .integer(now),
+                    .integer(change.hlc.rawValue), .integer(change.seen),
+                    .text(Self.valuesJSON(offered ? change.values : complete(change))), .integer(now),
                     offered ? .integer(1) : .null,
                 ])
                 nextSeq += 1
                 outcome.applied += 1
             }
             for conflict in records.conflicts {
-                if offered, try self.existingRecord(conflict, applier: applier, db: db) != nil { continue }
+                // One record per race: the same losing version can arrive twice (offered again
+                // after a restore, then pushed; or brought back from a mirror first).
+                if try self.existingRecord(conflict, applier: applier, db: db) != nil { continue }
                 let id = try self.record(conflict, applier: applier, db: db, now: now)
                 try self.announce(
                     conflict: id, tableID: conflict.tableID, pk: conflict.pk, centre: conflict.centre,
@@ -253,6 +259,18 @@ extension HubStore {
         }
         if nextSeq > firstSeq { outcome.hubSeqRange = firstSeq...(nextSeq - 1) }
         return outcome
+    }
+
+    /// The values a pushed change is logged with: an insert names every column (one it left
+    /// out is NULL), so that a replica can tell it from an insert offered again after a
+    /// restore, which leaves out the columns whose newer values travel as updates of their own.
+    private func complete(_ change: Change) -> [String: Value] {
+        guard change.op == .insert, let table = schema.table(named: change.table), change.values.count < table.columns.count else {
+            return change.values
+        }
+        var values = change.values
+        for column in table.columns where values[column.name] == nil { values[column.name] = .null }
+        return values
     }
 
     /// Appends a hub log entry that announces a conflict record (new or resolved) to the

@@ -125,13 +125,13 @@ extension Replica {
                 // writes ever share an (hlc, origin).
                 let applier = try Applier(db: db, schema: schema)
                 let (from, to) = (try applier.nodeID(old), try applier.nodeID(new))
-                try db.execute(
-                    sql: """
-                        UPDATE sync_rows SET reg_node = ?2 WHERE reg_node = ?1 AND reg_hlc >= ?3;
-                        UPDATE sync_rows SET base_node = ?2 WHERE base_node = ?1 AND base_hlc >= ?3;
-                        UPDATE sync_cols SET node = ?2 WHERE node = ?1 AND hlc >= ?3;
-                        """,
-                    arguments: [from, to, first])
+                for sql in [
+                    "UPDATE sync_rows SET reg_node = ?2 WHERE reg_node = ?1 AND reg_hlc >= ?3",
+                    "UPDATE sync_rows SET base_node = ?2 WHERE base_node = ?1 AND base_hlc >= ?3",
+                    "UPDATE sync_cols SET node = ?2 WHERE node = ?1 AND hlc >= ?3",
+                ] {
+                    try db.execute(sql: sql, arguments: [from, to, first])
+                }
             }
             let delivered = partedAt - 1
             if delivered > (state["acked"] as Int64) {
@@ -198,23 +198,23 @@ extension Replica {
     /// Changes, re-derived from the version tables and current rows with their original
     /// clocks and origins, for every version in this replica's scope that a hub restored to
     /// `hubSeq` may have lost: versions pulled with a hub sequence above it (or an unknown
-    /// one), its own acknowledged versions newer than `ownAbove` (the newest clock the hub
-    /// holds from it), and the versions of its earlier origins. Pending writes are not among
-    /// them: they are pushed as usual. A deleted row is offered as its delete only: its
-    /// values are gone. Each change says it saw `hubSeq`.
+    /// one), its own versions newer than `ownAbove` (the newest clock the hub holds from it),
+    /// and the versions of its earlier origins. Its pending writes are among them, so that a
+    /// row goes whole (their log entries, pushed afterwards, are then duplicates). A deleted row is offered as its delete only: its
+    /// values are gone. A row's newer column values come first, as updates; its insert then
+    /// carries only the values that are its own (`Applier.validate`, `partial`). Each change
+    /// says it saw `hubSeq`.
     ///
     /// - Returns: the changes of up to `limit` rows after `position`, and where to go on (nil: done).
     public func rederive(
         afterHubSeq hubSeq: Int64, ownAbove: HLC, from position: RowPosition?, limit: Int
     ) throws(ReplicaError) -> (changes: [Change], next: RowPosition?) {
         try read { db in
-            let state = try Row.fetchOne(db, sql: "SELECT origin, acked FROM sync_state")!
-            let origin: String = state["origin"]
-            let ackedHLC = try Int64.fetchOne(db, sql: "SELECT hlc FROM sync_log WHERE seq = ?", arguments: [state["acked"] as Int64]) ?? 0
+            let origin = try String.fetchOne(db, sql: "SELECT origin FROM sync_state")!
             let earlier = Set(try String.fetchAll(db, sql: "SELECT origin FROM sync_lineage"))
             func lost(_ stamp: Stamp) -> Bool {
                 let version = stamp.version
-                if version.origin == origin { return version.hlc > ownAbove && version.hlc.rawValue <= ackedHLC }
+                if version.origin == origin { return version.hlc > ownAbove }
                 if earlier.contains(version.origin) { return true }
                 return stamp.seq.map { $0 > hubSeq } ?? true
             }
@@ -236,14 +236,8 @@ extension Replica {
                         seq: Int64(changes.count + 1), table: table.name, pk: pk, op: op, centre: scope, values: values, hlc: version.hlc,
                         origin: version.origin, seen: hubSeq)
                 }
-                if let register = stored.versions.register, lost(register.stamp) {
-                    if register.alive {
-                        let values = Dictionary(uniqueKeysWithValues: table.columns.map { ($0.name, current[$0.ordinal] ?? .null) })
-                        changes.append(change(.insert, register.stamp.version, values))
-                    } else {
-                        changes.append(change(.delete, register.stamp.version, [:]))
-                    }
-                }
+                // Newer column values first, each with its own version; then the insert with only the
+                // values that are its own (a column a later write overrode holds no value of the insert).
                 let overrides = Dictionary(grouping: stored.versions.overrides.filter { lost($0.value) }) { $0.value.version }
                 for (version, columns) in overrides.sorted(by: { $0.key < $1.key }) {
                     var values: [String: Value] = [:]
@@ -252,6 +246,17 @@ extension Replica {
                         values[column.name] = stored.versions.isAlive ? current[ordinal] ?? .null : stored.ghosts[ordinal] ?? .null
                     }
                     if !values.isEmpty { changes.append(change(.update, version, values)) }
+                }
+                if let register = stored.versions.register, lost(register.stamp) {
+                    if register.alive {
+                        var values: [String: Value] = [:]
+                        for column in table.columns where stored.versions.overrides[column.ordinal] == nil {
+                            values[column.name] = current[column.ordinal] ?? .null
+                        }
+                        changes.append(change(.insert, register.stamp.version, values))
+                    } else {
+                        changes.append(change(.delete, register.stamp.version, [:]))
+                    }
                 }
             }
             let next = rows.count < limit ? nil : rows.last.map { RowPosition(table: $0["tbl"], pk: $0["pk"]) }

@@ -288,7 +288,10 @@ public final class Replica: Sendable {
             for change in changes {
                 // The hub sequence stays with the versions it brings: after a hub restore it
                 // tells which of them the hub may have lost.
-                let result = try applier.apply(change, seq: change.seq, scope: scope, keep: isPendingLocal)
+                // An insert the hub logged without some columns was offered again after a restore:
+                // their newer values came before it, and it leaves them as they are (the hub logs
+                // every other insert whole).
+                let result = try applier.apply(change, seq: change.seq, scope: scope, partial: change.op == .insert, keep: isPendingLocal)
                 for (column, displaced) in result.displaced {
                     try stash.execute([
                         .integer(Int64(result.table.id)), .text(change.pk), .integer(Int64(column)),

@@ -87,7 +87,11 @@ package final class Applier {
 
     /// Checks a change against the schema and the scope rule and returns its values by
     /// column ordinal, coerced to their column's type. Writes nothing.
-    package func validate(_ change: Change, scope: ScopeRule) throws(ApplyError) -> (TableSpec, [Int: Value]) {
+    ///
+    /// - Parameter partial: an insert may leave out columns whose value it does not know (a
+    ///   row re-derived from a replica's versions after a hub restore, whose newer values of
+    ///   those columns travel as updates of their own).
+    package func validate(_ change: Change, scope: ScopeRule, partial: Bool = false) throws(ApplyError) -> (TableSpec, [Int: Value]) {
         guard let table = schema.table(named: change.table) else { throw .unknownTable(change.table) }
         let pk = change.pk
         // A NUL would survive SQLite but not every reader of identifiers (GRDB stops there).
@@ -127,7 +131,7 @@ package final class Applier {
 
         switch change.op {
         case .insert:
-            if let missing = table.columns.first(where: { $0.notNull && values[$0.ordinal] == nil }) {
+            if !partial, let missing = table.columns.first(where: { $0.notNull && values[$0.ordinal] == nil }) {
                 throw .invalidValue(table: table.name, pk: pk, column: missing.name, reason: "an insert must set this NOT NULL column")
             }
         case .update:
@@ -206,13 +210,14 @@ package final class Applier {
     /// - Parameters:
     ///   - seq: the hub sequence to record with the versions this change sets (hub only).
     ///   - keep: selects the displaced versions whose values the caller needs back.
+    ///   - partial: see `validate`; a column an insert leaves out keeps what the row holds.
     package func apply(
-        _ change: Change, seq: Int64? = nil, scope: ScopeRule, keep: (Stamp) -> Bool = { _ in false }
+        _ change: Change, seq: Int64? = nil, scope: ScopeRule, partial: Bool = false, keep: (Stamp) -> Bool = { _ in false }
     ) throws -> AppliedChange {
-        let (table, values) = try validate(change, scope: scope)
+        let (table, values) = try validate(change, scope: scope, partial: partial)
         return try merge(
             table: table, pk: change.pk, op: change.op, centre: change.centre, columns: values.keys.sorted(),
-            values: values, stamp: Stamp(change.version, seq: seq), writesDomain: true, keep: keep)
+            values: values, stamp: Stamp(change.version, seq: seq), writesDomain: true, partial: partial, keep: keep)
     }
 
     /// Records the versions of a write captured on this replica, whose values the
@@ -222,16 +227,20 @@ package final class Applier {
     ) throws -> MergePlan {
         try merge(
             table: table, pk: pk, op: op, centre: centre, columns: columns, values: [:], stamp: stamp,
-            writesDomain: false, keep: { _ in false }
+            writesDomain: false, partial: false, keep: { _ in false }
         ).plan
     }
 
     /// - Parameter columns: the columns an update changes (an insert always sets them all).
     private func merge(
         table: TableSpec, pk: String, op: Change.Op, centre: String?, columns: [Int], values: [Int: Value],
-        stamp: Stamp, writesDomain: Bool, keep: (Stamp) -> Bool
+        stamp: Stamp, writesDomain: Bool, partial: Bool, keep: (Stamp) -> Bool
     ) throws -> AppliedChange {
         let stored = try storedRow(table: table, pk: pk)
+        // A partial insert needs a row to take the values it leaves out from.
+        if partial, op == .insert, !stored.exists, let missing = table.columns.first(where: { $0.notNull && values[$0.ordinal] == nil }) {
+            throw ApplyError.invalidValue(table: table.name, pk: pk, column: missing.name, reason: "an insert must set this NOT NULL column")
+        }
         if stored.exists, stored.scope != centre {
             throw ApplyError.outOfScope(
                 table: table.name, pk: pk,
@@ -246,7 +255,8 @@ package final class Applier {
         var ghosts: [Int: Value] = [:]
         if writesDomain {
             do {
-                ghosts = try writeDomain(table: table, pk: pk, values: values, stored: stored, plan: plan, keep: keep, into: &applied)
+                ghosts = try writeDomain(
+                    table: table, pk: pk, values: values, stored: stored, plan: plan, partial: partial, keep: keep, into: &applied)
             } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
                 throw ApplyError.constraint(table: table.name, pk: pk, reason: error.message ?? "constraint failed")
             }
@@ -257,20 +267,22 @@ package final class Applier {
 
     /// Carries a plan out on the domain table; returns the ghost values a deleted row keeps.
     private func writeDomain(
-        table: TableSpec, pk: String, values: [Int: Value], stored: StoredRow, plan: MergePlan,
+        table: TableSpec, pk: String, values: [Int: Value], stored: StoredRow, plan: MergePlan, partial: Bool,
         keep: (Stamp) -> Bool, into applied: inout AppliedChange
     ) throws -> [Int: Value] {
         var ghosts: [Int: Value] = [:]
         let pkValue = Value.text(pk)
+        // A column left out of a partial insert keeps its value: the insert writes no value there.
+        let writes = { (column: Int) in !partial || values[column] != nil }
         // Displaced versions the caller wants, for columns this change overwrites.
-        let kept = plan.won.compactMap { column, previous in previous.flatMap { keep($0) ? (column, $0) : nil } }
+        let kept = plan.won.compactMap { column, previous in previous.flatMap { keep($0) && writes(column) ? (column, $0) : nil } }
         switch (plan.before.isAlive, plan.after.isAlive) {
         case (true, true):
             let previous = try currentValues(table, pk: pk, columns: kept.map(\.0))
             for (column, stamp) in kept {
                 if let value = previous[column] { applied.displaced[column] = DisplacedValue(stamp: stamp, value: value) }
             }
-            let won = plan.won.keys.sorted()
+            let won = plan.won.keys.filter(writes).sorted()
             if !won.isEmpty {
                 try statement(.update(table: table.id, columns: won), table).execute(won.map { values[$0] ?? .null } + [pkValue])
             }
@@ -279,7 +291,7 @@ package final class Applier {
                 applied.displaced[column] = DisplacedValue(stamp: stamp, value: stored.ghosts[column] ?? .null)
             }
             let row = table.columns.map { column in
-                plan.won[column.ordinal] != nil ? values[column.ordinal] ?? .null : stored.ghosts[column.ordinal] ?? .null
+                plan.won[column.ordinal] != nil && writes(column.ordinal) ? values[column.ordinal] ?? .null : stored.ghosts[column.ordinal] ?? .null
             }
             try statement(.insert(table: table.id), table).execute([pkValue] + row)
         case (true, false):
@@ -296,7 +308,7 @@ package final class Applier {
                 applied.displaced[column] = DisplacedValue(stamp: stamp, value: stored.ghosts[column] ?? .null)
             }
             for column in plan.after.overrides.keys {
-                ghosts[column] = plan.won[column] != nil ? values[column] ?? .null : stored.ghosts[column] ?? .null
+                ghosts[column] = plan.won[column] != nil && writes(column) ? values[column] ?? .null : stored.ghosts[column] ?? .null
             }
         }
         return ghosts

@@ -27,16 +27,16 @@ struct ConvergenceFuzzTests {
         var ops = 0
         for (index, centre) in Self.centres.enumerated() {
             let data = SampleData(centre: centre, seed: seed &+ UInt64(index), scale: 20)
-            ops += try write(data.rows().map { insertSQL($0.table, $0.pk, $0.values) }, to: fixture.replica(centre), using: &random)
+            ops += try FuzzWork.write(data.rows().map { FuzzWork.insertSQL($0.table, $0.pk, $0.values) }, to: fixture.replica(centre), using: &random)
         }
         var deleted: [String: [(table: String, pk: String)]] = [:]
         for round in 0..<(isLongChaosRun ? 14 : 8) {
             for centre in Self.centres {
-                let statements = try randomWork(centre: centre, replica: fixture.replica(centre), round: round, seed: seed, deleted: &deleted, using: &random)
-                ops += try write(statements, to: fixture.replica(centre), using: &random)
+                let statements = try FuzzWork.randomWork(centre: centre, replica: fixture.replica(centre), round: round, seed: seed, deleted: &deleted, using: &random)
+                ops += try FuzzWork.write(statements, to: fixture.replica(centre), using: &random)
             }
-            let hmsiWork = try randomWork(centre: nil, replica: fixture.replica(Node.hmsi), round: round, seed: seed, deleted: &deleted, using: &random)
-            ops += try write(hmsiWork, to: fixture.replica(Node.hmsi), using: &random)
+            let hmsiWork = try FuzzWork.randomWork(centre: nil, replica: fixture.replica(Node.hmsi), round: round, seed: seed, deleted: &deleted, using: &random)
+            ops += try FuzzWork.write(hmsiWork, to: fixture.replica(Node.hmsi), using: &random)
             for node in nodes.shuffled(using: &random) where Bool.random(using: &random) || round % 3 == 2 {
                 // Sometimes the line breaks after a few requests: a partial sync.
                 let budget = Int.random(in: 0..<6, using: &random) == 0 ? Int.random(in: 1...3, using: &random) : Int.max
@@ -70,86 +70,6 @@ struct ConvergenceFuzzTests {
             "duplicated": duplicated, "conflicts": check.expected, "unexpected": check.unexpectedConflicts.count,
         ])
     }
-
-    // MARK: Work
-
-    private func insertSQL(_ table: String, _ pk: String, _ values: [String: Value]) -> String {
-        let columns = ["id"] + values.keys.sorted()
-        let literals = [Value.text(pk)] + values.keys.sorted().map { values[$0]! }
-        return "INSERT OR REPLACE INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(literals.map(\.description).joined(separator: ", ")));"
-    }
-
-    /// Runs the statements in one transaction through an ordinary connection, the sqlite3
-    /// shell or Python, chosen at random; returns how many operations they were.
-    private func write(_ statements: [String], to replica: Replica, using random: inout SplitMix64) throws -> Int {
-        guard !statements.isEmpty else { return 0 }
-        let script = "BEGIN;\n" + statements.joined(separator: "\n") + "\nCOMMIT;"
-        switch Int.random(in: 0..<3, using: &random) {
-        case 0: try openWriter(replica.path).writeWithoutTransaction { try $0.execute(sql: script) }
-        case 1: try sqlite3(replica.path, script)
-        default: try pythonSQLite(replica.path, script)
-        }
-        return statements.count
-    }
-
-    /// A round of a node's work on rows it can write: a centre its own, HMSI every centre's.
-    private func randomWork(
-        centre: String?, replica: Replica, round: Int, seed: UInt64, deleted: inout [String: [(table: String, pk: String)]],
-        using random: inout SplitMix64
-    ) throws -> [String] {
-        let tables = ["projects", "organisations", "volunteers"]
-        var statements: [String] = []
-        for _ in 0..<(isLongChaosRun ? Int.random(in: 12...40, using: &random) : Int.random(in: 4...14, using: &random)) {
-            let table = tables.randomElement(using: &random)!
-            let ids = try DatabaseQueue(path: replica.path).read { db in
-                try Row.fetchAll(db, sql: "SELECT id, centre_id FROM \(table) ORDER BY id").map { ($0["id"] as String, $0["centre_id"] as String) }
-            }.filter { centre == nil || $0.1 == centre }
-            let owner = centre ?? ids.randomElement(using: &random)?.1
-            switch Int.random(in: 0..<10, using: &random) {
-            case 0 where centre != nil:
-                let data = SampleData(centre: centre!, seed: seed &* 31 &+ UInt64(round), scale: 200)
-                let index = Int.random(in: 0..<data.count(of: table), using: &random)
-                let row = data.row(table: table, index: index)
-                statements.append(insertSQL(table, "\(row.pk)-\(round)", row.values.filter { $0.key != "organisation_id" }))
-            case 1:
-                guard let (id, owner) = ids.randomElement(using: &random) else { continue }
-                statements.append("DELETE FROM \(table) WHERE id = '\(id)';")
-                deleted[owner, default: []].append((table, id))
-            case 2:
-                guard let owner, let (table, id) = deleted[owner]?.randomElement(using: &random),
-                    try DatabaseQueue(path: replica.path).read({ try !Bool.fetchOne($0, sql: "SELECT EXISTS (SELECT 1 FROM \(table) WHERE id = ?)", arguments: [id])! })
-                else { continue }
-                let row = SampleData(centre: owner, seed: seed, scale: 200).row(table: table, index: Int.random(in: 0..<5, using: &random))
-                statements.append(insertSQL(table, id, row.values.filter { $0.key != "organisation_id" }))
-            default:
-                guard let (id, _) = ids.randomElement(using: &random) else { continue }
-                let assignments = Self.editable[table]!.shuffled(using: &random).prefix(Int.random(in: 1...2, using: &random))
-                    .map { "\($0.0) = \($0.1(&random).description)" }
-                statements.append("UPDATE \(table) SET \(assignments.joined(separator: ", ")) WHERE id = '\(id)';")
-            }
-        }
-        return statements
-    }
-
-    typealias Generator = @Sendable (inout SplitMix64) -> Value
-    static let editable: [String: [(String, Generator)]] = [
-        "projects": [
-            ("title", { .text(["Sprachcafé", "Lotsenpool", "Elterntreff", "Theater der Vielfalt"].randomElement(using: &$0)! + " \(Int.random(in: 1...99, using: &$0))") }),
-            ("status", { .text(["geplant", "beantragt", "bewilligt", "laufend"].randomElement(using: &$0)!) }),
-            ("participants", { .integer(Int64.random(in: 1...500, using: &$0)) }),
-            ("approved_cents", { Bool.random(using: &$0) ? .integer(Int64.random(in: 0...10_000_000, using: &$0)) : .null }),
-        ],
-        "organisations": [
-            ("name", { .text(["Kulturbrücke", "Café Ümit", "Привіт e.V.", "مرحبا"].randomElement(using: &$0)! + " \(Int.random(in: 1...9, using: &$0))") }),
-            ("city", { Bool.random(using: &$0) ? .text("Gießen") : .null }),
-            ("founded_year", { .integer(Int64.random(in: 1950...2025, using: &$0)) }),
-        ],
-        "volunteers": [
-            ("languages", { .text(["de,ar", "de,uk,ru", "de,tr", "de,fa,ps"].randomElement(using: &$0)!) }),
-            ("active", { .integer(Int64.random(in: 0...1, using: &$0)) }),
-            ("phone", { .text("+49 151 \(Int.random(in: 1_000_000...9_999_999, using: &$0))") }),
-        ],
-    ]
 }
 
 /// Every push the hub received, in the order it received them.
@@ -160,7 +80,10 @@ final class PushRecorder: Sendable {
     }
 
     private let log = LockedValue<[Push]>([])
+    private let offeredLog = LockedValue<[Change]>([])
     var pushes: [Push] { log.value }
+    /// Every change offered again to a restored hub.
+    var offered: [Change] { offeredLog.value }
 
     func wrap(_ inner: any HubTransport, node: String, requests: Int = .max) -> any HubTransport {
         Recording(inner: inner, node: node, recorder: self, budget: LockedValue(requests))
@@ -202,7 +125,9 @@ final class PushRecorder: Sendable {
 
         func reoffer(_ request: ReofferRequest, origin: String) async throws(TransportError) -> ReofferResponse {
             try spend()
-            return try await inner.reoffer(request, origin: origin)
+            let response = try await inner.reoffer(request, origin: origin)
+            recorder.offeredLog.update { $0 += request.changes }
+            return response
         }
 
         func rebuild(_ request: RebuildRequest, origin: String) async throws(TransportError) -> RebuildResponse {
