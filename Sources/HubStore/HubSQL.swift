@@ -153,7 +153,7 @@ enum HubSQL {
             ALTER TABLE sync_conflicts ADD COLUMN rebuilt_from TEXT;
             -- A race is recorded once: found by its row, column and both versions.
             CREATE INDEX sync_conflicts_row ON sync_conflicts (tbl, pk);
-            -- 1 for a change a replica offered again after a restore: history brought back, not a new write.
+            -- The replica (sync_nodes id) that offered a change again after a restore: history brought back, not a new write.
             ALTER TABLE sync_hub_log ADD COLUMN offered INTEGER;
             """)
         try db.execute(sql: "UPDATE sync_hub_state SET hub_id = ?", arguments: [UUID().uuidString.lowercased()])

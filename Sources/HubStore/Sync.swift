@@ -195,18 +195,21 @@ extension HubStore {
     /// alone when a constraint fails. `totalChangesCount` checks that this holds: a refusal
     /// after a write fails the whole batch instead of committing half a change.
     ///
-    /// - Parameter offered: the changes are versions a replica offers again after a hub
-    ///   restore: logged as such, and they race no other version offered again.
-    func apply(_ changes: [Change], scope: ScopeRule, in db: Database, now: Int64, offered: Bool = false) throws -> Applied {
+    /// - Parameter offeredBy: the replica that offers these versions again after a hub
+    ///   restore: logged as such (every replica but that one pulls them, their origin
+    ///   included), and they race no other version offered again.
+    func apply(_ changes: [Change], scope: ScopeRule, in db: Database, now: Int64, offeredBy: String? = nil) throws -> Applied {
         let applier = try Applier(db: db, schema: schema)
         let hubNode = try applier.nodeID(Self.origin)
+        let offerer = try offeredBy.map { try applier.nodeID($0) }
+        let offered = offerer != nil
         var nextSeq = try Self.nextSeq(db, now: now)
         let firstSeq = nextSeq
         var outcome = Applied()
         let logInsert = try RawStatement(
             db,
             sql: "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, body, at, offered) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        let alsoOffered = offered ? try RawStatement(db, sql: "SELECT 1 FROM sync_hub_log WHERE seq = ? AND offered = 1") : nil
+        let alsoOffered = offered ? try RawStatement(db, sql: "SELECT 1 FROM sync_hub_log WHERE seq = ? AND offered IS NOT NULL") : nil
 
         for change in changes {
             let written = db.totalChangesCount
@@ -240,7 +243,7 @@ extension HubStore {
                     .integer(HubSQL.code(change.op.rawValue)), .integer(try applier.nodeID(change.origin)),
                     .integer(change.hlc.rawValue), .integer(change.seen),
                     .text(Self.valuesJSON(offered ? change.values : complete(change))), .integer(now),
-                    offered ? .integer(1) : .null,
+                    Value(offerer),
                 ])
                 nextSeq += 1
                 outcome.applied += 1
@@ -285,8 +288,10 @@ extension HubStore {
 
     /// Hub log entries after `after` in the caller's scope, at most `limit`, with the conflict
     /// records announced among them; values stay as the log stores them. The pulling
-    /// replica's own changes are not sent back, but the cursor moves past them; every
-    /// other replica's are, those of its own centre included.
+    /// replica's own changes, and those it offered again after a restore, are not sent
+    /// back, but the cursor moves past them; every other replica's are, those of its own
+    /// centre included, and so are its own versions that another replica offered again (a
+    /// copy of its file may have written them: docs/replicas-and-restores.md).
     ///
     /// - Parameter origin: the pulling replica (protocol 2); nil for a replica of wirsync 1,
     ///   whose origin is its centre.
@@ -312,7 +317,10 @@ extension HubStore {
                 : "(SELECT * FROM sync_hub_log WHERE centre = ?1 AND seq > ?2 UNION ALL SELECT * FROM sync_hub_log WHERE centre IS NULL AND seq > ?2) l"
             let rows = try Row.fetchAll(
                 db.cachedStatement(
-                    sql: "SELECT \(columns) FROM \(source) JOIN sync_nodes n ON n.id = l.origin WHERE l.seq > ?2 AND n.name <> ?4 ORDER BY l.seq LIMIT ?3"),
+                    sql: """
+                        SELECT \(columns) FROM \(source) JOIN sync_nodes n ON n.id = l.origin LEFT JOIN sync_nodes o ON o.id = l.offered
+                        WHERE l.seq > ?2 AND coalesce(o.name, n.name) <> ?4 ORDER BY l.seq LIMIT ?3
+                        """),
                 arguments: [centre, after, limit, own])
             var changes: [PullPage.Entry] = []
             var conflictIDs: [Int64] = []

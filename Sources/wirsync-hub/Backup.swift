@@ -51,6 +51,7 @@ struct Restore: AsyncParsableCommand {
     var from: String
 
     func run() async throws {
+        guard FileManager.default.fileExists(atPath: from) else { throw CLI.fail("wirsync-hub", "no backup at \(from): the file does not exist") }
         do {
             let lock = try serveLock(store.path)
             let (restored, kept) = try await HubStore.restore(path: store.path, from: from)

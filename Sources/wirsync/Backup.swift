@@ -54,6 +54,7 @@ struct Restore: ParsableCommand {
     var from: String
 
     func run() throws {
+        guard FileManager.default.fileExists(atPath: from) else { throw CLI.fail("wirsync", "no backup at \(from): the file does not exist") }
         do {
             let backup = try Replica.describe(path: from)
             // The file replaced may be the damaged one; when it can still be read, it must be the same centre's.

@@ -16,6 +16,8 @@ struct BadInputTests {
         var name: String
         var status: HTTPResponse.Status
         var code: String
+        /// Valid requests first, whose writes the comparison starts after.
+        var prepare: (@Sendable (HubHarness, any TestClientProtocol) async throws -> Void)? = nil
         var send: @Sendable (HubHarness, any TestClientProtocol) async throws -> TestResponse
         var testDescription: String { name }
     }
@@ -107,21 +109,85 @@ struct BadInputTests {
         },
         Case(name: "clock a day ahead", status: .unprocessableContent, code: "clock_ahead",
              send: push(body { $0["hlc"] = HLC(millis: SystemClock().nowMillis() + 86_400_000).rawValue })),
+        // Protocol 2: the replica in the WIRSync-Replica header.
+        Case(name: "a malformed replica header", status: .badRequest, code: "invalid_replica") { harness, client in
+            try await client.push(body: body(), token: harness.token(kassel), headers: [HTTPField.Name(Wire.replicaHeader)!: "Kassel; DROP"])
+        },
+        Case(name: "a session for another centre's replica", status: .forbidden, code: "forbidden") { harness, client in
+            var state = try harness.replica(kassel).sessionState().request
+            state.centre = fulda
+            return try await client.v2("/v1/session", JSONEncoder().encode(state), origin: "fulda.0badf00d", token: harness.token(kassel))
+        },
+        Case(name: "a push of a replica that had no session", status: .conflict, code: "no_session") { harness, client in
+            try await client.push(try v2Batch(harness, after: 0), token: harness.token(kassel))
+        },
+        Case(name: "receipts without the replica header", status: .badRequest, code: "missing_replica") { harness, client in
+            try await client.execute(
+                uri: "/v1/receipts?after=0", method: .get,
+                headers: [.authorization: "Bearer \(harness.token(kassel))", HTTPField.Name(Wire.schemaHeader)!: "wir/1"])
+        },
+        Case(name: "a push of protocol 2 without its chains", status: .badRequest, code: "invalid_batch") { harness, client in
+            try await client.session(harness.replica(kassel), token: harness.token(kassel))
+            var batch = try v2Batch(harness, after: 0)
+            batch.chains = Fingerprint.pack([])
+            return try await client.push(batch, token: harness.token(kassel))
+        },
+        Case(name: "a push starting above what the hub acknowledged", status: .conflict, code: "hub_behind") { harness, client in
+            try await client.session(harness.replica(kassel), token: harness.token(kassel))
+            return try await client.push(try v2Batch(harness, after: 1), token: harness.token(kassel))
+        },
+        Case(
+            name: "a push whose overlap has other chains", status: .conflict, code: "replica_diverged",
+            prepare: { harness, client in
+                try await client.session(harness.replica(kassel), token: harness.token(kassel))
+                _ = try await client.push(try v2Batch(harness, after: 0), token: harness.token(kassel)).decode(PushResponse.self)
+            },
+            send: { harness, client in
+                var other = try v2Batch(harness, after: 0)
+                other.chains = Fingerprint.pack([Fingerprint(rawValue: 42), Fingerprint(rawValue: 43)])
+                return try await client.push(other, token: harness.token(kassel))
+            }),
+        Case(name: "a conflict record of another centre to rebuild", status: .forbidden, code: "forbidden") { harness, client in
+            try await client.session(harness.replica(kassel), token: harness.token(kassel))
+            let side = ConflictSide(value: .text("x"), origin: "fulda.0badf00d", hlc: HLC(millis: 1))
+            let record = ConflictRecord(id: 1, table: "organisations", pk: "o", centre: fulda, column: "name", winner: side, loser: side, recordedAt: 1)
+            return try await client.v2(
+                "/v1/conflicts/rebuild", JSONEncoder().encode(RebuildRequest(records: [record])), origin: try harness.replica(kassel).status().origin,
+                token: harness.token(kassel))
+        },
     ]
+
+    /// A protocol-2 batch of the Kassel replica with two inserts (the same each time), starting after `after`.
+    /// It is not in the hub state the cases compare: the replica's file is not the hub's.
+    static func v2Batch(_ harness: HubHarness, after: Int64) throws -> PushRequest {
+        let replica = harness.replica(kassel)
+        try sqlite3(replica.path, """
+            INSERT OR IGNORE INTO organisations (id, centre_id, name, kind) VALUES ('v2-a', '\(kassel)', 'A', 'Verein');
+            INSERT OR IGNORE INTO organisations (id, centre_id, name, kind) VALUES ('v2-b', '\(kassel)', 'B', 'Verein');
+            """)
+        let batch = try replica.outgoing(limit: 10)
+        return PushRequest(
+            replicaID: try replica.status().origin, lastSeq: batch.lastSeq + after, changes: batch.changes.map { change in
+                var shifted = change
+                shifted.seq += after
+                return shifted
+            }, after: after, chains: Fingerprint.pack(batch.chains))
+    }
 
     @Test(arguments: cases)
     func isRefusedWithA4xxAndAJSONErrorAndWritesNothing(_ testCase: Case) async throws {
         let harness = try await HubHarness()
-        let before = try harness.hubState()
         try await harness.application().test(.router) { client in
+            try await testCase.prepare?(harness, client)
+            let before = try harness.hubState()
             let response = try await testCase.send(harness, client)
             #expect(response.status == testCase.status, "\(response.text)")
             let error = try #require(response.error, "no JSON error body: \(response.text)")
             #expect(error.error.code == testCase.code)
             #expect(!error.error.message.isEmpty)
             #expect(response.headers[HTTPField.Name(Wire.hubTimeHeader)!] != nil)
+            #expect(try harness.hubState() == before, "\(testCase.name) wrote something")
         }
-        #expect(try harness.hubState() == before, "\(testCase.name) wrote something")
     }
 
     @Test func anUnexpectedFailureIsAGeneric500WithoutInternals() async throws {

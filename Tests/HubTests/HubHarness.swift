@@ -134,17 +134,22 @@ extension TestClientProtocol {
         return try await execute(uri: "/v1/pull?\(query)", method: .get, headers: headers)
     }
 
+    /// A protocol-2 request with a JSON body, naming the replica `origin`.
+    func v2(_ path: String, _ body: Data, origin: String, token: String) async throws -> TestResponse {
+        try await execute(
+            uri: path, method: .post,
+            headers: [
+                .authorization: "Bearer \(token)", HTTPField.Name(Wire.schemaHeader)!: "wir/1", HTTPField.Name(Wire.replicaHeader)!: origin,
+                .contentType: "application/json",
+            ],
+            body: ByteBuffer(bytes: body))
+    }
+
     /// The session a sync starts with (protocol 2): registers the replica on its first one.
     @discardableResult
     func session(_ replica: Replica, token: String) async throws -> SessionResponse {
         let state = try replica.sessionState()
-        let headers: HTTPFields = [
-            .authorization: "Bearer \(token)", HTTPField.Name(Wire.schemaHeader)!: "wir/1", HTTPField.Name(Wire.replicaHeader)!: state.origin,
-            .contentType: "application/json",
-        ]
-        return try await execute(
-            uri: "/v1/session", method: .post, headers: headers, body: ByteBuffer(bytes: try JSONEncoder().encode(state.request))
-        ).decode(SessionResponse.self)
+        return try await v2("/v1/session", JSONEncoder().encode(state.request), origin: state.origin, token: token).decode(SessionResponse.self)
     }
 
     /// A session, then everything the replica captured pushed in batches, then pulls until

@@ -34,6 +34,19 @@ struct OpenAPITests {
                 """)
             try sqlite3(harness.replica(Node.hmsi).path, "UPDATE projects SET title = 'HMSI' WHERE id = '\(project)';")
             for node in [kassel, Node.hmsi, kassel] { try await recorder.sync(harness.replica(node), token: harness.token(node)) }
+            // The repairs after a hub restore, called as a replica calls them (nothing is lost here: all duplicates).
+            let origin = try harness.replica(kassel).status().origin
+            _ = try await recorder.execute(
+                uri: "/v1/receipts?after=0&limit=5", method: .get,
+                headers: [
+                    .authorization: "Bearer \(harness.token(kassel))", HTTPField.Name(Wire.schemaHeader)!: "wir/1",
+                    HTTPField.Name(Wire.replicaHeader)!: origin,
+                ])
+            let again = try harness.replica(kassel).rederive(afterHubSeq: 0, ownAbove: .zero, from: nil, limit: 20).changes
+            _ = try await recorder.v2("/v1/reoffer", JSONEncoder().encode(ReofferRequest(changes: again)), origin: origin, token: harness.token(kassel))
+            let records = try harness.replica(kassel).conflicts()
+            _ = try await recorder.v2(
+                "/v1/conflicts/rebuild", JSONEncoder().encode(RebuildRequest(records: records)), origin: origin, token: harness.token(kassel))
             let replicaID = try harness.replica(kassel).status().replicaID
             _ = try await recorder.push(
                 PushRequest(replicaID: replicaID, lastSeq: 5000, changes: [
@@ -50,7 +63,9 @@ struct OpenAPITests {
         }
         let exchanges = recorder.recorded
         #expect(Set(exchanges.map(\.status)).isSuperset(of: [200, 400, 401, 409]))
-        #expect(exchanges.contains { $0.path == "/v1/digest" && $0.status == 200 })
+        for path in ["/v1/digest", "/v1/session", "/v1/receipts", "/v1/reoffer", "/v1/conflicts/rebuild"] {
+            #expect(exchanges.contains { $0.path == path && $0.status == 200 }, "\(path) answered")
+        }
         #expect(exchanges.contains { $0.path == "/v1/pull" && $0.body.contains("\"conflicts\":[{") }, "a pull carried a conflict record")
         #expect(exchanges.contains { $0.path == "/v1/push" && $0.body.contains("out_of_scope") }, "a push carried a refusal")
         for exchange in exchanges {

@@ -13,5 +13,8 @@ public final class TemporaryDirectory: Sendable {
     /// The path of `name` inside this directory.
     public func path(_ name: String) -> String { url.appendingPathComponent(name).path }
 
-    deinit { try? FileManager.default.removeItem(at: url) }
+    /// Removed at the end, unless `WIRSYNC_KEEP_TEMP` is set (to look at a failed run's files).
+    deinit {
+        if ProcessInfo.processInfo.environment["WIRSYNC_KEEP_TEMP"] == nil { try? FileManager.default.removeItem(at: url) }
+    }
 }

@@ -196,6 +196,39 @@ struct RecoveryTests {
         #expect(origins[0] != origins[1], "one of the copies went on as a replica of its own")
     }
 
+    /// A copy of the Landkreis Kassel's file on a second PC pushes under the name both copies
+    /// share; then the hub is restored from a backup older than that push, and only HMSI's
+    /// replica still holds it. HMSI offers it again, under that shared name; the first PC,
+    /// which never wrote it, must still pull it.
+    @Test func whatOnlyAnotherCentreKeptOfACopysWritesReachesTheFirstPC() throws {
+        let deployment = try Deployment()
+        try deployment.startHub()
+        for node in [kassel, Node.hmsi] { try deployment.centre(node) }
+        try sqlite3(deployment.path(kassel), try sample(deployment, kassel, rows: 20, seed: 12))
+        for node in [kassel, Node.hmsi] { #expect(try deployment.sync(node).succeeded) }
+        deployment.stopHub()
+        let backup = deployment.directory.path("hub-backup.db")
+        try FileManager.default.copyItem(atPath: deployment.hubPath, toPath: backup)
+        try deployment.startHub(port: deployment.hubPort)
+
+        let second = deployment.path("kassel-kopie")
+        try sqlite3(deployment.path(kassel), ".backup '\(second)'")
+        try FileManager.default.copyItem(atPath: deployment.path(kassel) + ".token", toPath: second + ".token")
+        try sqlite3(second, "INSERT INTO organisations (id, centre_id, name, kind) VALUES ('von-der-kopie', '\(kassel)', 'Von der Kopie', 'Verein');")
+        for node in ["kassel-kopie", Node.hmsi] { #expect(try deployment.sync(node).succeeded) }
+
+        deployment.stopHub()
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: deployment.hubPath + suffix) }
+        try FileManager.default.copyItem(atPath: backup, toPath: deployment.hubPath)
+        try deployment.startHub(port: deployment.hubPort)
+        for node in [Node.hmsi, kassel, "kassel-kopie", kassel, "kassel-kopie", Node.hmsi] {
+            let result = try deployment.sync(node)
+            #expect(result.succeeded, "\(node): \(result.stderr)")
+        }
+        #expect(try readRow(deployment.path(kassel), "organisations", "von-der-kopie") != nil, "the first PC has the copy's row")
+        try expectConverged(deployment, [(kassel, kassel), ("kassel-kopie", kassel), (Node.hmsi, nil)])
+    }
+
     // MARK: The hub restored from an older backup
 
     /// The hub is restored from a backup taken before the centres' last syncs. With

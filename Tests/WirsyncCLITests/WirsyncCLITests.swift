@@ -85,6 +85,18 @@ struct WirsyncCLITests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
     }
 
+    @Test func aBackupThatDoesNotExistIsAClearErrorAndTheReplicaStays() throws {
+        let directory = try TemporaryDirectory()
+        let db = directory.path("kassel.db")
+        _ = try runChecked(wirsync, ["init", "--db", db, "--centre", "landkreis-kassel"])
+        let before = try Data(contentsOf: URL(fileURLWithPath: db))
+        let missing = directory.path("kassel-montag.db")
+        let result = try run(wirsync, ["restore", "--db", db, "--from", missing])
+        #expect(result.status == 1)
+        #expect(result.stderr == "wirsync: no backup at \(missing): the file does not exist\n")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: db)) == before)
+    }
+
     @Test func aReplicaInADirectoryThatDoesNotExistIsAClearError() throws {
         let directory = try TemporaryDirectory()
         let db = directory.path("no-such-folder/kassel.db")
@@ -93,7 +105,7 @@ struct WirsyncCLITests {
         #expect(result.stderr.hasPrefix("wirsync: database error: cannot open \(db)"))
     }
 
-    @Test(arguments: [[], ["init"], ["status"], ["sample"]])
+    @Test(arguments: [[], ["init"], ["sync"], ["status"], ["conflicts"], ["daemon"], ["verify"], ["backup"], ["restore"], ["sample"]])
     func everyCommandExplainsItself(command: [String]) throws {
         let result = try run(wirsync, command + ["--help"])
         #expect(result.status == 0)

@@ -125,15 +125,23 @@ struct WirsyncHubCLITests {
     @Test func aMissingStoreIsAClearErrorAndNothingIsCreated() throws {
         let directory = try TemporaryDirectory()
         let db = directory.path("nope.db")
-        for command in [["status"], ["centre", "list"], ["conflicts", "list"], ["serve"]] {
+        for command in [["status"], ["centre", "list"], ["replica", "list"], ["conflicts", "list"], ["serve"], ["backup", "--to", directory.path("copy.db")]] {
             let result = try run(hub, command + ["--db", db])
             #expect(result.status == 1, "\(command)")
             #expect(result.stderr.hasPrefix("wirsync-hub: no hub store at \(db)"), "\(command): \(result.stderr)")
         }
         #expect(!FileManager.default.fileExists(atPath: db))
+        #expect(!FileManager.default.fileExists(atPath: directory.path("copy.db")))
+        let restore = try run(hub, ["restore", "--db", db, "--from", directory.path("montag.db")])
+        #expect(restore.status == 1)
+        #expect(restore.stderr == "wirsync-hub: no backup at \(directory.path("montag.db")): the file does not exist\n")
+        #expect(!FileManager.default.fileExists(atPath: db))
     }
 
-    @Test(arguments: [[], ["init"], ["centre"], ["centre", "add"], ["serve"], ["conflicts", "resolve"], ["status"]])
+    @Test(arguments: [
+        [], ["init"], ["centre"], ["centre", "add"], ["replica"], ["replica", "add"], ["replica", "list"], ["replica", "revoke"], ["serve"],
+        ["conflicts", "resolve"], ["status"], ["backup"], ["restore"],
+    ])
     func everyCommandExplainsItself(command: [String]) throws {
         let result = try run(hub, command + ["--help"])
         #expect(result.status == 0)
