@@ -43,36 +43,36 @@ public struct HubAPI: Sendable {
         router.post("/v1/push") { request, context in try await push(request, context: context) }
         router.get("/v1/pull") { request, context in try await pull(request, context: context) }
         router.get("/v1/receipts") { request, _ in
-            let (caller, origin) = try await identify(request, replica: true)
+            let (caller, origin) = try await identifyReplica(request)
             let query = request.uri.queryParameters
             let after = try parameter(query["after"], name: "after", default: 0, range: 0...Int64.max)
             let limit = try parameter(query["limit"], name: "limit", default: 1000, range: 1...5000)
-            return try json(try await store.receipts(caller: caller, origin: origin!, after: after, limit: Int(limit)), request: request)
+            return try json(try await store.receipts(caller: caller, origin: origin, after: after, limit: Int(limit)), request: request)
         }
         router.post("/v1/reoffer") { request, context in
-            let (caller, origin) = try await identify(request, replica: true)
+            let (caller, origin) = try await identifyReplica(request)
             let body: ReofferRequest = try await decode(request, what: "offered changes")
-            let response = try await store.reoffer(caller: caller, origin: origin!, request: body, skewBoundMillis: configuration.skewBoundMillis)
+            let response = try await store.reoffer(caller: caller, origin: origin, request: body, skewBoundMillis: configuration.skewBoundMillis)
             metrics.pushed(applied: response.applied, refused: response.refused.count, conflicts: response.conflicts)
             context.logger.info(
                 "reoffer",
                 metadata: [
-                    "centre": "\(caller.centre)", "replica": "\(origin!)", "changes": "\(body.changes.count)", "applied": "\(response.applied)",
+                    "centre": "\(caller.centre)", "replica": "\(origin)", "changes": "\(body.changes.count)", "applied": "\(response.applied)",
                     "duplicates": "\(response.duplicates)", "refused": "\(response.refused.count)", "conflicts": "\(response.conflicts)",
                 ])
             return try json(response, request: request)
         }
         router.post("/v1/conflicts/rebuild") { request, context in
-            let (caller, origin) = try await identify(request, replica: true)
+            let (caller, origin) = try await identifyReplica(request)
             let body: RebuildRequest = try await decode(request, what: "conflict records")
-            let response = try await store.rebuildConflicts(caller: caller, origin: origin!, request: body)
+            let response = try await store.rebuildConflicts(caller: caller, origin: origin, request: body)
             context.logger.notice(
                 "conflicts rebuilt",
-                metadata: ["centre": "\(caller.centre)", "replica": "\(origin!)", "records": "\(body.records.count)", "rebuilt": "\(response.rebuilt)"])
+                metadata: ["centre": "\(caller.centre)", "replica": "\(origin)", "records": "\(body.records.count)", "rebuilt": "\(response.rebuilt)"])
             return try json(response, request: request)
         }
         router.get("/v1/digest") { request, _ in
-            let (caller, _) = try await identify(request, replica: false)
+            let (caller, _) = try await identify(request)
             return try json(try await store.digest(node: caller.centre), request: request)
         }
         router.get("/healthz") { _, _ in
@@ -109,27 +109,27 @@ public struct HubAPI: Sendable {
     // MARK: Routes
 
     private func session(_ request: Request, context: HubRequestContext) async throws -> Response {
-        let (caller, origin) = try await identify(request, replica: true)
+        let (caller, origin) = try await identifyReplica(request)
         let body: SessionRequest = try await decode(request, what: "a session")
-        let outcome = try await store.session(caller: caller, origin: origin!, request: body)
+        let outcome = try await store.session(caller: caller, origin: origin, request: body)
         let response = outcome.response
         if let found = outcome.restoreFound {
-            context.logger.critical("restore found", metadata: ["centre": "\(caller.centre)", "replica": "\(origin!)", "what": "\(found)"])
+            context.logger.critical("restore found", metadata: ["centre": "\(caller.centre)", "replica": "\(origin)", "what": "\(found)"])
         }
         if let parent = outcome.forkedFrom {
-            context.logger.warning("replica forked", metadata: ["centre": "\(caller.centre)", "replica": "\(origin!)", "from": "\(parent)"])
+            context.logger.warning("replica forked", metadata: ["centre": "\(caller.centre)", "replica": "\(origin)", "from": "\(parent)"])
         }
         context.logger.info(
             "session",
             metadata: [
-                "centre": "\(caller.centre)", "replica": "\(origin!)", "registered": "\(response.registered)", "acked": "\(response.acked)",
+                "centre": "\(caller.centre)", "replica": "\(origin)", "registered": "\(response.registered)", "acked": "\(response.acked)",
                 "replica_acked": "\(body.acked)", "cursor_valid": "\(response.cursorValid)", "must_fork": "\(response.mustFork != nil)",
             ])
         return try json(response, request: request)
     }
 
     private func push(_ request: Request, context: HubRequestContext) async throws -> Response {
-        let (caller, origin) = try await identify(request, replica: false)
+        let (caller, origin) = try await identify(request)
         let body = try await collect(request)
         let batch: PushRequest
         do {
@@ -158,7 +158,7 @@ public struct HubAPI: Sendable {
     }
 
     private func pull(_ request: Request, context: HubRequestContext) async throws -> Response {
-        let (caller, origin) = try await identify(request, replica: false)
+        let (caller, origin) = try await identify(request)
         let query = request.uri.queryParameters
         let after = try parameter(query["after"], name: "after", default: 0, range: 0...Int64.max)
         let limit = try parameter(
@@ -178,14 +178,20 @@ public struct HubAPI: Sendable {
 
     /// The caller (token, schema) and the replica it names in `WIRSync-Replica` (protocol 2;
     /// nil without the header, which a route that needs it refuses).
-    private func identify(_ request: Request, replica required: Bool) async throws -> (Caller, String?) {
+    private func identify(_ request: Request) async throws -> (Caller, String?) {
         let caller = try await authenticate(request)
         try checkSchema(request)
         let origin = request.headers[HTTPField.Name(Wire.replicaHeader)!]
         if let origin, !Origin.isWellFormed(origin) {
             throw HubError.badRequest(code: "invalid_replica", message: "\(Wire.replicaHeader) must name a replica (centre.suffix), not \(origin)")
         }
-        if required, origin == nil {
+        return (caller, origin)
+    }
+
+    /// As `identify`, for the routes of protocol 2 only, which need the replica's name.
+    private func identifyReplica(_ request: Request) async throws -> (Caller, String) {
+        let (caller, origin) = try await identify(request)
+        guard let origin else {
             throw HubError.badRequest(code: "missing_replica", message: "send the \(Wire.replicaHeader) header with the replica's name")
         }
         return (caller, origin)

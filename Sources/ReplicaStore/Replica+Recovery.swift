@@ -200,10 +200,10 @@ extension Replica {
     /// `hubSeq` may have lost: versions pulled with a hub sequence above it (or an unknown
     /// one), its own versions newer than `ownAbove` (the newest clock the hub holds from it),
     /// and the versions of its earlier origins. Its pending writes are among them, so that a
-    /// row goes whole (their log entries, pushed afterwards, are then duplicates). A deleted row is offered as its delete only: its
-    /// values are gone. A row's newer column values come first, as updates; its insert then
-    /// carries only the values that are its own (`Applier.validate`, `partial`). Each change
-    /// says it saw `hubSeq`.
+    /// row goes whole (their log entries, pushed afterwards, are then duplicates). A deleted
+    /// row is offered as its delete only: its values are gone. A row's newer column values
+    /// come first, as updates; its insert then carries only the values that are its own
+    /// (`Applier.validate`, `partial`). Each change says it saw `hubSeq`.
     ///
     /// - Returns: the changes of up to `limit` rows after `position`, and where to go on (nil: done).
     public func rederive(
