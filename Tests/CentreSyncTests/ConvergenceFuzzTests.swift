@@ -14,7 +14,7 @@ import Testing
 /// At the end everyone syncs twice; every replica must equal the hub, and every value that
 /// lost a concurrent race must be in a conflict record, as an independent model of the
 /// hub's rule, replayed over every push the hub received, predicts.
-@Suite("Invariants 2 and 4 — convergence fuzz", .timeLimit(.minutes(30)))
+@Suite("Invariants 2 and 4 — convergence fuzz", .serialized, .timeLimit(.minutes(30)))
 struct ConvergenceFuzzTests {
     static let centres = ["landkreis-kassel", "fulda", "wetteraukreis", "offenbach-am-main", "vogelsbergkreis"]
 

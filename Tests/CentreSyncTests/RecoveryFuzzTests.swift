@@ -26,7 +26,7 @@ import WIRSchema
 /// - every conflict record is of a race between two real writes, with their values, and is
 ///   held once; with no hub restore in a run, the records are exactly those the independent
 ///   model predicts (a hub restore can add and lose records: docs/replicas-and-restores.md).
-@Suite("Invariants 2, 3, 4 and 7 — convergence fuzz with replaced PCs, restored replicas and restored hubs", .timeLimit(.minutes(30)))
+@Suite("Invariants 2, 3, 4 and 7 — convergence fuzz with replaced PCs, restored replicas and restored hubs", .serialized, .timeLimit(.minutes(30)))
 struct RecoveryFuzzTests {
     static let centres = ["landkreis-kassel", "fulda", "wetteraukreis"]
 
