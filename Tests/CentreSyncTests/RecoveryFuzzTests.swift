@@ -100,21 +100,31 @@ struct RecoveryFuzzTests {
         let records = try await world.store.conflicts()
         let races = records.map { "\($0.table) \($0.pk) \($0.column ?? "(row)") \($0.winner.origin)@\($0.winner.hlc) \($0.loser.origin)@\($0.loser.hlc)" }
         #expect(Set(races).count == races.count, "seed \(seed): a conflict recorded twice")
+        // Every time a version travelled: pushed, and offered again after a restore. A pushed
+        // insert carries the row's values as they were when it was sent (later writes' among
+        // them, which travel again with those writes); offered again, only its own.
         let written = Dictionary(
-            (recorder.pushes.flatMap(\.request.changes) + recorder.offered).map { ("\($0.origin)@\($0.hlc.rawValue) \($0.table) \($0.pk)", $0) },
-            uniquingKeysWith: { first, _ in first })
-        // Both sides are writes somebody made; the loser keeps the value it wrote (the winner's
-        // reads NULL where a later delete took the row's values).
+            grouping: recorder.pushes.flatMap(\.request.changes) + recorder.offered, by: { "\($0.origin)@\($0.hlc.rawValue) \($0.table) \($0.pk)" })
+        // Both sides are writes somebody made, with a value they carried (the winner's reads
+        // NULL where a later delete took the row's values).
         let invented = records.filter { record in
             guard let column = record.column else { return false }
             return [(record.winner, true), (record.loser, false)].contains { side, isWinner in
                 guard side.origin != HubStore.origin else { return false }
-                guard let change = written["\(side.origin)@\(side.hlc.rawValue) \(record.table) \(record.pk)"] else { return true }
-                if isWinner, side.value == .null { return false }
-                return change.values[column].map { $0 != side.value } ?? false
+                let sent = written["\(side.origin)@\(side.hlc.rawValue) \(record.table) \(record.pk)"] ?? []
+                if isWinner, side.value == .null, !sent.isEmpty { return false }
+                return !sent.contains { change in change.values[column].map { $0 == side.value } ?? true }
             }
         }
-        #expect(invented.isEmpty, "seed \(seed): conflict records of writes nobody made: \(invented.prefix(3))")
+        let writes = invented.prefix(3).flatMap { record in
+            [record.winner, record.loser].map { side in
+                let sent = written["\(side.origin)@\(side.hlc.rawValue) \(record.table) \(record.pk)"] ?? []
+                return "\(side.origin)@\(side.hlc) sent \(sent.map { "\($0.op) \($0.values[record.column ?? ""].map(\.description) ?? "-")" })"
+            }
+        }
+        #expect(
+            invented.isEmpty,
+            "seed \(seed): conflict records of writes nobody made: \(invented.prefix(3)); \(writes); trace:\n\(world.trace.joined(separator: "\n"))")
         var unexpected = 0, missing = 0
         if counts["hub-restore", default: 0] == 0 {
             let check = try await HubModel(store: world.store).replay(recorder.pushes)
