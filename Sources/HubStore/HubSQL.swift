@@ -11,6 +11,7 @@ enum HubSQL {
         steps: [
             ("v1", { db in try db.execute(sql: SchemaInstaller.sharedTablesSQL + tablesV1) }),
             ("v2-replicas", v2),
+            ("v3-hardening", v3),
         ])
 
     private static let tablesV1 = """
@@ -157,6 +158,16 @@ enum HubSQL {
             ALTER TABLE sync_hub_log ADD COLUMN offered INTEGER;
             """)
         try db.execute(sql: "UPDATE sync_hub_state SET hub_id = ?", arguments: [UUID().uuidString.lowercased()])
+    }
+
+    /// Version 3 (docs/security.md): what each token has pulled, which bounds the `seen` of
+    /// what it pushes, and the columns only HMSI decides.
+    private static func v3(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE sync_tokens ADD COLUMN served INTEGER NOT NULL DEFAULT 0;
+            UPDATE sync_tokens SET served = (SELECT coalesce(max(seq), 0) FROM sync_hub_log);
+            ALTER TABLE sync_columns ADD COLUMN hmsi_only INTEGER NOT NULL DEFAULT 0;
+            """)
     }
 
     /// `op` of a hub log entry that announces a conflict record (new or resolved).

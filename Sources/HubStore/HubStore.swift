@@ -13,7 +13,7 @@ public import SyncStore
 /// node `hub`.
 public final class HubStore: Sendable {
     /// The hub's own node id: origin of the reference fixtures and of resolutions.
-    public static let origin = "hub"
+    public static let origin = Node.hub
 
     public let path: String
     public let schema: StoreSchema
@@ -77,7 +77,11 @@ public final class HubStore: Sendable {
     }
 
     /// Opens an existing hub store; creates nothing.
-    public static func open(path: String, clock: any WallClock = SystemClock()) throws(HubError) -> HubStore {
+    ///
+    /// - Parameter definition: the schema this wirsync-hub is built with; a store of the same
+    ///   schema and version records again what its manifest says of the tables (a store made
+    ///   by an older wirsync-hub learns the columns only HMSI decides).
+    public static func open(path: String, clock: any WallClock = SystemClock(), schema definition: SchemaDefinition? = nil) throws(HubError) -> HubStore {
         guard FileManager.default.fileExists(atPath: path) else { throw .notFound(path: path) }
         do {
             let pool = try StoreConnection.openPool(path: path)
@@ -91,6 +95,9 @@ public final class HubStore: Sendable {
                     throw HubError.notAHub(path: path, reason: "its sync_hub_state is empty")
                 }
                 return (row["schema_name"], row["schema_version"], row["hub_id"])
+            }
+            if let definition {
+                try pool.write { db in try SchemaInstaller.refresh(db, from: definition, name: name, version: version) }
             }
             let schema = try pool.read { db in try SchemaInstaller.load(db, version: version) }
             return HubStore(path: path, schema: schema, schemaName: name, hubID: hubID, pool: pool, clock: clock)

@@ -267,7 +267,7 @@ extension HubStore {
             if let ahead = request.changes.max(by: { $0.hlc < $1.hlc }), ahead.hlc.millis > now + skewBoundMillis {
                 throw HubError.clockAhead(Self.clockAheadMessage(change: ahead, now: now, bound: skewBoundMillis))
             }
-            let result = try self.apply(request.changes, scope: scope, in: db, now: now, offeredBy: origin)
+            let result = try self.apply(Self.boundingSeen(request.changes, caller: caller, db: db), scope: scope, in: db, now: now, offeredBy: origin)
             if let highest = request.changes.map(\.hlc).max() {
                 try db.execute(sql: "UPDATE sync_hub_state SET hlc = max(hlc, ?)", arguments: [highest.rawValue])
             }

@@ -73,7 +73,7 @@ extension HubStore {
                 acked = try Int64.fetchOne(
                     db, sql: "SELECT acked FROM sync_acks WHERE node = ? AND replica = ?", arguments: [caller.centre, request.replicaID]) ?? 0
             }
-            let fresh = request.changes.filter { $0.seq > acked }
+            let fresh = try Self.boundingSeen(request.changes.filter { $0.seq > acked }, caller: caller, db: db)
             if let ahead = fresh.max(by: { $0.hlc < $1.hlc }), ahead.hlc.millis > now + skewBoundMillis {
                 throw HubError.clockAhead(Self.clockAheadMessage(change: ahead, now: now, bound: skewBoundMillis))
             }
@@ -112,6 +112,20 @@ extension HubStore {
                     refused: result.refused, conflicts: result.conflicts, hubTime: now),
                 seqRange: fresh.isEmpty ? nil : fresh.first!.seq...fresh.last!.seq,
                 hubSeqRange: result.hubSeqRange)
+        }
+    }
+
+    /// `changes` with each `seen` bounded by the furthest the caller's centre has pulled: a
+    /// writer cannot have seen what the hub never sent it, so a `seen` beyond that (a buggy or
+    /// hostile replica) cannot hide a concurrent write from the conflict record (invariant 4).
+    static func boundingSeen(_ changes: [Change], caller: Caller, db: Database) throws -> [Change] {
+        let served = try Int64.fetchOne(
+            db, sql: "SELECT coalesce(max(served), 0) FROM sync_tokens WHERE centre = ?", arguments: [caller.centre]) ?? 0
+        guard changes.contains(where: { $0.seen > served }) else { return changes }
+        return changes.map { change in
+            var bounded = change
+            bounded.seen = min(change.seen, served)
+            return bounded
         }
     }
 
@@ -350,7 +364,8 @@ extension HubStore {
                 more: full && next < last, hubTime: now)
         }
         try await write { db in
-            try db.execute(sql: "UPDATE sync_tokens SET last_pull_at = ? WHERE id = ?", arguments: [now, caller.token])
+            try db.execute(
+                sql: "UPDATE sync_tokens SET last_pull_at = ?, served = max(served, ?) WHERE id = ?", arguments: [now, response.nextCursor, caller.token])
             if let origin {
                 try db.execute(
                     sql: "UPDATE sync_replicas SET last_pull_at = ?, cursor = ? WHERE origin = ?", arguments: [now, response.nextCursor, origin])

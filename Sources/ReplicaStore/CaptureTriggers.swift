@@ -56,10 +56,15 @@ enum CaptureSQL {
         let oldCentre = isHMSI ? centre.map { "OLD.\($0)" } ?? "NULL" : "NULL"
         // On a centre's replica an insert of another centre's row is refused inside the capture
         // trigger itself (RAISE undoes the statement): cheaper than a trigger of its own.
+        // So is a value in a column only HMSI decides (docs/security.md).
+        func decidedByHMSI(_ column: ColumnSpec) -> String { literal("wirsync: \(table.name).\(column.name) is decided by HMSI (scope)") }
+        let hmsiOnly = isHMSI ? [] : table.columns.filter(\.hmsiOnly)
         var insertWall = wallMillis
         if let centre, !isHMSI {
             let message = literal("wirsync: \(table.name).\(Node.centreColumn) must be \(node) on this replica (scope)")
-            insertWall = "CASE WHEN NEW.\(centre) IS \(literal(node)) THEN \(wallMillis) ELSE RAISE(ABORT, \(message)) END"
+            let refusals = ["WHEN NEW.\(centre) IS NOT \(literal(node)) THEN RAISE(ABORT, \(message))"]
+                + hmsiOnly.map { "WHEN NEW.\(quoted($0.name)) IS NOT NULL THEN RAISE(ABORT, \(decidedByHMSI($0)))" }
+            insertWall = "CASE \(refusals.joined(separator: " ")) ELSE \(wallMillis) END"
         }
         let insertEntry = "INSERT INTO sync_log (tbl, pk, op, col, wall, centre) VALUES"
         sql.append("""
@@ -71,11 +76,12 @@ enum CaptureSQL {
         // so the columns of one UPDATE are logged in column order.
         for column in table.columns.reversed() where !(table.scope == .centre && column.name == Node.centreColumn) {
             let quotedColumn = quoted(column.name)
+            let body = hmsiOnly.contains(column)
+                ? "SELECT RAISE(ABORT, \(decidedByHMSI(column)));"
+                : "\(insertEntry) (\(table.id), NEW.\(pk), \(Op.update.rawValue), \(column.ordinal), \(wallMillis), \(newCentre));"
             sql.append("""
                 CREATE TRIGGER \(triggerName("update_" + column.name)) AFTER UPDATE OF \(quotedColumn) ON \(name)
-                WHEN NEW.\(quotedColumn) IS NOT OLD.\(quotedColumn) BEGIN
-                    \(insertEntry) (\(table.id), NEW.\(pk), \(Op.update.rawValue), \(column.ordinal), \(wallMillis), \(newCentre));
-                END
+                WHEN NEW.\(quotedColumn) IS NOT OLD.\(quotedColumn) BEGIN \(body) END
                 """)
         }
         sql.append("""

@@ -10,6 +10,7 @@ enum ReplicaLayout {
         steps: [
             ("v1", { db in try db.execute(sql: SchemaInstaller.sharedTablesSQL + stateAndLogSQL + recordTablesSQL) }),
             ("v2-replicas", v2),
+            ("v3-hardening", { db in try db.execute(sql: "ALTER TABLE sync_columns ADD COLUMN hmsi_only INTEGER NOT NULL DEFAULT 0") }),
         ])
 
     private static let stateAndLogSQL = """

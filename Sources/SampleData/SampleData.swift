@@ -124,7 +124,8 @@ public struct SampleData: Sendable {
         values["end_date"] = .text(String(format: "%04d-12-31", year + Int.random(in: 0...1, using: &random)))
         values["budget_cents"] = .integer(budgetEuros * 100)
         values["requested_cents"] = .integer(requested * 100)
-        values["approved_cents"] = ["bewilligt", "laufend", "abgeschlossen"].contains(status) ? .integer(requested * 100) : .null
+        // Decided by HMSI (schema/manifest.json, hmsi_only): a centre's rows leave it empty.
+        values["approved_cents"] = .null
         values["participants"] = .integer(Int64.random(in: 5...400, using: &random))
     }
 

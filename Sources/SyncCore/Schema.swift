@@ -11,6 +11,8 @@ public enum Scope: String, Hashable, Sendable, Codable {
 /// The identity of a node: a centre's slug, or `hmsi`, whose scope is everything.
 public enum Node {
     public static let hmsi = "hmsi"
+    /// The origin of the hub's own writes (fixtures, HMSI's resolutions).
+    public static let hub = "hub"
     /// The column that places a row of a centre-scoped table in its centre's scope.
     public static let centreColumn = "centre_id"
 
@@ -24,17 +26,33 @@ public enum Node {
 /// A versioned domain schema: the migrations that build it and the scope of every table.
 ///
 /// Read from a directory laid out like the repository's `schema/`:
-/// `manifest.json` (`{"name", "version", "tables": [{"name", "scope"}]}`) and
+/// `manifest.json` (`{"name", "version", "tables": [{"name", "scope", "hmsi_only"?}]}`) and
 /// `migrations/NNNN_*.sql`, one file per schema version. The engine is generic: which
 /// tables are replicated, and how, comes from here and from the tables themselves.
 public struct SchemaDefinition: Hashable, Sendable {
     public struct Table: Hashable, Sendable, Codable {
         public var name: String
         public var scope: Scope
+        /// Columns only HMSI decides (`"hmsi_only"` in the manifest): a centre's write of one
+        /// is refused like a write of reference data (docs/security.md).
+        public var hmsiOnly: [String]
 
-        public init(name: String, scope: Scope) {
+        public init(name: String, scope: Scope, hmsiOnly: [String] = []) {
             self.name = name
             self.scope = scope
+            self.hmsiOnly = hmsiOnly
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case name, scope
+            case hmsiOnly = "hmsi_only"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decode(String.self, forKey: .name)
+            scope = try container.decode(Scope.self, forKey: .scope)
+            hmsiOnly = try container.decodeIfPresent([String].self, forKey: .hmsiOnly) ?? []
         }
     }
 

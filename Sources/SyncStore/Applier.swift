@@ -129,6 +129,12 @@ package final class Applier {
             }
         }
 
+        if table.hasHMSIOnlyColumns, !scope.reference, !Self.isHMSIVersion(change.origin),
+            let column = table.columns.first(where: { $0.hmsiOnly && values[$0.ordinal].map { change.op == .update || $0 != .null } ?? false })
+        {
+            throw .outOfScope(table: table.name, pk: pk, reason: "\(table.name).\(column.name) is decided by HMSI; a centre does not write it")
+        }
+
         switch change.op {
         case .insert:
             if !partial, let missing = table.columns.first(where: { $0.notNull && values[$0.ordinal] == nil }) {
@@ -173,6 +179,14 @@ package final class Applier {
             }
         }
         return (table, values)
+    }
+
+    /// Whether a version was written at HMSI: by one of its replicas or by the hub itself. A
+    /// centre offering such a version again after a hub restore may carry a column only HMSI
+    /// decides.
+    private static func isHMSIVersion(_ origin: String) -> Bool {
+        let centre = Origin.centre(of: origin)
+        return centre == Node.hmsi || centre == Node.hub
     }
 
     /// Reads a row's versions, ghosts and scope.

@@ -9,6 +9,8 @@ public struct ColumnSpec: Hashable, Sendable {
     /// Declared type, upper-cased (INTEGER, REAL, TEXT, BLOB, ANY).
     public let type: String
     public let notNull: Bool
+    /// Only HMSI decides this column's value (the manifest's `hmsi_only`).
+    public let hmsiOnly: Bool
 }
 
 /// A replicated table as installed in a store.
@@ -23,6 +25,8 @@ public struct TableSpec: Hashable, Sendable {
     /// Positions in `columns`, by name and by ordinal: looked up for every value of every change.
     private let indexByName: [String: Int]
     private let indexByOrdinal: [Int: Int]
+    /// Whether a column of this table is one only HMSI decides.
+    public let hasHMSIOnlyColumns: Bool
 
     init(id: Int, name: String, scope: Scope, primaryKey: String, columns: [ColumnSpec]) {
         self.id = id
@@ -32,6 +36,7 @@ public struct TableSpec: Hashable, Sendable {
         self.columns = columns.sorted { $0.ordinal < $1.ordinal }
         indexByName = Dictionary(self.columns.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
         indexByOrdinal = Dictionary(self.columns.enumerated().map { ($1.ordinal, $0) }, uniquingKeysWith: { first, _ in first })
+        hasHMSIOnlyColumns = columns.contains(where: \.hmsiOnly)
     }
 
     public func column(named name: String) -> ColumnSpec? { indexByName[name].map { columns[$0] } }
@@ -120,6 +125,14 @@ package enum SchemaInstaller {
         return try load(db, version: schema.version)
     }
 
+    /// Records again what the manifest of the installed schema version says of its tables
+    /// (a store made by an older wirsync learns the columns only HMSI decides); runs no
+    /// migration. Does nothing for another schema or version.
+    package static func refresh(_ db: Database, from schema: SchemaDefinition, name: String, version: Int) throws {
+        guard schema.name == name, schema.version == version else { return }
+        for table in schema.tables { try record(table, in: db) }
+    }
+
     private static func record(_ table: SchemaDefinition.Table, in db: Database) throws {
         guard isSimpleIdentifier(table.name) else {
             throw SchemaError.invalid("table name \(table.name) must be a plain lower-case identifier")
@@ -136,6 +149,11 @@ package enum SchemaInstaller {
             throw SchemaError.invalid("\(table.name).\(generated["name"] as String) is generated; replicated columns must be writable")
         }
         let keyName: String = key["name"]
+        for name in table.hmsiOnly {
+            guard info.contains(where: { ($0["name"] as String) == name }), name != keyName, name != Node.centreColumn else {
+                throw SchemaError.invalid("\(table.name) lists \(name) as hmsi_only, which is not one of its value columns")
+            }
+        }
         if table.scope == .centre {
             guard let centre = info.first(where: { ($0["name"] as String) == Node.centreColumn }),
                 (centre["type"] as String).uppercased() == "TEXT", (centre["notnull"] as Int) == 1
@@ -168,17 +186,18 @@ package enum SchemaInstaller {
             }
             current.insert(name)
             let type = (column["type"] as String).uppercased()
+            let hmsiOnly = table.hmsiOnly.contains(name) ? 1 : 0
             guard ["INTEGER", "INT", "REAL", "TEXT", "BLOB", "ANY"].contains(type) else {
                 throw SchemaError.invalid("\(table.name).\(name) has type \(type); use a STRICT type")
             }
             if let ordinal = ordinals[name] {
                 try db.execute(
-                    sql: "UPDATE sync_columns SET type = ?, not_null = ?, retired = 0 WHERE tbl = ? AND ord = ?",
-                    arguments: [type, column["notnull"] as Int, tableID, ordinal])
+                    sql: "UPDATE sync_columns SET type = ?, not_null = ?, hmsi_only = ?, retired = 0 WHERE tbl = ? AND ord = ?",
+                    arguments: [type, column["notnull"] as Int, hmsiOnly, tableID, ordinal])
             } else {
                 try db.execute(
-                    sql: "INSERT INTO sync_columns (tbl, ord, name, type, not_null) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [tableID, nextOrdinal, name, type, column["notnull"] as Int])
+                    sql: "INSERT INTO sync_columns (tbl, ord, name, type, not_null, hmsi_only) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [tableID, nextOrdinal, name, type, column["notnull"] as Int, hmsiOnly])
                 ordinals[name] = nextOrdinal
                 nextOrdinal += 1
             }
@@ -191,7 +210,7 @@ package enum SchemaInstaller {
     /// Reads the replicated tables recorded in a store.
     package static func load(_ db: Database, version: Int) throws -> StoreSchema {
         let columns = try Row.fetchAll(
-            db, sql: "SELECT tbl, ord, name, type, not_null FROM sync_columns WHERE retired = 0 ORDER BY tbl, ord")
+            db, sql: "SELECT tbl, ord, name, type, not_null, hmsi_only FROM sync_columns WHERE retired = 0 ORDER BY tbl, ord")
         let byTable = Dictionary(grouping: columns) { $0["tbl"] as Int }
         let tables = try Row.fetchAll(db, sql: "SELECT id, name, scope, pk FROM sync_tables ORDER BY id").map { row in
             let id: Int = row["id"]
@@ -201,7 +220,9 @@ package enum SchemaInstaller {
             return TableSpec(
                 id: id, name: row["name"], scope: scope, primaryKey: row["pk"],
                 columns: (byTable[id] ?? []).map {
-                    ColumnSpec(ordinal: $0["ord"], name: $0["name"], type: $0["type"], notNull: ($0["not_null"] as Int) != 0)
+                    ColumnSpec(
+                        ordinal: $0["ord"], name: $0["name"], type: $0["type"], notNull: ($0["not_null"] as Int) != 0,
+                        hmsiOnly: ($0["hmsi_only"] as Int) != 0)
                 })
         }
         return StoreSchema(version: version, tables: tables)

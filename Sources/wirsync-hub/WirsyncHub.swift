@@ -3,6 +3,7 @@ import CLISupport
 import Foundation
 import HubStore
 import SyncCore
+import WIRSchema
 
 @main
 struct WirsyncHub: AsyncParsableCommand {
@@ -44,7 +45,7 @@ struct StoreOption: ParsableArguments {
 
     func open() throws -> HubStore {
         do {
-            return try HubStore.open(path: path)
+            return try HubStore.open(path: path, schema: WIRSchema.definition())
         } catch {
             throw fail(error)
         }

@@ -58,7 +58,9 @@ enum FuzzWork {
                 statements.append(insertSQL(table, id, row.values.filter { $0.key != "organisation_id" }))
             default:
                 guard let (id, _) = ids.randomElement(using: &random) else { continue }
-                let assignments = Self.editable[table]!.shuffled(using: &random).prefix(Int.random(in: 1...2, using: &random))
+                // Only HMSI decides approved_cents (schema/manifest.json).
+                let assignments = Self.editable[table]!.filter { centre == nil || $0.0 != "approved_cents" }.shuffled(using: &random)
+                    .prefix(Int.random(in: 1...2, using: &random))
                     .map { "\($0.0) = \($0.1(&random).description)" }
                 statements.append("UPDATE \(table) SET \(assignments.joined(separator: ", ")) WHERE id = '\(id)';")
             }

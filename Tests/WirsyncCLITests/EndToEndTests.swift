@@ -57,7 +57,7 @@ struct EndToEndTests {
             switch Int.random(in: 0..<4, using: &random) {
             case 0: sql.append("DELETE FROM projects WHERE id = '\(id)';")
             case 1: sql.append("UPDATE projects SET status = 'laufend', participants = \(Int.random(in: 1...400, using: &random)) WHERE id = '\(id)';")
-            case 2: sql.append("UPDATE projects SET title = title || ' (\(round))', approved_cents = \(Int.random(in: 0...99_999, using: &random)) WHERE id = '\(id)';")
+            case 2: sql.append("UPDATE projects SET title = title || ' (\(round))', requested_cents = \(Int.random(in: 0...99_999, using: &random)) WHERE id = '\(id)';")
             default: sql.append("UPDATE projects SET description = NULL WHERE id = '\(id)';")
             }
         }

@@ -51,5 +51,16 @@ struct UpgradeTests {
         let replicas = try runChecked(deployment.hubBinary, ["replica", "list", "--db", deployment.hubPath])
         #expect(replicas.split(separator: "\n").contains { $0.hasPrefix("\(kassel) ") }, "the upgraded replica kept its acknowledgement: \(replicas)")
         #expect(!replicas.contains("copy of"), "nothing forked")
+
+        // The upgraded hub learned from its built-in manifest which columns only HMSI decides:
+        // the replica of wirsync 1 keeps its triggers and lets a write of one through; the hub refuses it.
+        let flag = "SELECT c.hmsi_only FROM sync_columns c JOIN sync_tables t ON t.id = c.tbl WHERE t.name = 'projects' AND c.name = 'approved_cents';"
+        #expect(try sqlite3(deployment.hubPath, flag).trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        let project = try sqlite3(deployment.path(kassel), "SELECT id FROM projects ORDER BY id LIMIT 1;").trimmingCharacters(in: .whitespacesAndNewlines)
+        let approved = try readRow(deployment.hubPath, "projects", project)?["approved_cents"]
+        _ = try sqlite3(deployment.path(kassel), "UPDATE projects SET approved_cents = 7 WHERE id = '\(project)';")
+        #expect(try deployment.sync(kassel).succeeded)
+        #expect(try deployment.status(kassel)["refused"] as? Int == 1)
+        #expect(try readRow(deployment.hubPath, "projects", project)?["approved_cents"] == approved)
     }
 }
