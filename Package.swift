@@ -93,7 +93,9 @@ let package = Package(
         .target(name: "SampleData", dependencies: ["SyncCore"]),
 
         // What both command lines print the same way.
-        .target(name: "CLISupport", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .target(
+            name: "CLISupport",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "wirsync",
             dependencies: [

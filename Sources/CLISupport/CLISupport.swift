@@ -5,6 +5,11 @@ import Foundation
 public enum CLI {
     /// Prints `message` to standard error in the program's own words (`program: …`) and
     /// returns the exit code to throw.
+    /// Prints `program: warning: message` to standard error; the command goes on.
+    public static func warn(_ program: String, _ message: String) {
+        FileHandle.standardError.write(Data("\(program): warning: \(message)\n".utf8))
+    }
+
     public static func fail(_ program: String, _ message: String, code: Int32 = 1) -> ExitCode {
         FileHandle.standardError.write(Data("\(program): \(message)\n".utf8))
         return ExitCode(code)

@@ -13,6 +13,7 @@ import Glibc
 /// | `hub` | `WIRSYNC_HUB` | the URL given to `wirsync init --hub` |
 /// | `token-file` | `WIRSYNC_TOKEN_FILE`, or the token itself in `WIRSYNC_TOKEN` | `<replica>.token` |
 /// | `ca-file` | `WIRSYNC_CA_FILE` | the system's CA bundle |
+/// | `allow-plain-http` (yes/no) | `WIRSYNC_ALLOW_PLAIN_HTTP` | no: `http://` only to this machine (`HubURL`) |
 /// | `interval` (seconds) | `WIRSYNC_INTERVAL` | 300 |
 /// | `batch-size` (changes) | `WIRSYNC_BATCH_SIZE` | 500 |
 /// | `connect-timeout`, `timeout`, `stall-timeout` (seconds) | `WIRSYNC_CONNECT_TIMEOUT`, … | 10, 300, 20 |
@@ -25,6 +26,8 @@ public struct CentreSettings: Sendable {
     public var token: String
     /// Where each setting came from, for `--help`-like explanations and errors.
     public var sources: [String: String]
+    /// What the operator should fix, though the sync can go on (printed before it).
+    public var warnings: [String]
     public var caFile: String?
     public var interval: Duration
     public var batchChanges: Int
@@ -62,9 +65,8 @@ public struct CentreSettings: Sendable {
         guard let hubURL = lookup("hub") ?? storedHubURL else {
             throw .settings("no hub URL: give --hub, set WIRSYNC_HUB, write `hub = https://…` into \(configPath), or init the replica with --hub")
         }
-        guard let scheme = URL(string: hubURL)?.scheme, ["http", "https"].contains(scheme) else {
-            throw .settings("the hub URL \(hubURL) must start with https:// (or http:// on a local network)")
-        }
+        try HubURL.check(hubURL, allowPlainHTTP: HubURL.isYes(lookup(HubURL.allowPlainHTTPKey)))
+        var warnings: [String] = []
         let token: String
         if flags["token-file"] == nil, environment["WIRSYNC_TOKEN_FILE"] == nil, let inline = environment["WIRSYNC_TOKEN"], !inline.isEmpty {
             token = inline
@@ -73,12 +75,19 @@ public struct CentreSettings: Sendable {
             let tokenFile = lookup("token-file") ?? replicaPath + ".token"
             token = try readToken(tokenFile, explicit: sources["token-file"] != nil)
             sources["token"] = tokenFile
+            let directory = (tokenFile as NSString).deletingLastPathComponent
+            var info = stat()
+            if stat(directory.isEmpty ? "." : directory, &info) == 0, info.st_mode & 0o022 != 0 {
+                warnings.append(
+                    "the token file's directory \(directory.isEmpty ? "." : directory) can be written by others (mode \(String(info.st_mode & 0o7777, radix: 8))): "
+                        + "they could replace the token file; run: chmod go-w \(directory.isEmpty ? "." : directory)")
+            }
         }
         guard let batch = Int(lookup("batch-size") ?? "500"), (1...10_000).contains(batch) else {
             throw .settings("batch-size must be a whole number from 1 to 10000")
         }
         return CentreSettings(
-            hubURL: hubURL, token: token, sources: sources, caFile: lookup("ca-file"),
+            hubURL: hubURL, token: token, sources: sources, warnings: warnings, caFile: lookup("ca-file"),
             interval: try seconds("interval", default: 300), batchChanges: batch,
             connectTimeout: try seconds("connect-timeout", default: 10), timeout: try seconds("timeout", default: 300),
             stallTimeout: try seconds("stall-timeout", default: 20),
@@ -98,7 +107,7 @@ public struct CentreSettings: Sendable {
             guard parts.count == 2, !parts[0].isEmpty else {
                 throw .settings("\(path) line \(number + 1): expected `key = value`, found `\(line)`")
             }
-            guard ["hub", "token-file", "ca-file", "interval", "batch-size", "connect-timeout", "timeout", "stall-timeout", "retry-min", "retry-max"].contains(parts[0]) else {
+            guard ["hub", "token-file", "ca-file", HubURL.allowPlainHTTPKey, "interval", "batch-size", "connect-timeout", "timeout", "stall-timeout", "retry-min", "retry-max"].contains(parts[0]) else {
                 throw .settings("\(path) line \(number + 1): unknown setting \(parts[0])")
             }
             values[parts[0]] = parts[1]

@@ -1,4 +1,5 @@
 import CSQLiteShim
+import Glibc
 package import GRDB
 
 /// Opens the sync engine's own connection to a store.
@@ -14,11 +15,13 @@ package enum StoreConnection {
     package static let hubCacheKiB = 32 * 1024
 
     package static func open(path: String, readonly: Bool = false) throws -> DatabaseQueue {
-        try DatabaseQueue(path: path, configuration: configuration(readonly: readonly, hub: false))
+        if !readonly { ownerOnly(path) }
+        return try DatabaseQueue(path: path, configuration: configuration(readonly: readonly, hub: false))
     }
 
     /// A pool (one writer, concurrent readers) for the hub, which serves many centres at once.
     package static func openPool(path: String) throws -> DatabasePool {
+        ownerOnly(path)
         let pool = try DatabasePool(path: path, configuration: configuration(readonly: false, hub: true))
         // The hub answers a push with what it has durably applied, and the centre then
         // drops those log entries: every commit is synced (FULL), so a power cut cannot
@@ -26,6 +29,19 @@ package enum StoreConnection {
         // `prepareDatabase`.
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         return pool
+    }
+
+    /// Stores hold personal data (docs/security.md): a new store file is created readable by
+    /// its owner only, whatever the umask, and SQLite gives its WAL and shared-memory files the
+    /// store's mode; an existing store, WAL or SHM file that group or others may read loses
+    /// those bits.
+    private static func ownerOnly(_ path: String) {
+        let created = Glibc.open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        if created >= 0 { close(created) }
+        for file in [path, path + "-wal", path + "-shm"] {
+            var info = stat()
+            if stat(file, &info) == 0, info.st_mode & 0o077 != 0 { chmod(file, info.st_mode & 0o7700) }
+        }
     }
 
     /// - Parameter hub: the hub's larger page cache and temporary files (statement journals

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import Foundation
 import HubServer
 import HubStore
@@ -43,11 +44,7 @@ struct Serve: AsyncParsableCommand {
 
         let hub = try store.open()
         let lock = try serveLock(hub.path)
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { label in EscapingLogHandler.standardError(label: label, level: level) }
         let logger = Logger(label: "wirsync-hub")
         let announcement = "wirsync-hub: serving \(hub.path) (schema \(hub.schemaTag)) on http://\(configuration.host):"
         try await HubAPI(store: hub, configuration: configuration).serve(logger: logger) { port in

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import CentreSync
 import Foundation
 import Logging
@@ -41,11 +42,7 @@ struct Daemon: AsyncParsableCommand {
             throw fail(error, pending: nil)
         }
 
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { label in EscapingLogHandler.standardError(label: label, level: level) }
         var logger = Logger(label: "wirsync-daemon")
         logger[metadataKey: "centre"] = "\(replica.node)"
         var schedule = DaemonSchedule()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import CentreSync
 import ReplicaStore
 import SyncCore
 import SyncStore
@@ -27,6 +28,9 @@ struct Init: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The hub's URL, e.g. https://wir-sync.hessen.example.", valueName: "url"))
     var hub: String?
 
+    @Flag(help: "Accept an http:// hub URL to another machine (sync needs the same, e.g. `allow-plain-http = yes` in <db>.conf).")
+    var allowPlainHttp = false
+
     @Option(name: .long, help: ArgumentHelp("Use the schema in this directory instead of the built-in one.", valueName: "dir"))
     var schema: String?
 
@@ -36,8 +40,12 @@ struct Init: ParsableCommand {
             let hint = close.isEmpty ? "run `wirsync init --help` for the form of an id" : "did you mean \(close.joined(separator: ", "))?"
             throw ValidationError("\(centre) is not one of the 33 WIR-Vielfaltszentren; \(hint)")
         }
-        if let hub, URL(string: hub)?.scheme.map({ ["http", "https"].contains($0) }) != true {
-            throw ValidationError("--hub must be an http:// or https:// URL, not \(hub)")
+        if let hub {
+            do throws(SyncError) {
+                try HubURL.check(hub, allowPlainHTTP: allowPlainHttp || HubURL.isYes(ProcessInfo.processInfo.environment["WIRSYNC_ALLOW_PLAIN_HTTP"]))
+            } catch {
+                throw ValidationError("--hub: \(error)")
+            }
         }
     }
 

@@ -24,6 +24,9 @@ struct HubOptions: ParsableArguments {
     @Option(help: "Seconds a transfer may stall before it is aborted and retried (or WIRSYNC_STALL_TIMEOUT; default 20).")
     var stallTimeout: Double?
 
+    @Flag(help: "Allow an http:// hub URL to another machine: the token travels in clear (or WIRSYNC_ALLOW_PLAIN_HTTP=yes, or `allow-plain-http = yes` in <db>.conf).")
+    var allowPlainHttp = false
+
     var flags: [String: String] {
         var flags: [String: String] = [:]
         flags["hub"] = hub
@@ -31,6 +34,7 @@ struct HubOptions: ParsableArguments {
         flags["ca-file"] = caFile
         flags["batch-size"] = batchSize.map(String.init)
         flags["stall-timeout"] = stallTimeout.map { String($0) }
+        if allowPlainHttp { flags[HubURL.allowPlainHTTPKey] = "yes" }
         return flags
     }
 
@@ -45,6 +49,7 @@ struct HubOptions: ParsableArguments {
         let settings = try CentreSettings.resolve(
             replicaPath: replica.path, storedHubURL: stored, flags: flags.merging(extraFlags) { $1 },
             environment: ProcessInfo.processInfo.environment)
+        for warning in settings.warnings { CLI.warn("wirsync", warning) }
         var configuration = CurlConfiguration(
             hubURL: settings.hubURL, token: settings.token,
             schemaTag: replica.schemaTag)

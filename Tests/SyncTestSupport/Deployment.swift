@@ -19,8 +19,8 @@ public final class Deployment {
     public func path(_ node: String) -> String { directory.path("\(node).db") }
 
     /// Starts the hub (on `port`, or any free port) and waits until it listens.
-    public func startHub(port: Int = 0) throws {
-        let process = try BackgroundProcess(hubBinary, ["serve", "--db", hubPath, "--port", String(port), "--log-level", "warning"])
+    public func startHub(port: Int = 0, logLevel: String = "warning", _ extra: [String] = []) throws {
+        let process = try BackgroundProcess(hubBinary, ["serve", "--db", hubPath, "--port", String(port), "--log-level", logLevel] + extra)
         hubPort = try process.waitForOutput { line in line.hasPrefix("wirsync-hub: serving") ? line.split(separator: ":").last.flatMap { Int($0) } : nil }
         hub = process
     }

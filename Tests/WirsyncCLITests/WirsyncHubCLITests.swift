@@ -163,4 +163,27 @@ struct SystemdUnitTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(text.contains("KillSignal=SIGTERM"))
     }
+
+    /// Each unit is confined to what the program needs (docs/security.md): systemd rates its
+    /// exposure 2.0 or below, files it creates are owner-only (UMask=0077), and
+    /// `systemd-analyze verify` finds nothing wrong (the unit checked with ExecStart on the
+    /// built binary, since verify looks for it). scripts/setup installs systemd-analyze.
+    @Test(arguments: ["wirsync-daemon@.service", "wirsync-hub.service"])
+    func theUnitsAreConfinedAndVerify(unit: String) throws {
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scripts/\(unit)")
+        let text = try String(contentsOf: source, encoding: .utf8)
+        #expect(text.contains("\nUMask=0077\n"))
+        let analyze = "/usr/bin/systemd-analyze"
+        let security = try run(analyze, ["security", "--offline=yes", source.path])
+        let overall = try #require(security.stdout.split(separator: "\n").first { $0.contains("Overall exposure level") }, "\(security.stdout)\(security.stderr)")
+        let score = try #require(overall.split(separator: ":").last?.split(separator: " ").first.flatMap { Double($0) }, "\(overall)")
+        #expect(score <= 2.0, "\(unit): \(overall)")
+
+        let directory = try TemporaryDirectory("wirsync-units")
+        let binary = unit.hasPrefix("wirsync-hub") ? "wirsync-hub" : "wirsync"
+        try text.replacingOccurrences(of: "/usr/local/bin/\(binary) ", with: builtProduct(binary) + " ")
+            .write(toFile: directory.path(unit), atomically: true, encoding: .utf8)
+        let verify = try run(analyze, ["verify", directory.path(unit.replacingOccurrences(of: "@.", with: "@landkreis-kassel."))])
+        #expect(verify.status == 0 && verify.stdout.isEmpty && verify.stderr.isEmpty, "\(unit): \(verify.stdout)\(verify.stderr)")
+    }
 }

@@ -1,0 +1,124 @@
+import Foundation
+import GRDB
+import SyncCore
+import SyncTestSupport
+import Testing
+
+/// A hostile network, a hostile client and a careless operator against the built binaries
+/// (docs/security.md); each attack was first reproduced, and failed, before its fix.
+@Suite("Hardening — the built binaries", .serialized, .timeLimit(.minutes(3)))
+struct HardeningCLITests {
+    /// A client's newline, in a table name or a query value, cannot start a line of its own
+    /// in the hub's log: it is logged escaped, inside the refusal's line.
+    @Test func aClientsNewlinesCannotForgeALineInTheHubsLog() throws {
+        let deployment = try Deployment()
+        try deployment.startHub(logLevel: "info")
+        try deployment.centre("landkreis-kassel")
+        let token = try String(contentsOfFile: deployment.path("landkreis-kassel") + ".token", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let forged = "wirsync-hub 2026-12-02T00:00:00+0000 critical: forged line"
+        let hostile = Change(
+            seq: 1, table: "x\n\(forged)", pk: "p", op: .delete, centre: "landkreis-kassel", values: [:],
+            hlc: HLC(millis: SystemClock().nowMillis()), origin: "landkreis-kassel", seen: 0)
+        let body = String(decoding: try JSONEncoder().encode(PushRequest(replicaID: "r", lastSeq: 1, changes: [hostile])), as: UTF8.self)
+        let headers = ["-H", "Authorization: Bearer \(token)", "-H", "WIRSync-Schema: wir/1", "-H", "Content-Type: application/json"]
+        let push = try runChecked("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "--data-binary", body] + headers + ["\(deployment.hubURL)/v1/push"])
+        let pull = try runChecked("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}"] + headers
+            + ["\(deployment.hubURL)/v1/pull?after=1%0A\(forged.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)"])
+        #expect(push == "400" && pull == "400")
+        let hub = try #require(deployment.hub)
+        deployment.stopHub()
+        let lines = hub.standardError.split(separator: "\n")
+        #expect(!lines.contains { $0.hasPrefix("wirsync-hub 2026-12-02") }, "no forged line:\n\(hub.standardError)")
+        #expect(lines.filter { $0.contains("forged line") }.count == 2, "both refusals are logged, each on one line:\n\(hub.standardError)")
+        #expect(lines.allSatisfy { !$0.contains("forged line") || $0.contains("\\nwirsync-hub 2026-12-02") })
+    }
+
+    /// The token never travels in clear to another machine, nor sits in a URL: `init` and
+    /// `sync` refuse `http://` beyond loopback unless the operator says so, and refuse a
+    /// user name or password in the URL without repeating it; nothing is created or sent.
+    @Test func theCentreRefusesPlainHTTPToAnotherMachineAndCredentialsInTheURL() throws {
+        let deployment = try Deployment()
+        let db = deployment.path("landkreis-kassel")
+        for (hub, expected) in [
+            ("http://wir-sync.hmsi.example", "plain HTTP to another machine"),
+            ("http://192.168.1.20:8080", "plain HTTP to another machine"),
+            ("https://kassel:geheim@wir-sync.hmsi.example", "carries a user name or password"),
+            ("ftp://wir-sync.hmsi.example", "not an https:// URL"),
+        ] {
+            let refused = try run(deployment.wirsync, ["init", "--db", db, "--centre", "landkreis-kassel", "--hub", hub])
+            #expect(refused.status != 0, "\(hub)")
+            #expect(refused.stderr.contains(expected), "\(hub): \(refused.stderr)")
+            #expect(!refused.stderr.contains("geheim"), "the secret is not echoed")
+            #expect(!FileManager.default.fileExists(atPath: db), "nothing created for \(hub)")
+        }
+        // Loopback is allowed; another machine over plain HTTP only when the operator says so.
+        try runChecked(deployment.wirsync, ["init", "--db", db, "--centre", "landkreis-kassel", "--hub", "http://127.0.0.1:1"])
+        try "wir2.token".write(toFile: db + ".token", atomically: true, encoding: .utf8)
+        chmod(db + ".token", 0o600)
+        for hub in ["http://wir-sync.hmsi.example:1", "http://u:geheim@127.0.0.1:1"] {
+            let sync = try run(deployment.wirsync, ["sync", "--db", db, "--hub", hub])
+            #expect(sync.status != 0 && !sync.stderr.contains("geheim") && !sync.stderr.contains("connect"), "refused before connecting: \(sync.stderr)")
+        }
+        let allowed = try run(deployment.wirsync, ["sync", "--db", db, "--hub", "http://wir-sync.hmsi.example:1", "--allow-plain-http"])
+        #expect(!allowed.stderr.contains("plain HTTP"), "allowed by the flag: \(allowed.stderr)")
+        try "allow-plain-http = yes\n".write(toFile: db + ".conf", atomically: true, encoding: .utf8)
+        let configured = try run(deployment.wirsync, ["sync", "--db", db, "--hub", "http://wir-sync.hmsi.example:1"])
+        #expect(!configured.stderr.contains("plain HTTP"), "allowed by <db>.conf: \(configured.stderr)")
+    }
+
+    /// Stores hold personal data: the hub's and a replica's files, WAL and SHM included, are
+    /// created readable by their owner only under the usual umask, and so are backups; a
+    /// store left readable by others loses those bits when it is next opened.
+    @Test func storesTheirWALAndBackupsAreReadableByTheirOwnerOnly() throws {
+        let deployment = try Deployment()
+        try deployment.startHub()
+        let db = try deployment.centre("landkreis-kassel")
+        try fillSample(deployment, db)
+        // A reader kept open keeps the replica's WAL and SHM after wirsync exits, to look at.
+        let reader = try openWriter(db)
+        _ = try reader.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM projects") }
+        #expect(try deployment.sync("landkreis-kassel").succeeded)
+        try runChecked(deployment.wirsync, ["backup", "--db", db, "--to", deployment.directory.path("k-backup.db")])
+        try runChecked(deployment.hubBinary, ["backup", "--db", deployment.hubPath, "--to", deployment.directory.path("hub-backup.db")])
+        var files = [db, db + "-wal", db + "-shm", deployment.hubPath, deployment.hubPath + "-wal", deployment.hubPath + "-shm"]
+        files += [deployment.directory.path("k-backup.db"), deployment.directory.path("hub-backup.db")]
+        for file in files where FileManager.default.fileExists(atPath: file) {
+            let found = try mode(file)
+            #expect(found == 0o600, "\(file): \(String(found, radix: 8))")
+        }
+        #expect(FileManager.default.fileExists(atPath: db + "-wal") && FileManager.default.fileExists(atPath: deployment.hubPath + "-shm"))
+        deployment.stopHub()
+        try reader.close()
+        chmod(db, 0o644)
+        _ = try deployment.status("landkreis-kassel")
+        #expect(try mode(db) == 0o600, "tightened on open")
+    }
+
+    /// A token file's directory that others can write lets them swap the token: `sync` says so.
+    @Test func aTokenFileInADirectoryOthersCanWriteIsWarnedAbout() throws {
+        let deployment = try Deployment()
+        try deployment.startHub()
+        let db = try deployment.centre("landkreis-kassel")
+        let shared = deployment.directory.path("shared")
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: false)
+        chmod(shared, 0o777)
+        try FileManager.default.moveItem(atPath: db + ".token", toPath: shared + "/kassel.token")
+        let sync = try run(deployment.wirsync, ["sync", "--db", db, "--token-file", shared + "/kassel.token"])
+        #expect(sync.status == 0, "a warning, not a refusal: \(sync.stderr)")
+        #expect(sync.stderr.contains("wirsync: warning: the token file's directory \(shared) can be written by others (mode 777)"), "\(sync.stderr)")
+        chmod(shared, 0o755)
+        let quiet = try run(deployment.wirsync, ["sync", "--db", db, "--token-file", shared + "/kassel.token"])
+        #expect(quiet.status == 0 && !quiet.stderr.contains("warning"), "\(quiet.stderr)")
+    }
+
+    private func mode(_ path: String) throws -> mode_t {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw CocoaError(.fileNoSuchFile) }
+        return info.st_mode & 0o7777
+    }
+
+    private func fillSample(_ deployment: Deployment, _ db: String) throws {
+        _ = try sqlite3(db, try runChecked(deployment.wirsync, ["sample", "--centre", "landkreis-kassel", "--rows", "40"]))
+    }
+}
