@@ -3,6 +3,8 @@ import Foundation
 import HTTPTypes
 public import HubStore
 public import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 public import Logging
 import NIOCore
 public import SyncCore
@@ -88,21 +90,40 @@ public struct HubAPI: Sendable {
     }
 
     /// A Hummingbird application serving the API on the configured address.
-    public func application(logger: Logger, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in })
+    public func application(logger: Logger, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) throws(ServeError)
         -> some ApplicationProtocol
     {
         Application(
             router: router(),
+            server: try server(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wirsync-hub"),
             onServerRunning: onServerRunning,
             logger: logger)
+    }
+
+    /// HTTP/1.1, inside TLS when the configuration names a certificate and key.
+    private func server() throws(ServeError) -> HTTPServerBuilder {
+        let http = HTTPServerBuilder.http1()
+        guard let tls = configuration.tls else { return http }
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChain)
+            guard !chain.isEmpty else { throw ServeError.tls("\(tls.certificateChain) holds no PEM certificate") }
+            let key = try NIOSSLPrivateKey(file: tls.privateKey, format: .pem)
+            var settings = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+            settings.minimumTLSVersion = .tlsv12
+            return try .tls(http, tlsConfiguration: settings)
+        } catch let error as ServeError {
+            throw error
+        } catch {
+            throw .tls("cannot use \(tls.certificateChain) and \(tls.privateKey): \(error)")
+        }
     }
 
     /// Serves until SIGTERM or SIGINT, then lets running requests finish. `ready` is called
     /// with the port once the server listens (useful with port 0).
     public func serve(logger: Logger, ready: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         let port = configuration.port
-        let app = application(logger: logger) { channel in ready(channel.localAddress?.port ?? port) }
+        let app = try application(logger: logger) { channel in ready(channel.localAddress?.port ?? port) }
         try await app.runService()
     }
 

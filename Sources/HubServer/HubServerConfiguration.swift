@@ -14,6 +14,24 @@ public struct HubServerConfiguration: Sendable {
     public var pullLimitMax: Int
     /// Responses smaller than this are not compressed.
     public var gzipThreshold: Int
+    /// The certificate chain and private key (PEM files) to serve HTTPS with; nil serves
+    /// plain HTTP, for loopback behind a TLS-terminating proxy.
+    public var tls: TLSFiles?
+
+    public struct TLSFiles: Sendable {
+        public var certificateChain: String
+        public var privateKey: String
+
+        public init(certificateChain: String, privateKey: String) {
+            self.certificateChain = certificateChain
+            self.privateKey = privateKey
+        }
+    }
+
+    /// Whether `host` listens on this machine only (127.0.0.0/8, ::1, localhost).
+    public var listensOnLoopbackOnly: Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 4 << 20, maxInflatedBytes: Int = 32 << 20,
@@ -27,5 +45,16 @@ public struct HubServerConfiguration: Sendable {
         self.pullLimitDefault = pullLimitDefault
         self.pullLimitMax = pullLimitMax
         self.gzipThreshold = gzipThreshold
+    }
+}
+
+/// Why the hub cannot start serving.
+public enum ServeError: Error, CustomStringConvertible {
+    case tls(String)
+
+    public var description: String {
+        switch self {
+        case .tls(let message): "TLS: \(message)"
+        }
     }
 }

@@ -11,6 +11,8 @@ struct Serve: AsyncParsableCommand {
         abstract: "Serve the sync API (protocol v1) over HTTP until SIGTERM or SIGINT.",
         discussion: """
             Routes: POST /v1/push, GET /v1/pull, GET /healthz, GET /metrics (Prometheus). \
+            Serves HTTPS with --tls-cert and --tls-key; without them, plain HTTP meant for \
+            127.0.0.1 behind a TLS-terminating proxy (listening elsewhere without TLS is warned about). \
             Logs go to standard error, one line per request outcome. On SIGTERM or SIGINT the \
             hub stops accepting connections and lets running requests finish; a batch is \
             applied in one transaction, so it is either fully applied or not at all.
@@ -24,6 +26,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "How far ahead of the hub's clock a change may be stamped, in seconds (or WIRSYNC_HUB_SKEW_SECONDS).")
     var skewSeconds: Int?
     @Option(help: "trace, debug, info, notice, warning, error or critical (or WIRSYNC_HUB_LOG_LEVEL).") var logLevel: String?
+    @Option(help: ArgumentHelp("Serve HTTPS with this PEM certificate chain (or WIRSYNC_HUB_TLS_CERT); needs --tls-key.", valueName: "file"))
+    var tlsCert: String?
+    @Option(help: ArgumentHelp("The PEM private key of --tls-cert (or WIRSYNC_HUB_TLS_KEY); keep it mode 600.", valueName: "file"))
+    var tlsKey: String?
 
     private func setting<T: LosslessStringConvertible>(_ flag: T?, _ variable: String, _ fallback: T) throws -> T {
         if let flag { return flag }
@@ -39,6 +45,12 @@ struct Serve: AsyncParsableCommand {
         configuration.port = try setting(port, "WIRSYNC_HUB_PORT", defaults.port)
         configuration.maxBodyBytes = try setting(maxBody, "WIRSYNC_HUB_MAX_BODY", defaults.maxBodyBytes)
         configuration.skewBoundMillis = Int64(try setting(skewSeconds, "WIRSYNC_HUB_SKEW_SECONDS", Int(defaults.skewBoundMillis / 1000))) * 1000
+        let environment = ProcessInfo.processInfo.environment
+        switch (tlsCert ?? environment["WIRSYNC_HUB_TLS_CERT"], tlsKey ?? environment["WIRSYNC_HUB_TLS_KEY"]) {
+        case (let certificate?, let key?): configuration.tls = .init(certificateChain: certificate, privateKey: key)
+        case (nil, nil): break
+        default: throw ValidationError("give both --tls-cert and --tls-key (or neither, for plain HTTP on loopback)")
+        }
         let levelName = try setting(logLevel, "WIRSYNC_HUB_LOG_LEVEL", "info")
         guard let level = Logger.Level(rawValue: levelName) else { throw ValidationError("unknown log level \(levelName)") }
 
@@ -46,9 +58,20 @@ struct Serve: AsyncParsableCommand {
         let lock = try serveLock(hub.path)
         LoggingSystem.bootstrap { label in EscapingLogHandler.standardError(label: label, level: level) }
         let logger = Logger(label: "wirsync-hub")
-        let announcement = "wirsync-hub: serving \(hub.path) (schema \(hub.schemaTag)) on http://\(configuration.host):"
-        try await HubAPI(store: hub, configuration: configuration).serve(logger: logger) { port in
-            FileHandle.standardOutput.write(Data("\(announcement)\(port)\n".utf8))
+        if configuration.tls == nil, !configuration.listensOnLoopbackOnly {
+            let warning = "listening on \(configuration.host) without TLS: every centre's token and data travel in clear; "
+                + "give --tls-cert and --tls-key, or listen on 127.0.0.1 behind a TLS-terminating proxy"
+            CLI.warn("wirsync-hub", warning)
+            logger.critical("plain HTTP beyond loopback", metadata: ["host": "\(configuration.host)"])
+        }
+        let scheme = configuration.tls == nil ? "http" : "https"
+        let announcement = "wirsync-hub: serving \(hub.path) (schema \(hub.schemaTag)) on \(scheme)://\(configuration.host):"
+        do {
+            try await HubAPI(store: hub, configuration: configuration).serve(logger: logger) { port in
+                FileHandle.standardOutput.write(Data("\(announcement)\(port)\n".utf8))
+            }
+        } catch let error as ServeError {
+            throw CLI.fail("wirsync-hub", "\(error)")
         }
         try hub.close()
         logger.info("stopped")

@@ -43,10 +43,10 @@ final class HubHarness: Sendable {
 
     var api: HubAPI { HubAPI(store: store, configuration: configuration, clock: clock, metrics: metrics) }
 
-    func application() -> some ApplicationProtocol {
+    func application() throws -> some ApplicationProtocol {
         var logger = Logger(label: "wirsync-hub-test")
         logger.logLevel = .error
-        return api.application(logger: logger)
+        return try api.application(logger: logger)
     }
 
     func replica(_ node: String) -> Replica { replicas[node]! }

@@ -121,4 +121,72 @@ struct HardeningCLITests {
     private func fillSample(_ deployment: Deployment, _ db: String) throws {
         _ = try sqlite3(db, try runChecked(deployment.wirsync, ["sample", "--centre", "landkreis-kassel", "--rows", "40"]))
     }
+
+    /// The hub serves HTTPS itself (`--tls-cert`, `--tls-key`): a centre syncs with libcurl
+    /// verifying the hub's certificate against a test CA, and a centre that does not trust
+    /// that CA is refused by its own libcurl before any token is sent.
+    @Test func theHubServesTLSThatLibcurlVerifiesAgainstATestCA() throws {
+        let deployment = try Deployment()
+        let pki = try TestPKI(in: deployment.directory)
+        try deployment.startHub(["--tls-cert", pki.certificate, "--tls-key", pki.key])
+        let hub = try #require(deployment.hub)
+        #expect(hub.standardOutput.contains("on https://127.0.0.1:"))
+        let url = "https://127.0.0.1:\(deployment.hubPort)"
+        let db = try deployment.centre("landkreis-kassel")
+        try fillSample(deployment, db)
+
+        let untrusted = try run(deployment.wirsync, ["sync", "--db", db, "--hub", url])
+        #expect(untrusted.status != 0 && untrusted.stderr.contains("certificate"), "\(untrusted.stderr)")
+        let synced = try run(deployment.wirsync, ["sync", "--db", db, "--hub", url, "--ca-file", pki.ca])
+        #expect(synced.status == 0, "\(synced.stderr)")
+        #expect(try deployment.status("landkreis-kassel")["pending"] as? Int == 0)
+        #expect(try run(deployment.wirsync, ["verify", "--db", db, "--hub", url, "--ca-file", pki.ca]).status == 0)
+        // curl, a foreign client, agrees; plain HTTP to the TLS port gets no answer from the API.
+        #expect(try runChecked("/usr/bin/curl", ["-s", "--cacert", pki.ca, "\(url)/healthz"]).contains("ok"))
+        #expect(try run("/usr/bin/curl", ["-s", "-m", "5", "http://127.0.0.1:\(deployment.hubPort)/healthz"]).stdout.isEmpty)
+    }
+
+    /// Listening beyond loopback without TLS is allowed (a trusted LAN, a proxy on another
+    /// host) but never silent; a certificate without its key, or an unreadable one, stops
+    /// the hub with one message.
+    @Test func theHubWarnsLoudlyWithoutTLSBeyondLoopbackAndRefusesHalfATLSSetup() throws {
+        let deployment = try Deployment()
+        let plain = try BackgroundProcess(deployment.hubBinary, ["serve", "--db", deployment.hubPath, "--port", "0", "--host", "0.0.0.0"])
+        _ = try plain.waitForOutput { $0.hasPrefix("wirsync-hub: serving") ? true : nil }
+        plain.stop()
+        #expect(plain.standardError.contains("wirsync-hub: warning: listening on 0.0.0.0 without TLS"), "\(plain.standardError)")
+        let loopback = try BackgroundProcess(deployment.hubBinary, ["serve", "--db", deployment.hubPath, "--port", "0"])
+        _ = try loopback.waitForOutput { $0.hasPrefix("wirsync-hub: serving") ? true : nil }
+        loopback.stop()
+        #expect(!loopback.standardError.contains("without TLS"))
+
+        let pki = try TestPKI(in: deployment.directory)
+        let half = try run(deployment.hubBinary, ["serve", "--db", deployment.hubPath, "--port", "0", "--tls-cert", pki.certificate])
+        #expect(half.status != 0 && half.stderr.contains("give both --tls-cert and --tls-key"), "\(half.stderr)")
+        let wrong = try run(deployment.hubBinary, ["serve", "--db", deployment.hubPath, "--port", "0", "--tls-cert", pki.key, "--tls-key", pki.key])
+        #expect(wrong.status != 0 && wrong.stderr.contains("wirsync-hub: TLS: "), "\(wrong.stderr)")
+    }
+}
+
+/// A test CA and a certificate it signed for 127.0.0.1 and localhost, made with openssl.
+struct TestPKI {
+    let ca: String
+    let certificate: String
+    let key: String
+
+    init(in directory: TemporaryDirectory) throws {
+        ca = directory.path("ca.pem")
+        certificate = directory.path("hub.pem")
+        key = directory.path("hub.key")
+        let caKey = directory.path("ca.key"), request = directory.path("hub.csr"), extensions = directory.path("hub.ext")
+        let openssl = "/usr/bin/openssl"
+        try runChecked(openssl, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", caKey,
+                                 "-out", ca, "-days", "2", "-subj", "/CN=WIR-Sync Test-CA"])
+        try runChecked(openssl, ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                                 "-out", request, "-subj", "/CN=wirsync-hub"])
+        try "subjectAltName = IP:127.0.0.1, DNS:localhost\nextendedKeyUsage = serverAuth\n".write(toFile: extensions, atomically: true, encoding: .utf8)
+        try runChecked(openssl, ["x509", "-req", "-in", request, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-out", certificate,
+                                 "-days", "2", "-extfile", extensions])
+        chmod(key, 0o600)
+    }
 }
