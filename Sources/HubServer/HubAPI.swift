@@ -282,7 +282,10 @@ public struct HubAPI: Sendable {
         case "gzip":
             var compressed = body
             do {
-                return try compressed.decompress(with: .gzip(), maxSize: configuration.maxInflatedBytes)
+                // compress-nio's bound is approximate (it grows its buffer in steps): the size is checked again, exactly.
+                let inflated = try compressed.decompress(with: .gzip(), maxSize: configuration.maxInflatedBytes)
+                guard inflated.readableBytes <= configuration.maxInflatedBytes else { throw CompressNIOError.bufferOverflow }
+                return inflated
             } catch let error as CompressNIOError where error == .bufferOverflow {
                 throw HubError.tooLarge("the gzip body inflates beyond \(configuration.maxInflatedBytes) bytes, the most the hub accepts")
             } catch {

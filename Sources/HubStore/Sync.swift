@@ -226,6 +226,11 @@ extension HubStore {
         let alsoOffered = offered ? try RawStatement(db, sql: "SELECT 1 FROM sync_hub_log WHERE seq = ? AND offered IS NOT NULL") : nil
 
         for change in changes {
+            // Too large, or not a finite number: refused on its own (docs/security.md).
+            if let (column, refusal) = change.values.lazy.compactMap({ name, value in value.refusal.map { (name, $0) } }).first {
+                outcome.refused.append(Refusal(seq: change.seq, code: refusal.code, message: "\(change.table).\(column) of row \(change.pk): \(refusal.reason)"))
+                continue
+            }
             let written = db.totalChangesCount
             let records: MergeRecords
             do {

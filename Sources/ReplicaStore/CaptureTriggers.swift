@@ -56,16 +56,27 @@ enum CaptureSQL {
         let oldCentre = isHMSI ? centre.map { "OLD.\($0)" } ?? "NULL" : "NULL"
         // On a centre's replica an insert of another centre's row is refused inside the capture
         // trigger itself (RAISE undoes the statement): cheaper than a trigger of its own.
-        // So is a value in a column only HMSI decides (docs/security.md).
+        // So is a value in a column only HMSI decides, and one the hub would refuse: beyond
+        // 1 MiB, or a real that is not finite (docs/security.md).
         func decidedByHMSI(_ column: ColumnSpec) -> String { literal("wirsync: \(table.name).\(column.name) is decided by HMSI (scope)") }
+        func bound(_ column: ColumnSpec, _ value: String) -> String? {
+            switch column.type {
+            case "REAL":
+                "WHEN abs(\(value)) > 1.7976931348623157e308 THEN RAISE(ABORT, \(literal("wirsync: \(table.name).\(column.name) must be a finite number")))"
+            case "TEXT", "BLOB", "ANY":
+                "WHEN length(CAST(\(value) AS BLOB)) > \(Value.maxBytes) THEN RAISE(ABORT, \(literal("wirsync: \(table.name).\(column.name) holds more than 1 MiB, the most a value may hold")))"
+            default:
+                nil
+            }
+        }
         let hmsiOnly = isHMSI ? [] : table.columns.filter(\.hmsiOnly)
-        var insertWall = wallMillis
+        var insertRefusals = table.columns.compactMap { bound($0, "NEW.\(quoted($0.name))") }
         if let centre, !isHMSI {
             let message = literal("wirsync: \(table.name).\(Node.centreColumn) must be \(node) on this replica (scope)")
-            let refusals = ["WHEN NEW.\(centre) IS NOT \(literal(node)) THEN RAISE(ABORT, \(message))"]
-                + hmsiOnly.map { "WHEN NEW.\(quoted($0.name)) IS NOT NULL THEN RAISE(ABORT, \(decidedByHMSI($0)))" }
-            insertWall = "CASE \(refusals.joined(separator: " ")) ELSE \(wallMillis) END"
+            insertRefusals = ["WHEN NEW.\(centre) IS NOT \(literal(node)) THEN RAISE(ABORT, \(message))"]
+                + hmsiOnly.map { "WHEN NEW.\(quoted($0.name)) IS NOT NULL THEN RAISE(ABORT, \(decidedByHMSI($0)))" } + insertRefusals
         }
+        let insertWall = insertRefusals.isEmpty ? wallMillis : "CASE \(insertRefusals.joined(separator: " ")) ELSE \(wallMillis) END"
         let insertEntry = "INSERT INTO sync_log (tbl, pk, op, col, wall, centre) VALUES"
         sql.append("""
             CREATE TRIGGER \(triggerName("insert")) AFTER INSERT ON \(name) BEGIN
@@ -76,9 +87,10 @@ enum CaptureSQL {
         // so the columns of one UPDATE are logged in column order.
         for column in table.columns.reversed() where !(table.scope == .centre && column.name == Node.centreColumn) {
             let quotedColumn = quoted(column.name)
+            let wall = bound(column, "NEW.\(quotedColumn)").map { "CASE \($0) ELSE \(wallMillis) END" } ?? wallMillis
             let body = hmsiOnly.contains(column)
                 ? "SELECT RAISE(ABORT, \(decidedByHMSI(column)));"
-                : "\(insertEntry) (\(table.id), NEW.\(pk), \(Op.update.rawValue), \(column.ordinal), \(wallMillis), \(newCentre));"
+                : "\(insertEntry) (\(table.id), NEW.\(pk), \(Op.update.rawValue), \(column.ordinal), \(wall), \(newCentre));"
             sql.append("""
                 CREATE TRIGGER \(triggerName("update_" + column.name)) AFTER UPDATE OF \(quotedColumn) ON \(name)
                 WHEN NEW.\(quotedColumn) IS NOT OLD.\(quotedColumn) BEGIN \(body) END

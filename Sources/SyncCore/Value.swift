@@ -13,6 +13,25 @@ public enum Value: Hashable, Sendable {
     case text(String)
     case blob(Data)
 
+    /// The most bytes a text or blob value may hold: 1 MiB (docs/security.md). A logo or a
+    /// long note fits; a centre cannot fill the hub's disk with one push.
+    public static let maxBytes = 1 << 20
+
+    /// Why this value is not domain data the hub takes, or nil: text or a blob beyond
+    /// `maxBytes`, or a real that is not a finite number (money, shares and hours are).
+    public var refusal: (code: String, reason: String)? {
+        switch self {
+        case .text(let text) where text.utf8.count > Value.maxBytes:
+            ("value_too_large", "the text is \(text.utf8.count) bytes; a value may hold at most \(Value.maxBytes) (1 MiB)")
+        case .blob(let bytes) where bytes.count > Value.maxBytes:
+            ("value_too_large", "the blob is \(bytes.count) bytes; a value may hold at most \(Value.maxBytes) (1 MiB)")
+        case .real(let real) where !real.isFinite:
+            ("value_not_finite", "\(real) is not a finite number")
+        default:
+            nil
+        }
+    }
+
     /// The SQLite storage class name, as in `typeof()`.
     public var storageClass: String {
         switch self {

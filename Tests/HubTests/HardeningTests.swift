@@ -1,6 +1,9 @@
+import CompressNIO
 import Foundation
 import GRDB
+import HubServer
 import HubStore
+import Hummingbird
 import HummingbirdTesting
 import ReplicaStore
 import SyncCore
@@ -113,6 +116,87 @@ struct HostileCentreTests {
             // The same write with the column left alone is captured as usual.
             try sqlite3(replica.path, "UPDATE projects SET title = 'Neu' WHERE id = '\(project)';")
             #expect(try replica.status().pending == 1)
+        }
+    }
+
+    /// A centre cannot fill the hub's disk with one value: text or a blob beyond 1 MiB is
+    /// refused on its own (code `value_too_large`), and so is a REAL that is not a finite
+    /// number (`value_not_finite`); the rest of the batch is applied, nothing of the refused
+    /// change is stored.
+    @Test func aValueBeyondOneMiBOrAnInfiniteRealIsRefusedOnItsOwn() async throws {
+        let harness = try await HubHarness(configuration: HubServerConfiguration(maxBodyBytes: 256 << 10, maxInflatedBytes: 8 << 20))
+        try await harness.application().test(.router) { client in
+            _ = try await sharedProject(harness, client: client)
+            let deployment = try #require(try await openWriter(harness.replica(kassel).path).read {
+                try String.fetchOne($0, sql: "SELECT id FROM deployments ORDER BY id LIMIT 1")
+            })
+            func hubBytes() -> Int {
+                [harness.hubPath, harness.hubPath + "-wal"].reduce(0) { total, file in
+                    total + ((try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0)
+                }
+            }
+            let before = hubBytes()
+            let replicaID = try harness.replica(kassel).status().replicaID
+            let changes = [
+                change(.insert, "organisations", "gross", organisationRow(kassel, name: String(repeating: "x", count: Value.maxBytes + 1)), seq: 1, origin: kassel, centre: kassel),
+                change(.update, "organisations", "gross", ["logo": .blob(Data(count: Value.maxBytes + 1))], seq: 2, origin: kassel, centre: kassel),
+                change(.update, "deployments", deployment, ["hours": .real(.infinity)], seq: 3, origin: kassel, centre: kassel),
+                change(.insert, "organisations", "genau", organisationRow(kassel, name: String(repeating: "y", count: Value.maxBytes)), seq: 4, origin: kassel, centre: kassel),
+            ]
+            let response = try await client.push(PushRequest(replicaID: replicaID, lastSeq: 4, changes: changes), token: harness.token(kassel), gzip: true)
+                .decode(PushResponse.self)
+            #expect(response.refused.map(\.seq) == [1, 2, 3])
+            #expect(response.refused.map(\.code) == ["value_too_large", "value_too_large", "value_not_finite"])
+            #expect(response.applied == 1, "a value of exactly 1 MiB is taken")
+            #expect(try readRow(harness.hubPath, "organisations", "gross") == nil)
+            #expect(try readRow(harness.hubPath, "deployments", deployment)?["hours"] != .real(.infinity))
+            let grown = hubBytes() - before
+            #expect(grown < 4 * Value.maxBytes, "only the 1 MiB value is stored (in its row and its log entry): grew \(grown) bytes")
+        }
+    }
+
+    /// The inflate limit is exact: a gzip body that inflates to one byte more than the limit
+    /// is refused with 413, one that inflates to the limit is read.
+    @Test func theInflateLimitIsExact() async throws {
+        let limit = 1 << 20
+        let harness = try await HubHarness(configuration: HubServerConfiguration(maxBodyBytes: 256 << 10, maxInflatedBytes: limit))
+        try await harness.application().test(.router) { client in
+            for (size, refused) in [(limit + 1, true), (limit, false)] {
+                // Spaces are JSON whitespace: the body is an empty batch padded to `size` bytes.
+                let json = #"{"replica_id":"r","last_seq":0,"changes":[]}"#
+                var body = ByteBuffer(string: json + String(repeating: " ", count: size - json.utf8.count))
+                body = try body.compress(with: .gzip())
+                let response = try await client.push(body: body, token: harness.token(kassel), headers: [.contentEncoding: "gzip"])
+                #expect((response.status == .contentTooLarge) == refused, "\(size) bytes inflated: \(response.status)")
+            }
+        }
+    }
+
+    /// A centre's replica refuses the same values when any tool writes them, with the reason.
+    @Test func aReplicaRefusesAValueBeyondOneMiBOrAnInfiniteRealWhenItIsWritten() async throws {
+        let harness = try await HubHarness()
+        try await harness.application().test(.router) { client in
+            let project = try await sharedProject(harness, client: client)
+            let replica = harness.replica(kassel)
+            let before = try snapshot(replica.path)
+            let attempts = [
+                ("UPDATE projects SET description = hex(randomblob(600000)) WHERE id = '\(project)';", "projects.description holds more than 1 MiB"),
+                ("UPDATE organisations SET logo = zeroblob(1048577) WHERE rowid = 1;", "organisations.logo holds more than 1 MiB"),
+                ("UPDATE deployments SET hours = 1e999 WHERE rowid = 1;", "deployments.hours must be a finite number"),
+                ("INSERT INTO organisations (id, centre_id, name, kind) VALUES ('neu', '\(kassel)', hex(randomblob(600000)), 'Verein');", "organisations.name holds more than 1 MiB"),
+            ]
+            for (sql, reason) in attempts {
+                do {
+                    _ = try sqlite3(replica.path, sql)
+                    Issue.record("written: \(sql)")
+                } catch {
+                    #expect("\(error)".contains("wirsync: \(reason)"), "\(error)")
+                }
+            }
+            #expect(try snapshot(replica.path) == before)
+            #expect(try replica.status().pending == 0)
+            _ = try sqlite3(replica.path, "UPDATE organisations SET logo = zeroblob(1048576) WHERE rowid = 1;")
+            #expect(try replica.status().pending == 1, "exactly 1 MiB is taken")
         }
     }
 }
