@@ -22,6 +22,9 @@ public struct CurlConfiguration: Sendable {
     public var caFile: String?
     /// Request bodies larger than this are sent gzip-compressed.
     public var gzipAbove = 1024
+    /// The largest answer taken, as inflated: a hostile hub or proxy cannot fill the PC's
+    /// memory. The hub bounds a pull page to 16 MiB (and one entry), well below.
+    public var maxResponseBytes = 64 << 20
 
     public init(hubURL: String, token: String, schemaTag: String) {
         self.hubURL = hubURL
@@ -169,12 +172,17 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
     private final class Accumulator {
         var body = Data()
         var headers: [String: String] = [:]
+        let limit: Int
+        /// Why the body was cut off: too large, or in an encoding the protocol does not use.
+        var refused: String?
+
+        init(limit: Int) { self.limit = limit }
     }
 
     private func performBlocking(_ method: Method, _ path: String, body: PushBody?, replica: String?) -> Result<RawResponse, TransportError> {
         curl_easy_reset(handle)  // keeps the connection cache: keep-alive across requests
         errorBuffer[0] = 0
-        let accumulator = Accumulator()
+        let accumulator = Accumulator(limit: configuration.maxResponseBytes)
         let context = Unmanaged.passUnretained(accumulator).toOpaque()
 
         var headerLines = [
@@ -195,7 +203,8 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
         let url = configuration.hubURL.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + path
         wirsync_curl_setopt_string(handle, CURLOPT_URL, url)
         wirsync_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headers)
-        wirsync_curl_setopt_string(handle, CURLOPT_ACCEPT_ENCODING, "")  // every encoding libcurl decodes, gzip included
+        wirsync_curl_setopt_string(handle, CURLOPT_ACCEPT_ENCODING, "gzip")  // the one encoding the protocol uses
+        wirsync_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https")
         wirsync_curl_setopt_string(handle, CURLOPT_USERAGENT, "wirsync/1 (\(curlVersion))")
         wirsync_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         wirsync_curl_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1)
@@ -225,6 +234,7 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
             return curl_easy_perform(handle)
         }
         recordStatistics()
+        if let refused = accumulator.refused { return .failure(.malformedResponse(refused)) }
         guard code == CURLE_OK else { return .failure(error(for: code)) }
         var status = 0
         wirsync_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
@@ -261,6 +271,8 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
             return .timeout(reason: fallback, curlCode: number)
         case CURLE_GOT_NOTHING, CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_PARTIAL_FILE:
             return .interrupted(reason: reason, curlCode: number)
+        case CURLE_BAD_CONTENT_ENCODING:
+            return .malformedResponse("the hub answered in an encoding it cannot read; the protocol uses gzip only (curl \(number))")
         case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CONNECT_ERROR, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CERTPROBLEM:
             return .tls(reason: fallback, curlCode: number)
         default:
@@ -277,6 +289,15 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
     private let collectBody: wirsync_curl_data_callback = { data, size, count, context in
         guard let data, let context else { return 0 }
         let accumulator = Unmanaged<Accumulator>.fromOpaque(context).takeUnretainedValue()
+        // Returning less than given makes libcurl stop the transfer (CURLE_WRITE_ERROR).
+        if let encoding = accumulator.headers["content-encoding"]?.lowercased(), !["gzip", "identity"].contains(encoding) {
+            accumulator.refused = "the hub answered in Content-Encoding \(encoding); the protocol uses gzip only"
+            return 0
+        }
+        guard accumulator.body.count + size * count <= accumulator.limit else {
+            accumulator.refused = "the hub's answer is larger than \(accumulator.limit >> 20) MiB, the most this replica takes; nothing of it was used"
+            return 0
+        }
         accumulator.body.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: size * count)
         return size * count
     }

@@ -305,6 +305,10 @@ extension HubStore {
 
     // MARK: Pull
 
+    /// The values a pull page carries at most, beyond its first entry: 16 MiB, a quarter of
+    /// what a centre's libcurl transport takes (`CurlConfiguration.maxResponseBytes`).
+    static let pullPageBytes = 16 << 20
+
     /// Hub log entries after `after` in the caller's scope, at most `limit`, with the conflict
     /// records announced among them; values stay as the log stores them. The pulling
     /// replica's own changes, and those it offered again after a restore, are not sent
@@ -343,7 +347,15 @@ extension HubStore {
                 arguments: [centre, after, limit, own])
             var changes: [PullPage.Entry] = []
             var conflictIDs: [Int64] = []
+            // A page stays within a byte budget (one entry at least), below what a centre takes.
+            var bytes = 0
+            var (cut, read): (Int64?, Int64?) = (nil, nil)
             for row in rows {
+                if bytes > Self.pullPageBytes {
+                    cut = read
+                    break
+                }
+                read = row["seq"]
                 let op: Int64 = row["op"]
                 if op == HubSQL.conflictOp {
                     conflictIDs.append(row["conflict"])
@@ -355,10 +367,12 @@ extension HubStore {
                 let change = Change(
                     seq: row["seq"], table: table.name, pk: row["pk"], op: kind, centre: table.scope == .centre ? row["centre"] : nil,
                     values: [:], hlc: HLC(rawValue: row["hlc"]), origin: row["origin"], seen: row["seen"])
-                changes.append(PullPage.Entry(change: change, valuesJSON: row["body"]))
+                let entry = PullPage.Entry(change: change, valuesJSON: row["body"])
+                bytes += entry.valuesJSON.utf8.count
+                changes.append(entry)
             }
-            let full = rows.count == limit
-            let next = full ? rows.last!["seq"] : last
+            let full = rows.count == limit || cut != nil
+            let next = cut ?? (full ? rows.last!["seq"] : last)
             var seenIDs = Set<Int64>()
             let conflicts = try conflictIDs.filter { seenIDs.insert($0).inserted }.map { id in
                 guard let record = try self.conflictRecord(id: id, db: db) else { throw HubError.noSuchConflict(id) }

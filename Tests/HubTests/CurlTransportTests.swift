@@ -1,3 +1,4 @@
+import CompressNIO
 import CurlTransport
 import Foundation
 import HubServer
@@ -123,6 +124,35 @@ struct CurlTransportTests {
                 Issue.record("spoke https to a plain HTTP server")
             } catch let error as TransportError {
                 guard case .tls = error else { Issue.record("\(error)"); return }
+            }
+        }
+    }
+
+    /// A hostile hub (or a proxy in between) cannot exhaust a centre PC's memory: an answer
+    /// that inflates beyond the transport's cap is cut off there and refused, and an answer
+    /// in an encoding the protocol does not use is refused before its body is read.
+    @Test(arguments: ["gzip", "deflate", "br"])
+    func aHostileHubsInflatingOrStrangelyEncodedAnswerIsRefused(encoding: String) async throws {
+        var zeros = ByteBuffer(repeating: UInt8(ascii: " "), count: 32 << 20)
+        let bomb = try zeros.compress(with: encoding == "deflate" ? .deflate() : .gzip())
+        let router = Router()
+        router.get("/v1/pull") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json", .contentEncoding: encoding], body: .init(byteBuffer: bomb))
+        }
+        try await Application(router: router).test(.live) { client in
+            var configuration = CurlConfiguration(hubURL: "http://127.0.0.1:\(try #require(client.port))", token: "t", schemaTag: "wir/1")
+            configuration.maxResponseBytes = 1 << 20
+            do {
+                _ = try await CurlTransport(configuration).pull(after: 0, limit: 1, origin: nil)
+                Issue.record("took a \(bomb.readableBytes)-byte \(encoding) answer")
+            } catch let error as TransportError {
+                guard case .malformedResponse(let reason) = error else { Issue.record("\(error)"); return }
+                // libcurl reads deflate, and the transport refuses it; br it cannot read (this is not brotli).
+                let expected = [
+                    "gzip": "larger than 1 MiB, the most this replica takes", "deflate": "Content-Encoding deflate; the protocol uses gzip only",
+                    "br": "an encoding it cannot read; the protocol uses gzip only",
+                ][encoding]!
+                #expect(reason.contains(expected), "\(reason)")
             }
         }
     }

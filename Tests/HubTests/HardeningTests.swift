@@ -199,4 +199,36 @@ struct HostileCentreTests {
             #expect(try replica.status().pending == 1, "exactly 1 MiB is taken")
         }
     }
+
+    /// An honest hub never sends a centre more than its transport takes: a pull page stops
+    /// after 16 MiB of values (one entry at least), says there is more, and the next page
+    /// goes on from there; nothing is skipped.
+    @Test func aPullPageStaysWithinItsByteBudgetAndTheNextGoesOn() async throws {
+        let harness = try await HubHarness(configuration: HubServerConfiguration(maxBodyBytes: 256 << 10, maxInflatedBytes: 8 << 20))
+        try await harness.application().test(.router) { client in
+            let replicaID = try harness.replica(kassel).status().replicaID
+            let big = String(repeating: "n", count: Value.maxBytes - 100)
+            for push in 0..<3 {
+                let changes = (1...7).map { index in
+                    let seq = Int64(push * 7 + index)
+                    return change(.insert, "organisations", "gross-\(seq)", organisationRow(kassel, name: big), seq: seq, origin: kassel, centre: kassel)
+                }
+                let response = try await client.push(PushRequest(replicaID: replicaID, lastSeq: changes.last!.seq, changes: changes), token: harness.token(kassel), gzip: true)
+                    .decode(PushResponse.self)
+                #expect(response.applied == 7)
+            }
+            var cursor: Int64 = 0
+            var pages: [PullResponse] = []
+            repeat {
+                let page = try await client.pull(after: cursor, limit: 1000, token: harness.token(Node.hmsi)).decode(PullResponse.self)
+                pages.append(page)
+                cursor = page.nextCursor
+            } while pages.last!.more && pages.count < 10
+            let first = try #require(pages.first)
+            let firstBytes = first.changes.filter { $0.table == "organisations" }.count * big.utf8.count
+            #expect(first.more && abs(firstBytes - (16 << 20)) <= Value.maxBytes, "first page: \(firstBytes) bytes of names, \(first.changes.count) changes, more \(first.more), pages \(pages.count)")
+            let organisations = pages.flatMap(\.changes).filter { $0.table == "organisations" }.map(\.pk)
+            #expect(organisations.sorted() == (1...21).map { "gross-\($0)" }.sorted(), "every entry once, across \(pages.count) pages")
+        }
+    }
 }
