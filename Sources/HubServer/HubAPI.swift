@@ -22,7 +22,7 @@ import SyncStore
 /// | `POST /v1/conflicts/rebuild` | a replica's conflict mirror, after a hub restore (protocol 2) |
 /// | `GET /v1/digest` | row counts and SHA-256 of each table in the caller's scope |
 /// | `GET /healthz` | liveness |
-/// | `GET /metrics` | Prometheus text |
+/// | `GET /metrics` | Prometheus text, for a token of HMSI |
 public struct HubAPI: Sendable {
     let store: HubStore
     let configuration: HubServerConfiguration
@@ -80,8 +80,12 @@ public struct HubAPI: Sendable {
         router.get("/healthz") { _, _ in
             try json(["status": "ok", "schema": store.schemaTag], request: nil)
         }
-        router.get("/metrics") { _, _ in
-            Response(
+        // Every centre's sync times, revoked ones included: HMSI's to read (a token of hmsi, e.g. Prometheus's own).
+        router.get("/metrics") { request, _ in
+            guard try await authenticate(request).centre == Node.hmsi else {
+                throw HubError.forbidden("/metrics is for HMSI: send a token of hmsi (wirsync-hub replica add hmsi --label prometheus)")
+            }
+            return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: metrics.text())))
         }

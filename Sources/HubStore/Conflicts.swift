@@ -32,6 +32,27 @@ extension HubStore {
         case winner, loser
     }
 
+    /// An update the hub already holds (same column, same `(hlc, origin)`) must carry the
+    /// values it held: two different values under one version are a malformed batch, not a
+    /// duplicate (docs/security.md). Only updates: an insert sent again carries the row as it
+    /// is at the replica by then, later writes' values included.
+    private static func checkSameValues(_ change: Change, table: TableSpec, applier: Applier) throws {
+        let stored = try applier.storedRow(table: table, pk: change.pk)
+        guard stored.versions.isAlive else { return }
+        let columns = change.values.keys.compactMap { table.column(named: $0) }
+            .filter { stored.versions.stamp(ofColumn: $0.ordinal)?.version == change.version }
+        let current = try applier.currentValues(table, pk: change.pk, columns: columns.map(\.ordinal))
+        for column in columns {
+            guard var sent = change.values[column.name] else { continue }
+            if case .integer(let integer) = sent, column.type == "REAL" { sent = .real(Double(integer)) }
+            if let held = current[column.ordinal], held != sent {
+                throw ApplyError.invalidChange(
+                    table: table.name, pk: change.pk,
+                    reason: "\(column.name) was received before under the same version (hlc \(change.hlc.rawValue), origin \(change.origin)) with another value")
+            }
+        }
+    }
+
     /// Merges one change and finds the conflicts it takes part in (DESIGN.md, Clock and merge
     /// rule): the change and a current version conflict when that version came from another
     /// origin and the writer had not seen it (its hub sequence is above the change's `seen`).
@@ -56,7 +77,10 @@ extension HubStore {
         // after updates for the newer ones: a column it leaves out takes part in no record.
         let applied = try applier.apply(change, seq: seq, scope: scope, partial: offered != nil, keep: isConcurrent)
         let (table, plan) = (applied.table, applied.plan)
-        if plan.isDuplicate { return MergeRecords(result: .duplicate, conflicts: []) }
+        if plan.isDuplicate {
+            if change.op == .update, offered == nil { try Self.checkSameValues(change, table: table, applier: applier) }
+            return MergeRecords(result: .duplicate, conflicts: [])
+        }
 
         let incoming = change.version
         func side(_ value: Value, _ version: Version) -> ConflictSide { ConflictSide(value: value, origin: version.origin, hlc: version.hlc) }

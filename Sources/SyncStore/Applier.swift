@@ -189,6 +189,22 @@ package final class Applier {
         return centre == Node.hmsi || centre == Node.hub
     }
 
+    /// A centre references only rows of its own scope (where the schema declares the
+    /// reference); a row the store does not hold (yet) may be one of its own, arriving later.
+    private func checkReferences(_ table: TableSpec, pk: String, values: [Int: Value], scope: ScopeRule) throws {
+        // Only a centre pushing to the hub: a replica applying what the hub sent (reference true) checks nothing here.
+        guard !scope.reference, let allowed = scope.centre, !table.references.isEmpty else { return }
+        for (ordinal, target) in table.references {
+            guard case .text(let key)? = values[ordinal], let referenced = schema.table(named: target), referenced.scope == .centre else { continue }
+            let row = try storedRow(table: referenced, pk: key, columns: false)
+            if row.exists, let owner = row.scope, owner != allowed {
+                throw ApplyError.outOfScope(
+                    table: table.name, pk: pk,
+                    reason: "\(table.column(ordinal: ordinal)?.name ?? "a column") references \(target) row \(key), which belongs to another centre")
+            }
+        }
+    }
+
     /// Reads a row's versions, ghosts and scope.
     ///
     /// - Parameter columns: false leaves out the column versions and ghosts (`sync_cols`),
@@ -229,6 +245,7 @@ package final class Applier {
         _ change: Change, seq: Int64? = nil, scope: ScopeRule, partial: Bool = false, keep: (Stamp) -> Bool = { _ in false }
     ) throws -> AppliedChange {
         let (table, values) = try validate(change, scope: scope, partial: partial)
+        try checkReferences(table, pk: change.pk, values: values, scope: scope)
         return try merge(
             table: table, pk: change.pk, op: change.op, centre: change.centre, columns: values.keys.sorted(),
             values: values, stamp: Stamp(change.version, seq: seq), writesDomain: true, partial: partial, keep: keep)

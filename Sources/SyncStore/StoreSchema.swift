@@ -27,8 +27,12 @@ public struct TableSpec: Hashable, Sendable {
     private let indexByOrdinal: [Int: Int]
     /// Whether a column of this table is one only HMSI decides.
     public let hasHMSIOnlyColumns: Bool
+    /// The tables the schema's foreign keys name, by column ordinal (single-column keys to a
+    /// primary key): a centre may reference only rows of its own scope (docs/security.md).
+    public let references: [Int: String]
 
-    init(id: Int, name: String, scope: Scope, primaryKey: String, columns: [ColumnSpec]) {
+    init(id: Int, name: String, scope: Scope, primaryKey: String, columns: [ColumnSpec], references: [Int: String] = [:]) {
+        self.references = references
         self.id = id
         self.name = name
         self.scope = scope
@@ -217,13 +221,19 @@ package enum SchemaInstaller {
             guard let scope = Scope(rawValue: row["scope"]) else {
                 throw SchemaError.invalid("sync_tables has an unknown scope for \(row["name"] as String)")
             }
+            let columns = (byTable[id] ?? []).map {
+                ColumnSpec(
+                    ordinal: $0["ord"], name: $0["name"], type: $0["type"], notNull: ($0["not_null"] as Int) != 0,
+                    hmsiOnly: ($0["hmsi_only"] as Int) != 0)
+            }
+            let ordinals = Dictionary(columns.map { ($0.name, $0.ordinal) }, uniquingKeysWith: { first, _ in first })
+            var references: [Int: String] = [:]
+            let keys = try Row.fetchAll(db, sql: "SELECT * FROM pragma_foreign_key_list(?)", arguments: [row["name"] as String])
+            for key in Dictionary(grouping: keys, by: { $0["id"] as Int }).values where key.count == 1 {
+                if let ordinal = ordinals[key[0]["from"]] { references[ordinal] = key[0]["table"] }
+            }
             return TableSpec(
-                id: id, name: row["name"], scope: scope, primaryKey: row["pk"],
-                columns: (byTable[id] ?? []).map {
-                    ColumnSpec(
-                        ordinal: $0["ord"], name: $0["name"], type: $0["type"], notNull: ($0["not_null"] as Int) != 0,
-                        hmsiOnly: ($0["hmsi_only"] as Int) != 0)
-                })
+                id: id, name: row["name"], scope: scope, primaryKey: row["pk"], columns: columns, references: references)
         }
         return StoreSchema(version: version, tables: tables)
     }

@@ -231,4 +231,71 @@ struct HostileCentreTests {
             #expect(organisations.sorted() == (1...21).map { "gross-\($0)" }.sorted(), "every entry once, across \(pages.count) pages")
         }
     }
+
+    /// A deployment may not name another centre's volunteer (nor a project of another
+    /// centre): the schema declares the reference, so the hub refuses it on its own; one to
+    /// the centre's own volunteer, or to a row the hub does not hold yet, is applied.
+    @Test func aCentreCannotReferenceAnotherCentresRow() async throws {
+        let harness = try await HubHarness()
+        try await harness.application().test(.router) { client in
+            _ = try await sharedProject(harness, client: client)
+            try fill(harness.replica(fulda), centre: fulda, scale: 20, seed: 14)
+            try await client.sync(harness.replica(fulda), token: harness.token(fulda))
+            func someRow(_ node: String, _ table: String) async throws -> String {
+                try #require(try await openWriter(harness.replica(node).path).read { try String.fetchOne($0, sql: "SELECT id FROM \(table) ORDER BY id LIMIT 1") })
+            }
+            let (foreignVolunteer, foreignProject) = (try await someRow(fulda, "volunteers"), try await someRow(fulda, "projects"))
+            let ownVolunteer = try await someRow(kassel, "volunteers")
+            func deployment(_ id: String, volunteer: String, project: Value = .null, seq: Int64) -> Change {
+                change(.insert, "deployments", id, [
+                    "centre_id": .text(kassel), "volunteer_id": .text(volunteer), "project_id": project, "date": .text("2026-11-30"),
+                    "hours": .real(2), "language": .text("ar"), "setting": .text("Arztbesuch"), "note": .null,
+                ], seq: seq, origin: kassel, centre: kassel)
+            }
+            let before = try harness.hubState()
+            let replicaID = try harness.replica(kassel).status().replicaID
+            let refused = try await client.push(
+                PushRequest(replicaID: replicaID, lastSeq: 2, changes: [
+                    deployment("fremd-1", volunteer: foreignVolunteer, seq: 1),
+                    deployment("fremd-2", volunteer: ownVolunteer, project: .text(foreignProject), seq: 2),
+                ]), token: harness.token(kassel)
+            ).decode(PushResponse.self)
+            #expect(refused.refused.map(\.code) == ["out_of_scope", "out_of_scope"])
+            #expect(refused.refused.first?.message.contains("volunteer_id references volunteers row \(foreignVolunteer), which belongs to another centre") == true)
+            #expect(try harness.hubState() == before, "nothing was written")
+            let applied = try await client.push(
+                PushRequest(replicaID: replicaID, lastSeq: 4, changes: [
+                    deployment("eigen", volunteer: ownVolunteer, seq: 3), deployment("vorab", volunteer: "noch-nicht-da", seq: 4),
+                ]), token: harness.token(kassel)
+            ).decode(PushResponse.self)
+            #expect(applied.applied == 2 && applied.refused.isEmpty)
+        }
+    }
+
+    /// Two different values under one version of one column are a malformed batch, not a
+    /// duplicate: refused whole with 400, in one batch or across two; the same value again
+    /// is a duplicate as before.
+    @Test func twoValuesUnderOneVersionAreAMalformedBatch() async throws {
+        let harness = try await HubHarness()
+        try await harness.application().test(.router) { client in
+            let project = try await sharedProject(harness, client: client)
+            let replicaID = try harness.replica(kassel).status().replicaID
+            let hlc = HLC(millis: SystemClock().nowMillis())
+            func title(_ text: String, seq: Int64) -> Change {
+                change(.update, "projects", project, ["title": .text(text)], seq: seq, origin: kassel, centre: kassel, hlc: hlc)
+            }
+            let before = try harness.hubState()
+            let within = try await client.push(PushRequest(replicaID: replicaID, lastSeq: 2, changes: [title("A", seq: 1), title("B", seq: 2)]), token: harness.token(kassel))
+            #expect(within.status == .badRequest && within.error?.error.code == "invalid_change", "\(within.text)")
+            #expect(try harness.hubState() == before, "nothing was written")
+
+            let first = try await client.push(PushRequest(replicaID: replicaID, lastSeq: 1, changes: [title("A", seq: 1)]), token: harness.token(kassel)).decode(PushResponse.self)
+            #expect(first.applied == 1)
+            let other = try await client.push(PushRequest(replicaID: "r2", lastSeq: 1, changes: [title("B", seq: 1)]), token: harness.token(kassel))
+            #expect(other.status == .badRequest && other.text.contains("with another value"), "\(other.text)")
+            let again = try await client.push(PushRequest(replicaID: "r2", lastSeq: 1, changes: [title("A", seq: 1)]), token: harness.token(kassel)).decode(PushResponse.self)
+            #expect(again.duplicates == 1 && again.applied == 0)
+            #expect(try readRow(harness.hubPath, "projects", project)?["title"] == .text("A"))
+        }
+    }
 }

@@ -79,9 +79,14 @@ struct LifecycleTests {
             #expect(health.text.contains("\"status\":\"ok\""))
             try await client.sync(harness.replica(kassel), token: harness.token(kassel))
             _ = try await client.pull(after: 0, token: "wrong")
-            let metrics = try await client.execute(uri: "/metrics", method: .get).text
+            // Every centre's sync times are HMSI's to read, not the world's nor another centre's.
+            #expect(try await client.execute(uri: "/metrics", method: .get).status == .unauthorized)
+            let asCentre = try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(harness.token(fulda))"])
+            #expect(asCentre.status == .forbidden && !asCentre.text.contains("landkreis-kassel"))
+            let metrics = try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(harness.token(Node.hmsi))"]).text
             #expect(metrics.contains(#"wirsync_hub_requests_total{route="/v1/push",method="POST",status="200"} 1"#))
             #expect(metrics.contains(#"wirsync_hub_requests_total{route="/v1/pull",method="GET",status="401"} 1"#))
+            #expect(metrics.contains(#"wirsync_hub_requests_total{route="/metrics",method="GET",status="403"} 1"#))
             #expect(metrics.contains("wirsync_hub_changes_applied_total 30"))
             #expect(metrics.contains("wirsync_hub_changes_refused_total 0"))
             #expect(metrics.contains(#"wirsync_hub_last_sync_timestamp_seconds{centre="landkreis-kassel"}"#))
