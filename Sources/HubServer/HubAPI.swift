@@ -99,15 +99,19 @@ public struct HubAPI: Sendable {
     {
         Application(
             router: router(),
-            server: try server(),
+            server: try server(logger: logger),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wirsync-hub"),
             onServerRunning: onServerRunning,
             logger: logger)
     }
 
-    /// HTTP/1.1, inside TLS when the configuration names a certificate and key.
-    private func server() throws(ServeError) -> HTTPServerBuilder {
-        let http = HTTPServerBuilder.http1()
+    /// HTTP/1.1 with the connection limits, inside TLS when the configuration names a
+    /// certificate and key.
+    private func server(logger: Logger) throws(ServeError) -> HTTPServerBuilder {
+        let connections = ConnectionGuard(
+            limit: configuration.maxConnections, headerTimeout: .seconds(Int64(configuration.headerTimeoutSeconds)), logger: logger)
+        let http = HTTPServerBuilder.http1(
+            configuration: .init(additionalChannelHandlers: [connections.handler()], idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))))
         guard let tls = configuration.tls else { return http }
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChain)

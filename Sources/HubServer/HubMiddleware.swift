@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 import SyncCore
 import SyncStore
 import Synchronization
@@ -62,6 +63,10 @@ struct HubMiddleware: RouterMiddleware {
         case let error as HTTPError:
             let code = error.status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "_")
             return (error.status, code, error.body ?? error.status.reasonPhrase, error.headers)
+        // A body that is not valid HTTP/1.1 (`Transfer-Encoding: xchunked`), or a client that
+        // hung up mid-body: the client's fault, answered (if it still listens) and counted as 400.
+        case let error as HTTPParserError:
+            return (.badRequest, "malformed_request", "the request is not valid HTTP/1.1: \(error)", [.connection: "close"])
         case let error as any HTTPResponseError where error.status.code < 500:
             return (error.status, "http_\(error.status.code)", error.status.reasonPhrase, [:])
         default:

@@ -14,6 +14,14 @@ public struct HubServerConfiguration: Sendable {
     public var pullLimitMax: Int
     /// Responses smaller than this are not compressed.
     public var gzipThreshold: Int
+    /// Connections served at once; one more is closed at once (a flood of idle connections
+    /// must not take every file descriptor).
+    public var maxConnections = 256
+    /// How long a connection may take to send a whole request head, after it opens or after
+    /// its last answer (a client dripping headers is closed).
+    public var headerTimeoutSeconds = 10
+    /// How long a keep-alive connection may sit idle between requests.
+    public var idleTimeoutSeconds = 60
     /// The certificate chain and private key (PEM files) to serve HTTPS with; nil serves
     /// plain HTTP, for loopback behind a TLS-terminating proxy.
     public var tls: TLSFiles?

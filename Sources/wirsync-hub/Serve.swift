@@ -26,6 +26,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "How far ahead of the hub's clock a change may be stamped, in seconds (or WIRSYNC_HUB_SKEW_SECONDS).")
     var skewSeconds: Int?
     @Option(help: "trace, debug, info, notice, warning, error or critical (or WIRSYNC_HUB_LOG_LEVEL).") var logLevel: String?
+    @Option(help: "Connections served at once; more are closed at once (or WIRSYNC_HUB_MAX_CONNECTIONS; default 256).")
+    var maxConnections: Int?
+    @Option(help: "Seconds a connection may take to send a request's headers (or WIRSYNC_HUB_HEADER_TIMEOUT; default 10).")
+    var headerTimeout: Int?
+    @Option(help: "Seconds a keep-alive connection may sit idle (or WIRSYNC_HUB_IDLE_TIMEOUT; default 60).")
+    var idleTimeout: Int?
     @Option(help: ArgumentHelp("Serve HTTPS with this PEM certificate chain (or WIRSYNC_HUB_TLS_CERT); needs --tls-key.", valueName: "file"))
     var tlsCert: String?
     @Option(help: ArgumentHelp("The PEM private key of --tls-cert (or WIRSYNC_HUB_TLS_KEY); keep it mode 600.", valueName: "file"))
@@ -45,6 +51,12 @@ struct Serve: AsyncParsableCommand {
         configuration.port = try setting(port, "WIRSYNC_HUB_PORT", defaults.port)
         configuration.maxBodyBytes = try setting(maxBody, "WIRSYNC_HUB_MAX_BODY", defaults.maxBodyBytes)
         configuration.skewBoundMillis = Int64(try setting(skewSeconds, "WIRSYNC_HUB_SKEW_SECONDS", Int(defaults.skewBoundMillis / 1000))) * 1000
+        configuration.maxConnections = try setting(maxConnections, "WIRSYNC_HUB_MAX_CONNECTIONS", defaults.maxConnections)
+        configuration.headerTimeoutSeconds = try setting(headerTimeout, "WIRSYNC_HUB_HEADER_TIMEOUT", defaults.headerTimeoutSeconds)
+        configuration.idleTimeoutSeconds = try setting(idleTimeout, "WIRSYNC_HUB_IDLE_TIMEOUT", defaults.idleTimeoutSeconds)
+        guard configuration.maxConnections > 0, configuration.headerTimeoutSeconds > 0, configuration.idleTimeoutSeconds > 0 else {
+            throw ValidationError("the connection limit and the timeouts must be positive")
+        }
         let environment = ProcessInfo.processInfo.environment
         switch (tlsCert ?? environment["WIRSYNC_HUB_TLS_CERT"], tlsKey ?? environment["WIRSYNC_HUB_TLS_KEY"]) {
         case (let certificate?, let key?): configuration.tls = .init(certificateChain: certificate, privateKey: key)

@@ -166,6 +166,79 @@ struct HardeningCLITests {
         let wrong = try run(deployment.hubBinary, ["serve", "--db", deployment.hubPath, "--port", "0", "--tls-cert", pki.key, "--tls-key", pki.key])
         #expect(wrong.status != 0 && wrong.stderr.contains("wirsync-hub: TLS: "), "\(wrong.stderr)")
     }
+
+    /// A client's malformed request (`Transfer-Encoding: xchunked`) or one that hangs up
+    /// mid-body is the client's fault: counted and logged as 400, never as an internal error.
+    @Test func aMalformedOrAbandonedRequestIsAClientErrorNotA500() throws {
+        let deployment = try Deployment()
+        try deployment.startHub(logLevel: "info")
+        try deployment.centre("landkreis-kassel")
+        let token = try String(contentsOfFile: deployment.path("landkreis-kassel") + ".token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let hmsi = try runChecked(deployment.hubBinary, ["centre", "add", "hmsi", "--db", deployment.hubPath])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let headers = ["-H", "Authorization: Bearer \(token)", "-H", "WIRSync-Schema: wir/1", "-H", "Content-Type: application/json"]
+        let chunked = try runChecked("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "Transfer-Encoding: xchunked",
+                                                       "--data-binary", #"{"replica_id":"r","last_seq":0,"changes":[]}"#] + headers + ["\(deployment.hubURL)/v1/push"])
+        #expect(chunked == "400")
+        try runChecked("/usr/bin/python3", ["-c", """
+            import socket, time
+            s = socket.create_connection(("127.0.0.1", \(deployment.hubPort)))
+            s.sendall(b"POST /v1/push HTTP/1.1\\r\\nHost: hub\\r\\nAuthorization: Bearer \(token)\\r\\nWIRSync-Schema: wir/1\\r\\nContent-Length: 1000\\r\\n\\r\\n{\\"replica")
+            time.sleep(0.3); s.close(); time.sleep(0.5)
+            """])
+        let metrics = try runChecked("/usr/bin/curl", ["-s", "-H", "Authorization: Bearer \(hmsi)", "\(deployment.hubURL)/metrics"])
+        #expect(metrics.contains(#"wirsync_hub_requests_total{route="/v1/push",method="POST",status="400"} 2"#), "\(metrics)")
+        #expect(!metrics.contains(#"status="500""#), "\(metrics)")
+        let hub = try #require(deployment.hub)
+        deployment.stopHub()
+        #expect(!hub.standardError.contains("internal error"), "\(hub.standardError)")
+        #expect(hub.standardError.components(separatedBy: "malformed_request").count - 1 == 2, "\(hub.standardError)")
+    }
+
+    /// A flood of connections that never finish their headers cannot starve real syncs:
+    /// beyond the connection limit they are closed at once, the rest when their header time
+    /// is up, and a centre's sync started while the flood still holds its sockets succeeds.
+    @Test func aFloodOfIdleConnectionsCannotStarveARealSync() throws {
+        let deployment = try Deployment()
+        try deployment.startHub(logLevel: "warning", ["--max-connections", "40", "--header-timeout", "2"])
+        let db = try deployment.centre("landkreis-kassel")
+        try fillSample(deployment, db)
+        // 300 connections, each dripping a header byte every half second, held for 8 seconds.
+        let flood = try BackgroundProcess("/usr/bin/python3", ["-c", """
+            import socket, time, sys
+            socks = []
+            for i in range(300):
+                try:
+                    s = socket.create_connection(("127.0.0.1", \(deployment.hubPort))); s.sendall(b"GET /v1/pull HTTP/1.1\\r\\n"); socks.append(s)
+                except OSError:
+                    pass
+            print("opened", len(socks), flush=True)
+            closed = set()
+            start = time.time()
+            while time.time() - start < 8:
+                for i, s in enumerate(socks):
+                    if i in closed: continue
+                    try:
+                        s.sendall(b"X")
+                    except OSError:
+                        closed.add(i)
+                time.sleep(0.5)
+                print("closed", len(closed), round(time.time() - start, 1), flush=True)
+            """])
+        _ = try flood.waitForOutput { $0.hasPrefix("opened") ? true : nil }
+        Thread.sleep(forTimeInterval: 3)
+        let sync = try deployment.sync("landkreis-kassel")
+        #expect(sync.succeeded, "\(sync.stderr)")
+        #expect(try deployment.status("landkreis-kassel")["pending"] as? Int == 0)
+        let closedAll = try flood.waitForOutput(timeout: .seconds(15)) { line -> Bool? in
+            let words = line.split(separator: " ")
+            return words.first == "closed" && Int(words[1]) == 300 ? true : nil
+        }
+        #expect(closedAll, "the hub closed every flooding connection: \(flood.standardOutput.suffix(300))")
+        flood.stop()
+        let hub = try #require(deployment.hub)
+        #expect(hub.standardError.contains("connection limit reached"), "\(hub.standardError)")
+    }
 }
 
 /// A test CA and a certificate it signed for 127.0.0.1 and localhost, made with openssl.
