@@ -1,4 +1,5 @@
 import Foundation
+import SyncCore
 
 /// What a centre accepts as its hub's URL (docs/security.md): `https://`, or `http://` to
 /// this machine; plain HTTP to another machine only when the operator says so; never a
@@ -20,20 +21,12 @@ public enum HubURL {
             throw .settings(
                 "the hub URL \(scheme)://…@\(host) carries a user name or password; give it without them: the token file authenticates this PC")
         }
-        if scheme == "http", !isLoopback(host), !allowPlainHTTP {
+        if scheme == "http", !Wire.isLoopback(host: host), !allowPlainHTTP {
             throw .settings(
                 "the hub URL \(raw) is plain HTTP to another machine: the token and the centre's data would travel in clear. "
                     + "Use https://, or, on a network you trust end to end, allow it with --allow-plain-http "
                     + "(or `allow-plain-http = yes` in <db>.conf, or WIRSYNC_ALLOW_PLAIN_HTTP=yes)")
         }
-    }
-
-    /// Whether `host` names this machine: `localhost`, 127.0.0.0/8 or ::1.
-    public static func isLoopback(_ host: String) -> Bool {
-        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        if bare.lowercased() == "localhost" || bare == "::1" { return true }
-        let octets = bare.split(separator: ".", omittingEmptySubsequences: false)
-        return octets.count == 4 && octets.first == "127" && octets.allSatisfy { UInt8($0) != nil }
     }
 
     /// Whether a setting's value says yes.

@@ -205,6 +205,10 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
         wirsync_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headers)
         wirsync_curl_setopt_string(handle, CURLOPT_ACCEPT_ENCODING, "gzip")  // the one encoding the protocol uses
         wirsync_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https")
+        // A hub on this machine is never reached through a proxy (`http_proxy`): the token would leave the PC in clear.
+        if let host = URLComponents(string: configuration.hubURL)?.host, Wire.isLoopback(host: host) {
+            wirsync_curl_setopt_string(handle, CURLOPT_NOPROXY, "*")
+        }
         wirsync_curl_setopt_string(handle, CURLOPT_USERAGENT, "wirsync/1 (\(curlVersion))")
         wirsync_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         wirsync_curl_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1)

@@ -1,3 +1,5 @@
+import SyncCore
+
 /// Limits and bounds of the hub's HTTP API.
 public struct HubServerConfiguration: Sendable {
     public var host: String
@@ -37,9 +39,7 @@ public struct HubServerConfiguration: Sendable {
     }
 
     /// Whether `host` listens on this machine only (127.0.0.0/8, ::1, localhost).
-    public var listensOnLoopbackOnly: Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
-    }
+    public var listensOnLoopbackOnly: Bool { Wire.isLoopback(host: host) }
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 4 << 20, maxInflatedBytes: Int = 32 << 20,

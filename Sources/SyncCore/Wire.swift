@@ -8,6 +8,14 @@ public enum Wire {
     public static let schemaHeader = "WIRSync-Schema"
     public static let hubTimeHeader = "WIRSync-Hub-Time"
 
+    /// Whether `host` names this machine: `localhost`, 127.0.0.0/8 or ::1 (bracketed or not).
+    public static func isLoopback(host: String) -> Bool {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if bare.lowercased() == "localhost" || bare == "::1" { return true }
+        let octets = bare.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets.first == "127" && octets.allSatisfy { UInt8($0) != nil }
+    }
+
     /// The value of the schema header for a schema name and version: `wir/1`.
     public static func schemaTag(name: String, version: Int) -> String { "\(name)/\(version)" }
 }

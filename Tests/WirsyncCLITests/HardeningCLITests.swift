@@ -239,6 +239,22 @@ struct HardeningCLITests {
         let hub = try #require(deployment.hub)
         #expect(hub.standardError.contains("connection limit reached"), "\(hub.standardError)")
     }
+
+    /// With `http_proxy` set, as on a PC whose browser needs a proxy, a sync with a hub on
+    /// this machine does not go through the proxy, which would see the token in clear: the
+    /// proxy here listens nowhere, so a sync through it would fail.
+    @Test func aLoopbackHubIsNeverReachedThroughAProxy() throws {
+        let deployment = try Deployment()
+        try deployment.startHub()
+        let db = try deployment.centre("landkreis-kassel")
+        try fillSample(deployment, db)
+        var environment = ProcessInfo.processInfo.environment
+        for name in ["http_proxy", "HTTP_PROXY", "https_proxy", "ALL_PROXY"] { environment[name] = "http://127.0.0.1:9" }
+        environment["no_proxy"] = nil
+        environment["NO_PROXY"] = nil
+        let sync = try run(deployment.wirsync, ["sync", "--db", db], environment: environment)
+        #expect(sync.status == 0, "\(sync.stderr)")
+    }
 }
 
 /// A test CA and a certificate it signed for 127.0.0.1 and localhost, made with openssl.
