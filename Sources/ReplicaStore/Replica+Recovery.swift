@@ -265,13 +265,18 @@ extension Replica {
     }
 
     /// Takes over the hub's ids for the mirrored conflict records (after it rebuilt those it
-    /// had lost), in one transaction.
+    /// had lost), in one transaction. Two mirrored records the hub found to be one race (the
+    /// same race recorded before and after a restore) map to one id: one of them is kept.
     public func renumberConflicts(_ ids: [RebuildResponse.Mapping]) throws(ReplicaError) {
-        let moved = ids.filter { $0.old != $0.new }
-        guard !moved.isEmpty else { return }
+        guard ids.contains(where: { $0.old != $0.new }) else { return }
         try write { db in
             // Through negative ids, so that no id is taken twice on the way.
-            for mapping in moved {
+            var taken = Set<Int64>()
+            for mapping in ids {
+                guard taken.insert(mapping.new).inserted else {
+                    try db.execute(sql: "DELETE FROM sync_conflicts WHERE id = ?", arguments: [mapping.old])
+                    continue
+                }
                 try db.execute(sql: "UPDATE sync_conflicts SET id = ? WHERE id = ?", arguments: [-mapping.new, mapping.old])
             }
             try db.execute(sql: "DELETE FROM sync_conflicts WHERE id IN (SELECT -id FROM sync_conflicts WHERE id < 0)")
