@@ -93,7 +93,7 @@ extension SyncSession {
     private func fork(at partedAt: Int64, _ state: SessionState, because reason: String, into report: inout SyncReport) throws(SyncError) {
         let shared = max(0, partedAt - 1 - state.request.acked)
         let own = state.chains.keys.filter { $0 >= partedAt }.count
-        let message = "\(reason); it goes on as the replica {new}: \(shared) entries the hub already had were taken as sent, "
+        let message = "\(reason); it goes on as the replica {new}: \(shared) entries it shares with the other copy and "
             + "\(own) written here are sent as the new replica's"
         let new = try attempt { try replica.fork(partedAt: partedAt, message: message) }
         report.recovery = message.replacingOccurrences(of: "{new}", with: new)

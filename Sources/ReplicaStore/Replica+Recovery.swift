@@ -106,20 +106,22 @@ extension Replica {
         }
     }
 
-    /// Makes this file a replica of its own, from local sequence `partedAt` on: the entries
-    /// before it are the history it shares with the replica it is a copy of, which the hub
-    /// has, and are acknowledged; those from it on are its own and go to the hub under a new
-    /// origin (docs/replicas-and-restores.md, "the fork"). Returns the new origin.
+    /// Makes this file a replica of its own under a new origin (docs/replicas-and-restores.md,
+    /// "the fork"). The entries before `partedAt` are the history it shares with the replica
+    /// it is a copy of: folded as that copy folded them. They are sent again all the same,
+    /// under the new origin, with every entry written here since: the other copy may have
+    /// left one out of its pushes because a later write of its own superseded it, one this
+    /// copy lacks and the hub may never have got, so the hub acknowledging an entry does not
+    /// mean it holds its value. Returns the new origin.
     @discardableResult
     public func fork(partedAt: Int64, message: String) throws(ReplicaError) -> String {
         try write { db in
             let state = try Row.fetchOne(db, sql: "SELECT origin, folded, acked FROM sync_state")!
             let old: String = state["origin"]
             let new = Origin.new(centre: node)
-            // What the two copies share keeps the versions the hub holds.
             try fold(db, through: partedAt - 1)
-            if (state["folded"] as Int64) >= partedAt,
-                let first = try Int64.fetchOne(db, sql: "SELECT min(hlc) FROM sync_log WHERE seq >= ? AND hlc IS NOT NULL", arguments: [partedAt])
+            if let first = try Int64.fetchOne(
+                db, sql: "SELECT min(hlc) FROM sync_log WHERE seq > ? AND hlc IS NOT NULL", arguments: [state["acked"] as Int64])
             {
                 // Versions this copy already wrote under the old name take the new one, so that no two
                 // writes ever share an (hlc, origin).
@@ -132,13 +134,6 @@ extension Replica {
                 ] {
                     try db.execute(sql: sql, arguments: [from, to, first])
                 }
-            }
-            let delivered = partedAt - 1
-            if delivered > (state["acked"] as Int64) {
-                let hlc = try Int64.fetchOne(db, sql: "SELECT hlc FROM sync_log WHERE seq = ?", arguments: [delivered]) ?? 0
-                try db.execute(sql: "DELETE FROM sync_log WHERE seq < ?", arguments: [delivered])
-                try db.execute(sql: "DELETE FROM sync_stash WHERE hlc <= ?", arguments: [hlc])
-                try db.execute(sql: "UPDATE sync_state SET acked = ?", arguments: [delivered])
             }
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             try db.execute(
