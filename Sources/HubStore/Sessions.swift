@@ -86,6 +86,15 @@ extension HubStore {
             }
             let replica = try Row.fetchOne(db, sql: "SELECT acked, acked_chain, acked_hlc FROM sync_replicas WHERE origin = ?", arguments: [origin])!
             let acked: Int64 = replica["acked"]
+            // The hub holds writes of this origin newer than any this file holds (offered again by
+            // a later state of the file, after a hub restore): the file was put back from an
+            // older copy, at a point the hub's acknowledgement no longer tells apart.
+            if mustFork == nil, existing != nil, let own = request.ownHLC, request.acked <= acked,
+                case let held = HLC(rawValue: replica["acked_hlc"]), held > own
+            {
+                mustFork = "this file is an older copy of the replica \(origin): the hub holds writes of it up to clock \(held.rawValue), "
+                    + "the file's newest is \(own.rawValue) (it was put back from a backup); it goes on as a replica of its own"
+            }
 
             // Does the hub still hold the entry at the replica's cursor, as the replica saw it?
             // A replica that last synced with another hub (this one was rebuilt) shares nothing with it.
@@ -268,6 +277,10 @@ extension HubStore {
                 throw HubError.clockAhead(Self.clockAheadMessage(change: ahead, now: now, bound: skewBoundMillis))
             }
             let result = try self.apply(Self.boundingSeen(request.changes, caller: caller, db: db), scope: scope, in: db, now: now, offeredBy: origin)
+            // The newest clock the hub now holds from this replica itself (its own versions among those offered).
+            if let newest = request.changes.filter({ $0.origin == origin }).map(\.hlc).max() {
+                try db.execute(sql: "UPDATE sync_replicas SET acked_hlc = max(acked_hlc, ?) WHERE origin = ?", arguments: [newest.rawValue, origin])
+            }
             if let highest = request.changes.map(\.hlc).max() {
                 try db.execute(sql: "UPDATE sync_hub_state SET hlc = max(hlc, ?)", arguments: [highest.rawValue])
             }

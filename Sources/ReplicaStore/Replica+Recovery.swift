@@ -95,13 +95,15 @@ extension Replica {
             }
             let lineage = try Row.fetchOne(db, sql: "SELECT origin, parted_at FROM sync_lineage ORDER BY at DESC, parted_at DESC LIMIT 1")
             let ackedHLC = try Int64.fetchOne(db, sql: "SELECT hlc FROM sync_log WHERE seq = ?", arguments: [acked]) ?? 0
+            // The log keeps the acknowledged entry and every later one: its newest clock is the newest own write.
+            let ownHLC = try Int64.fetchOne(db, sql: "SELECT max(hlc) FROM sync_log WHERE seq >= ?", arguments: [acked]) ?? 0
             return SessionState(
                 origin: origin,
                 request: SessionRequest(
                     centre: node, acked: acked, ackedChain: acked == 0 ? .unknown : chains[acked] ?? .unknown, cursor: state["cursor"],
                     cursorCheck: (state["cursor_check"] as String?).flatMap(Fingerprint.init(hex:)), hubID: state["hub_id"],
                     legacyReplicaID: origin == node ? state["replica_id"] : nil, forkedFrom: lineage?["origin"],
-                    partedAt: lineage?["parted_at"], adoptAcked: adoptAcked, ackedHLC: HLC(rawValue: ackedHLC)),
+                    partedAt: lineage?["parted_at"], adoptAcked: adoptAcked, ackedHLC: HLC(rawValue: ackedHLC), ownHLC: HLC(rawValue: ownHLC)),
                 chains: chains)
         }
     }

@@ -86,12 +86,17 @@ public struct SessionRequest: Hashable, Sendable, Codable {
     /// chain and `ackedHLC`) as acknowledged.
     public var adoptAcked: Bool
     public var ackedHLC: HLC
+    /// The newest clock among this file's own folded writes (nil: not said). A hub holding
+    /// writes of this origin newer than that holds writes this file lacks: it was put back
+    /// from an older copy, and goes on as a replica of its own.
+    public var ownHLC: HLC?
 
     public init(
         centre: String, acked: Int64, ackedChain: Fingerprint, cursor: Int64, cursorCheck: Fingerprint?, hubID: String?,
         legacyReplicaID: String? = nil, forkedFrom: String? = nil, partedAt: Int64? = nil, adoptAcked: Bool = false,
-        ackedHLC: HLC = .zero
+        ackedHLC: HLC = .zero, ownHLC: HLC? = nil
     ) {
+        self.ownHLC = ownHLC
         self.centre = centre
         self.acked = acked
         self.ackedChain = ackedChain
@@ -115,6 +120,7 @@ public struct SessionRequest: Hashable, Sendable, Codable {
         case partedAt = "parted_at"
         case adoptAcked = "adopt_acked"
         case ackedHLC = "acked_hlc"
+        case ownHLC = "own_hlc"
     }
 }
 

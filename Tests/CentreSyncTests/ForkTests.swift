@@ -48,4 +48,60 @@ struct ForkTests {
         #expect(try snapshot(copy, versions: false, centre: kassel) == snapshot(fixture.store.path, versions: false, centre: kassel))
         #expect(try restored.status().pending == 0)
     }
+
+    /// The hub is put back from its backup; the replica offers its lost writes again, but its
+    /// sync breaks before the hub takes over its acknowledgement; then the replica, too, is put
+    /// back from an older copy. The hub's acknowledgement and the copy's agree again, yet the
+    /// hub holds writes of this origin (offered again) that the copy lacks, and a replica is
+    /// never sent its own writes back. The session finds it by the clocks: the hub holds writes
+    /// of the origin newer than any the file holds, so the file goes on as a replica of its own
+    /// and gets them (long recovery fuzz, seed 943099: they stayed missing for good).
+    @Test func aCopyPutBackAfterTheHubWasRestoredGetsTheWritesItsLaterSelfOfferedAgain() async throws {
+        let fixture = try await Fixture()
+        try fixture.fill(kassel, scale: 30, seed: 4)
+        let replica = try fixture.replica(kassel)
+        _ = try await SyncSession(replica: replica, transport: fixture.transport(kassel)).run()
+        let hubBackup = fixture.directory.path("hub-backup.db"), copy = fixture.directory.path("copy.db")
+        try HubStore.backup(path: fixture.store.path, to: hubBackup)
+        _ = try replica.backup(to: copy)
+        // After both backups: a new row, pushed.
+        _ = try sqlite3(replica.path, "INSERT INTO organisations (id, centre_id, name, kind) VALUES ('spaet', '\(kassel)', 'Neu nach dem Backup', 'Verein');")
+        _ = try await SyncSession(replica: replica, transport: fixture.transport(kassel)).run()
+
+        // The hub is put back; the replica offers the row again, then its line breaks before the next session.
+        try fixture.store.close()
+        let (restored, _) = try await HubStore.restore(path: fixture.store.path, from: hubBackup)
+        let breaking = SessionBudgetTransport(InMemoryTransport(store: restored, token: fixture.tokens[kassel]!), sessions: 1)
+        await #expect(throws: (any Error).self) { _ = try await SyncSession(replica: replica, transport: breaking).run() }
+        #expect(try readRow(restored.path, "organisations", "spaet") != nil, "offered again")
+
+        // The replica is put back from its copy, older than the row; it syncs.
+        let putBack = try Replica.open(path: copy)
+        let transport = InMemoryTransport(store: restored, token: fixture.tokens[kassel]!)
+        let report = try await SyncSession(replica: putBack, transport: transport).run()
+        #expect(report.recovery?.contains("older copy") == true, "\(report.recovery ?? "no repair")")
+        _ = try await SyncSession(replica: putBack, transport: transport).run()
+        #expect(try readRow(copy, "organisations", "spaet")?["name"] == .text("Neu nach dem Backup"))
+        #expect(try snapshot(copy, versions: false, centre: kassel) == snapshot(restored.path, versions: false, centre: kassel))
+    }
+}
+
+/// A transport that lets `sessions` sessions through, then fails every request like a line that went down.
+final class SessionBudgetTransport: PushWrappingTransport {
+    let inner: any HubTransport
+    let budget: LockedValue<Int>
+
+    init(_ inner: any HubTransport, sessions: Int) {
+        self.inner = inner
+        budget = LockedValue(sessions)
+    }
+
+    func session(_ request: SessionRequest, origin: String) async throws(TransportError) -> SessionResponse {
+        var allowed = false
+        budget.update { if $0 > 0 { $0 -= 1; allowed = true } }
+        guard allowed else { throw .interrupted(reason: "Connection reset by peer", curlCode: 56) }
+        return try await inner.session(request, origin: origin)
+    }
+
+    func push(_ request: PushRequest) async throws(TransportError) -> PushResponse { try await inner.push(request) }
 }
