@@ -12,7 +12,7 @@ import Testing
 
 /// A hostile centre against the hub's promises (docs/security.md): each attack was first
 /// reproduced against the hub, and failed there, before its fix.
-@Suite("Hardening — a hostile centre", .timeLimit(.minutes(2)))
+@Suite("Invariants 4, 5 and 6 against a hostile centre (hardening)", .timeLimit(.minutes(2)))
 struct HostileCentreTests {
     /// Kassel's projects at the hub and at HMSI; returns one of them.
     private func sharedProject(_ harness: HubHarness, client: some TestClientProtocol) async throws -> String {

@@ -6,7 +6,7 @@ import Testing
 
 /// A hostile network, a hostile client and a careless operator against the built binaries
 /// (docs/security.md); each attack was first reproduced, and failed, before its fix.
-@Suite("Hardening — the built binaries", .serialized, .timeLimit(.minutes(3)))
+@Suite("Invariant 6 and hardening — the built binaries against a hostile network, client and operator", .serialized, .timeLimit(.minutes(3)))
 struct HardeningCLITests {
     /// A client's newline, in a table name or a query value, cannot start a line of its own
     /// in the hub's log: it is logged escaped, inside the refusal's line.
