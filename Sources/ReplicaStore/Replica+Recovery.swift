@@ -118,7 +118,7 @@ extension Replica {
     @discardableResult
     public func fork(partedAt: Int64, message: String) throws(ReplicaError) -> String {
         try write { db in
-            let state = try Row.fetchOne(db, sql: "SELECT origin, folded, acked FROM sync_state")!
+            let state = try Row.fetchOne(db, sql: "SELECT origin, acked FROM sync_state")!
             let old: String = state["origin"]
             let new = Origin.new(centre: node)
             try fold(db, through: partedAt - 1)
