@@ -49,6 +49,8 @@ public struct TransferStatistics: Hashable, Sendable {
 /// easy handle (which is not thread-safe) to one thread at a time.
 public final class CurlTransport: HubTransport, @unchecked Sendable {
     private let configuration: CurlConfiguration
+    /// The hub is on this machine: never reached through a proxy (`http_proxy`), where the token would leave the PC in clear.
+    private let hubIsLoopback: Bool
     private let queue = DispatchQueue(label: "wirsync.curl")
     private let handle: UnsafeMutableRawPointer
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
@@ -62,6 +64,7 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
         }
         self.configuration = configuration
         self.handle = handle
+        hubIsLoopback = URLComponents(string: configuration.hubURL)?.host.map { Wire.isLoopback(host: $0) } ?? false
     }
 
     deinit {
@@ -205,10 +208,7 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
         wirsync_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headers)
         wirsync_curl_setopt_string(handle, CURLOPT_ACCEPT_ENCODING, "gzip")  // the one encoding the protocol uses
         wirsync_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https")
-        // A hub on this machine is never reached through a proxy (`http_proxy`): the token would leave the PC in clear.
-        if let host = URLComponents(string: configuration.hubURL)?.host, Wire.isLoopback(host: host) {
-            wirsync_curl_setopt_string(handle, CURLOPT_NOPROXY, "*")
-        }
+        if hubIsLoopback { wirsync_curl_setopt_string(handle, CURLOPT_NOPROXY, "*") }
         wirsync_curl_setopt_string(handle, CURLOPT_USERAGENT, "wirsync/1 (\(curlVersion))")
         wirsync_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         wirsync_curl_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1)

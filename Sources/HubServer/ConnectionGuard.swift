@@ -21,9 +21,6 @@ final class ConnectionGuard: Sendable {
         self.logger = logger
     }
 
-    /// Connections open now, and those closed because the limit was reached.
-    var counts: (open: Int, refused: Int) { (open.withLockedValue { $0 }, refusedCount.withLockedValue { $0 }) }
-
     /// A handler for one new connection.
     func handler() -> any RemovableChannelHandler { Handler(guard: self) }
 

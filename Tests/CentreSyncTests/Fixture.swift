@@ -74,20 +74,32 @@ extension PushWrappingTransport {
     func digest() async throws(TransportError) -> DigestResponse { try await inner.digest() }
 }
 
-/// A transport that lets `budget` pushes through, then fails like a line that went down.
+/// A transport that lets `pushes` pushes and `sessions` sessions through, then fails them
+/// like a line that went down.
 final class FlakyTransport: PushWrappingTransport {
     let inner: any HubTransport
-    let budget: LockedValue<Int>
+    private let pushes: LockedValue<Int>
+    private let sessions: LockedValue<Int>
 
-    init(_ inner: any HubTransport, pushes: Int) {
+    init(_ inner: any HubTransport, pushes: Int = .max, sessions: Int = .max) {
         self.inner = inner
-        budget = LockedValue(pushes)
+        self.pushes = LockedValue(pushes)
+        self.sessions = LockedValue(sessions)
     }
 
-    func push(_ request: PushRequest) async throws(TransportError) -> PushResponse {
+    private static func spend(_ budget: LockedValue<Int>) throws(TransportError) {
         var allowed = false
         budget.update { if $0 > 0 { $0 -= 1; allowed = true } }
         guard allowed else { throw .interrupted(reason: "Connection reset by peer", curlCode: 56) }
+    }
+
+    func session(_ request: SessionRequest, origin: String) async throws(TransportError) -> SessionResponse {
+        try Self.spend(sessions)
+        return try await inner.session(request, origin: origin)
+    }
+
+    func push(_ request: PushRequest) async throws(TransportError) -> PushResponse {
+        try Self.spend(pushes)
         return try await inner.push(request)
     }
 }

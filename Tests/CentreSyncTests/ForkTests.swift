@@ -71,7 +71,7 @@ struct ForkTests {
         // The hub is put back; the replica offers the row again, then its line breaks before the next session.
         try fixture.store.close()
         let (restored, _) = try await HubStore.restore(path: fixture.store.path, from: hubBackup)
-        let breaking = SessionBudgetTransport(InMemoryTransport(store: restored, token: fixture.tokens[kassel]!), sessions: 1)
+        let breaking = FlakyTransport(InMemoryTransport(store: restored, token: fixture.tokens[kassel]!), sessions: 1)
         await #expect(throws: (any Error).self) { _ = try await SyncSession(replica: replica, transport: breaking).run() }
         #expect(try readRow(restored.path, "organisations", "spaet") != nil, "offered again")
 
@@ -84,24 +84,4 @@ struct ForkTests {
         #expect(try readRow(copy, "organisations", "spaet")?["name"] == .text("Neu nach dem Backup"))
         #expect(try snapshot(copy, versions: false, centre: kassel) == snapshot(restored.path, versions: false, centre: kassel))
     }
-}
-
-/// A transport that lets `sessions` sessions through, then fails every request like a line that went down.
-final class SessionBudgetTransport: PushWrappingTransport {
-    let inner: any HubTransport
-    let budget: LockedValue<Int>
-
-    init(_ inner: any HubTransport, sessions: Int) {
-        self.inner = inner
-        budget = LockedValue(sessions)
-    }
-
-    func session(_ request: SessionRequest, origin: String) async throws(TransportError) -> SessionResponse {
-        var allowed = false
-        budget.update { if $0 > 0 { $0 -= 1; allowed = true } }
-        guard allowed else { throw .interrupted(reason: "Connection reset by peer", curlCode: 56) }
-        return try await inner.session(request, origin: origin)
-    }
-
-    func push(_ request: PushRequest) async throws(TransportError) -> PushResponse { try await inner.push(request) }
 }

@@ -10,20 +10,6 @@ import Testing
 
 @Suite("Invariant 4 — no silent loss: conflicts are recorded", .timeLimit(.minutes(2)))
 struct ConflictTests {
-    /// Kassel creates a project, everyone syncs; returns its id.
-    private func sharedProject(_ harness: HubHarness, client: some TestClientProtocol) async throws -> String {
-        try fill(harness.replica(kassel), centre: kassel, scale: 20, seed: 9)
-        try await client.sync(harness.replica(kassel), token: harness.token(kassel))
-        try await client.sync(harness.replica(Node.hmsi), token: harness.token(Node.hmsi))
-        return try someProject(harness.replica(kassel), centre: kassel)
-    }
-
-    /// Edits a column through an ordinary connection whose wall clock is `offset` ms from now.
-    private func edit(_ replica: Replica, _ sql: String, offset: Int64) throws {
-        let writer = try openWriter(replica.path, clock: TestClock(millis: SystemClock().nowMillis() + offset))
-        try writer.write { db in try db.execute(sql: sql) }
-    }
-
     /// Offline, Kassel and then HMSI (a second later) set the project's title; `centre` and
     /// `hmsi` are SQL expressions. HMSI's title wins, Kassel's is the recorded loser.
     private func conflictingTitles(_ harness: HubHarness, _ project: String, centre: String, hmsi: String) throws {
@@ -36,7 +22,7 @@ struct ConflictTests {
     @Test func aLosingTextWithANULIsRecordedWhole() async throws {
         let harness = try await HubHarness()
         try await harness.application().test(.router) { client in
-            let project = try await sharedProject(harness, client: client)
+            let project = try await sharedProject(harness, client: client, seed: 9)
             try conflictingTitles(harness, project, centre: "'Sprach' || char(0) || 'café (Zentrum)'", hmsi: "'Sprach' || char(0) || 'café (HMSI)'")
             for node in [kassel, Node.hmsi] { try await client.sync(harness.replica(node), token: harness.token(node)) }
             let record = try #require(try await harness.store.conflicts().first)
@@ -57,7 +43,7 @@ struct ConflictTests {
     func concurrentEditsOfOneColumnRecordOneConflictAndTheNewerWinsEverywhere(centreFirst: Bool) async throws {
         let harness = try await HubHarness()
         try await harness.application().test(.router) { client in
-            let project = try await sharedProject(harness, client: client)
+            let project = try await sharedProject(harness, client: client, seed: 9)
             // Offline, both edit the title; HMSI's edit is the later one.
             try edit(harness.replica(kassel), "UPDATE projects SET title = 'Sprachcafé (Zentrum)', participants = 99 WHERE id = '\(project)'", offset: 1_000)
             try edit(harness.replica(Node.hmsi), "UPDATE projects SET title = 'Sprachcafé (HMSI)' WHERE id = '\(project)'", offset: 2_000)
@@ -93,7 +79,7 @@ struct ConflictTests {
     @Test func aSequentialEditIsNotAConflict() async throws {
         let harness = try await HubHarness()
         try await harness.application().test(.router) { client in
-            let project = try await sharedProject(harness, client: client)
+            let project = try await sharedProject(harness, client: client, seed: 9)
             try edit(harness.replica(kassel), "UPDATE projects SET title = 'Erst Zentrum' WHERE id = '\(project)'", offset: 1_000)
             try await client.sync(harness.replica(kassel), token: harness.token(kassel))
             try await client.sync(harness.replica(Node.hmsi), token: harness.token(Node.hmsi))
@@ -110,7 +96,7 @@ struct ConflictTests {
     func aDeleteAndAConcurrentUpdateConvergeAndTheLostEditIsKept(deleteFirst: Bool) async throws {
         let harness = try await HubHarness()
         try await harness.application().test(.router) { client in
-            let project = try await sharedProject(harness, client: client)
+            let project = try await sharedProject(harness, client: client, seed: 9)
             try edit(harness.replica(kassel), "DELETE FROM projects WHERE id = '\(project)'", offset: 2_000)
             try edit(harness.replica(Node.hmsi), "UPDATE projects SET approved_cents = 123400 WHERE id = '\(project)'", offset: 1_000)
             let order = deleteFirst ? [kassel, Node.hmsi] : [Node.hmsi, kassel]
@@ -133,7 +119,7 @@ struct ConflictTests {
     @Test func keepingTheLoserWritesItBackAndEveryReplicaGetsIt() async throws {
         let harness = try await HubHarness()
         try await harness.application().test(.router) { client in
-            let project = try await sharedProject(harness, client: client)
+            let project = try await sharedProject(harness, client: client, seed: 9)
             try conflictingTitles(harness, project, centre: "'Verloren'", hmsi: "'Gewonnen'")
             for node in [kassel, Node.hmsi, kassel, Node.hmsi] { try await client.sync(harness.replica(node), token: harness.token(node)) }
             let record = try #require(try await harness.store.conflicts(openOnly: true).first)
@@ -156,7 +142,7 @@ struct ConflictTests {
     @Test func keepingADeletedRowsLostEditBringsTheRowBack() async throws {
         let harness = try await HubHarness()
         try await harness.application().test(.router) { client in
-            let project = try await sharedProject(harness, client: client)
+            let project = try await sharedProject(harness, client: client, seed: 9)
             try edit(harness.replica(kassel), "UPDATE projects SET participants = 4242 WHERE id = '\(project)'", offset: 1_000)
             try edit(harness.replica(Node.hmsi), "DELETE FROM projects WHERE id = '\(project)'", offset: 2_000)
             for node in [kassel, Node.hmsi, kassel] { try await client.sync(harness.replica(node), token: harness.token(node)) }

@@ -14,19 +14,6 @@ import Testing
 /// reproduced against the hub, and failed there, before its fix.
 @Suite("Invariants 4, 5 and 6 against a hostile centre (hardening)", .timeLimit(.minutes(2)))
 struct HostileCentreTests {
-    /// Kassel's projects at the hub and at HMSI; returns one of them.
-    private func sharedProject(_ harness: HubHarness, client: some TestClientProtocol) async throws -> String {
-        try fill(harness.replica(kassel), centre: kassel, scale: 20, seed: 13)
-        try await client.sync(harness.replica(kassel), token: harness.token(kassel))
-        try await client.sync(harness.replica(Node.hmsi), token: harness.token(Node.hmsi))
-        return try someProject(harness.replica(kassel), centre: kassel)
-    }
-
-    private func edit(_ replica: Replica, _ sql: String, offset: Int64) throws {
-        let writer = try openWriter(replica.path, clock: TestClock(millis: SystemClock().nowMillis() + offset))
-        try writer.write { db in try db.execute(sql: sql) }
-    }
-
     /// Invariant 4 against a lying centre: HMSI's edit reaches the hub first; Kassel, which
     /// never pulled it, overwrites the same column a second later. Claiming in `seen` to
     /// have seen the whole hub log must not make the hub drop the record of HMSI's value.
@@ -34,7 +21,7 @@ struct HostileCentreTests {
     func aCentreClaimingToHaveSeenWhatItNeverPulledCannotSuppressAConflictRecord(lying: Bool) async throws {
         let harness = try await HubHarness()
         try await harness.application().test(.router) { client in
-            let project = try await sharedProject(harness, client: client)
+            let project = try await sharedProject(harness, client: client, seed: 13)
             try edit(harness.replica(Node.hmsi), "UPDATE projects SET title = 'Sprachcafé (HMSI)' WHERE id = '\(project)'", offset: 1_000)
             try await client.sync(harness.replica(Node.hmsi), token: harness.token(Node.hmsi))
             try edit(harness.replica(kassel), "UPDATE projects SET title = 'Sprachcafé (Zentrum)' WHERE id = '\(project)'", offset: 2_000)
@@ -59,7 +46,7 @@ struct HostileCentreTests {
     @Test func aCentreCannotWriteAColumnOnlyHMSIDecides() async throws {
         let harness = try await HubHarness()
         try await harness.application().test(.router) { client in
-            let project = try await sharedProject(harness, client: client)
+            let project = try await sharedProject(harness, client: client, seed: 13)
             var row = try #require(try readRow(harness.replica(kassel).path, "projects", project))
             row["approved_cents"] = .integer(99_999_999)
             let before = try harness.hubState()
@@ -96,7 +83,7 @@ struct HostileCentreTests {
     @Test func aCentresReplicaRefusesALocalWriteOfAColumnOnlyHMSIDecides() async throws {
         let harness = try await HubHarness()
         try await harness.application().test(.router) { client in
-            let project = try await sharedProject(harness, client: client)
+            let project = try await sharedProject(harness, client: client, seed: 13)
             let replica = harness.replica(kassel)
             let before = try snapshot(replica.path)
             for sql in [
@@ -126,7 +113,7 @@ struct HostileCentreTests {
     @Test func aValueBeyondOneMiBOrAnInfiniteRealIsRefusedOnItsOwn() async throws {
         let harness = try await HubHarness(configuration: HubServerConfiguration(maxBodyBytes: 256 << 10, maxInflatedBytes: 8 << 20))
         try await harness.application().test(.router) { client in
-            _ = try await sharedProject(harness, client: client)
+            _ = try await sharedProject(harness, client: client, seed: 13)
             let deployment = try #require(try await openWriter(harness.replica(kassel).path).read {
                 try String.fetchOne($0, sql: "SELECT id FROM deployments ORDER BY id LIMIT 1")
             })
@@ -176,7 +163,7 @@ struct HostileCentreTests {
     @Test func aReplicaRefusesAValueBeyondOneMiBOrAnInfiniteRealWhenItIsWritten() async throws {
         let harness = try await HubHarness()
         try await harness.application().test(.router) { client in
-            let project = try await sharedProject(harness, client: client)
+            let project = try await sharedProject(harness, client: client, seed: 13)
             let replica = harness.replica(kassel)
             let before = try snapshot(replica.path)
             let attempts = [
@@ -238,7 +225,7 @@ struct HostileCentreTests {
     @Test func aCentreCannotReferenceAnotherCentresRow() async throws {
         let harness = try await HubHarness()
         try await harness.application().test(.router) { client in
-            _ = try await sharedProject(harness, client: client)
+            _ = try await sharedProject(harness, client: client, seed: 13)
             try fill(harness.replica(fulda), centre: fulda, scale: 20, seed: 14)
             try await client.sync(harness.replica(fulda), token: harness.token(fulda))
             func someRow(_ node: String, _ table: String) async throws -> String {
@@ -278,7 +265,7 @@ struct HostileCentreTests {
     @Test func twoValuesUnderOneVersionAreAMalformedBatch() async throws {
         let harness = try await HubHarness()
         try await harness.application().test(.router) { client in
-            let project = try await sharedProject(harness, client: client)
+            let project = try await sharedProject(harness, client: client, seed: 13)
             let replicaID = try harness.replica(kassel).status().replicaID
             let hlc = HLC(millis: SystemClock().nowMillis())
             func title(_ text: String, seq: Int64) -> Change {

@@ -18,6 +18,20 @@ func fill(_ replica: Replica, centre: String, scale: Int, seed: UInt64) throws {
     }
 }
 
+/// Kassel's generated rows (`seed`) pushed and pulled by HMSI too; returns one of Kassel's projects.
+func sharedProject(_ harness: HubHarness, client: some TestClientProtocol, seed: UInt64) async throws -> String {
+    try fill(harness.replica(kassel), centre: kassel, scale: 20, seed: seed)
+    try await client.sync(harness.replica(kassel), token: harness.token(kassel))
+    try await client.sync(harness.replica(Node.hmsi), token: harness.token(Node.hmsi))
+    return try someProject(harness.replica(kassel), centre: kassel)
+}
+
+/// Edits a replica through an ordinary connection whose wall clock is `offset` ms from now.
+func edit(_ replica: Replica, _ sql: String, offset: Int64) throws {
+    let writer = try openWriter(replica.path, clock: TestClock(millis: SystemClock().nowMillis() + offset))
+    try writer.write { db in try db.execute(sql: sql) }
+}
+
 /// The primary key of some project of a centre in a replica.
 func someProject(_ replica: Replica, centre: String) throws -> String {
     try openWriter(replica.path).read { db in
