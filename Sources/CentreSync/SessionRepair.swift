@@ -106,11 +106,15 @@ extension SyncSession {
     ) async throws(SyncError) {
         let shared = response.divergedAfter ?? LogPosition(seq: state.request.cursor, check: state.request.cursorCheck)
         try attempt { try replica.rewind(to: shared, clampSeen: true) }
+        // The hub lost pushes of this origin: its clock of the origin may since have been
+        // raised by a copy of this file pushing under the same name, above writes of this
+        // file it lost. So every own version goes again (those it holds are duplicates).
+        let ownAbove = response.acked < state.request.acked ? HLC.zero : response.ackedHLC
         var offered = 0, batches = 0, refused = 0
         var position: Replica.RowPosition?
         repeat {
             let (changes, next) = try attempt {
-                try replica.rederive(afterHubSeq: shared.seq, ownAbove: response.ackedHLC, from: position, limit: 200)
+                try replica.rederive(afterHubSeq: shared.seq, ownAbove: ownAbove, from: position, limit: 200)
             }
             if !changes.isEmpty {
                 do throws(TransportError) {

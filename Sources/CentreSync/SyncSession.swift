@@ -41,7 +41,11 @@ public struct SyncReport: Hashable, Sendable, Codable {
     public var refused: [Refusal] = []
     /// Conflicts the hub recorded for this sync's pushes.
     public var conflicts = 0
+    /// Changes pulled, other than this replica's own origin's.
     public var pulled = 0
+    /// Changes of this replica's own origin that the hub sent back with a pull (its own
+    /// pushes; or a copy of its file pushed them under the same name).
+    public var returned = 0
     public var pullBatches = 0
     /// Conflict records about this replica's rows received (new or resolved).
     public var conflictRecords = 0
@@ -56,7 +60,7 @@ public struct SyncReport: Hashable, Sendable, Codable {
     public var durationMillis: Int64 = 0
 
     enum CodingKeys: String, CodingKey {
-        case pushed, applied, duplicates, refused, conflicts, pulled, cursor, recovery, reoffered
+        case pushed, applied, duplicates, refused, conflicts, pulled, returned, cursor, recovery, reoffered
         case pushBatches = "push_batches"
         case pullBatches = "pull_batches"
         case conflictRecords = "conflict_records"
@@ -192,12 +196,15 @@ public struct SyncSession: Sendable {
                 try replica.applyRemote(response.changes, conflicts: response.conflicts, cursor: response.nextCursor, check: response.nextCheck)
                 try replica.observeHub(timeMillis: response.hubTime)
             }
-            report.pulled += response.changes.count
+            let own = response.changes.count { $0.origin == origin }
+            report.pulled += response.changes.count - own
+            report.returned += own
             report.pullBatches += 1
             report.conflictRecords += response.conflicts.count
             report.cursor = response.nextCursor
             observe(hubTime: response.hubTime, into: &report)
-            progress(SyncProgress(phase: .pull, batches: report.pullBatches, changes: report.pulled, total: max(expected, report.pulled)))
+            let received = report.pulled + report.returned
+            progress(SyncProgress(phase: .pull, batches: report.pullBatches, changes: received, total: max(expected, received)))
             page = await next
         }
     }

@@ -33,6 +33,9 @@ extension HubStore {
         guard String(Origin.centre(of: origin)) == caller.centre, request.centre == caller.centre else {
             throw .forbidden("this token belongs to \(caller.centre); it cannot speak for \(origin) of \(request.centre)")
         }
+        if let points = request.checkpoints, points.count > SessionRequest.maxCheckpoints {
+            throw .badRequest(code: "invalid_session", message: "a session carries at most \(SessionRequest.maxCheckpoints) checkpoints, not \(points.count)")
+        }
         let now = clock.nowMillis()
         let hubID = self.hubID
         return try await write { db in
@@ -104,7 +107,7 @@ extension HubStore {
             } else if request.cursor > 0 {
                 let check = try Self.entryCheck(at: request.cursor, db: db)
                 if check == nil || (request.cursorCheck != nil && check != request.cursorCheck) {
-                    let shared = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM sync_hub_log WHERE seq < ?", arguments: [request.cursor])!
+                    let shared = try Self.partingPoint(cursor: request.cursor, checkpoints: request.checkpoints, db: db)
                     divergedAfter = LogPosition(seq: shared, check: try Self.entryCheck(at: shared, db: db))
                 }
             }
@@ -163,6 +166,22 @@ extension HubStore {
         }
         return RegisteredReplica(
             origin: origin, acked: row["acked"], ackedChain: Fingerprint(rawValue: row["acked_chain"]), ackedHLC: HLC(rawValue: row["acked_hlc"]))
+    }
+
+    /// Where the hub's log and a replica's view of it part, when the hub no longer holds the
+    /// entry at the replica's cursor: the last point the replica pulled through that the hub
+    /// holds as the replica saw it (0 if none). The last entry below the cursor would do only
+    /// if the hub's log were an older state of the history the replica followed; put back
+    /// once to an older backup and then to a newer one, it holds entries the replica never
+    /// saw below that. A replica that sends no checkpoints gets the last entry below its cursor.
+    static func partingPoint(cursor: Int64, checkpoints: [LogPosition]?, db: Database) throws -> Int64 {
+        guard let checkpoints else {
+            return try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM sync_hub_log WHERE seq < ?", arguments: [cursor])!
+        }
+        for point in checkpoints.sorted(by: { $0.seq > $1.seq }) where point.seq < cursor {
+            if let check = point.check, try entryCheck(at: point.seq, db: db) == check { return point.seq }
+        }
+        return 0
     }
 
     /// The fingerprint of the hub log entry at `seq`; nil if there is none (or `seq` is 0).

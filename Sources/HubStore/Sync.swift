@@ -210,8 +210,7 @@ extension HubStore {
     /// after a write fails the whole batch instead of committing half a change.
     ///
     /// - Parameter offeredBy: the replica that offers these versions again after a hub
-    ///   restore: logged as such (every replica but that one pulls them, their origin
-    ///   included), and they race no other version offered again.
+    ///   restore: logged as such, and they race no other version offered again.
     func apply(_ changes: [Change], scope: ScopeRule, in db: Database, now: Int64, offeredBy: String? = nil) throws -> Applied {
         let applier = try Applier(db: db, schema: schema)
         let hubNode = try applier.nodeID(Self.origin)
@@ -310,11 +309,12 @@ extension HubStore {
     static let pullPageBytes = 16 << 20
 
     /// Hub log entries after `after` in the caller's scope, at most `limit`, with the conflict
-    /// records announced among them; values stay as the log stores them. The pulling
-    /// replica's own changes, and those it offered again after a restore, are not sent
-    /// back, but the cursor moves past them; every other replica's are, those of its own
-    /// centre included, and so are its own versions that another replica offered again (a
-    /// copy of its file may have written them: docs/replicas-and-restores.md).
+    /// records announced among them; values stay as the log stores them. A replica gets
+    /// every entry in its scope, its own origin's included: a copy of its file on another PC
+    /// may have pushed under the same name (the hub cannot tell the two apart once a restore
+    /// took the receipts that would), and a version it holds already applies as a duplicate
+    /// (docs/replicas-and-restores.md). A replica of wirsync 1 is not sent its centre's own
+    /// changes back, unless another replica offered them again; the cursor moves past them.
     ///
     /// - Parameter origin: the pulling replica (protocol 2); nil for a replica of wirsync 1,
     ///   whose origin is its centre.
@@ -322,7 +322,7 @@ extension HubStore {
         let now = clock.nowMillis()
         let schema = self.schema
         let centre = caller.centre
-        let own = origin ?? caller.centre
+        let legacyOwn: String? = origin == nil ? caller.centre : nil
         if let origin {
             try await read { db in _ = try self.registeredReplica(origin, caller: caller, db: db) }
         }
@@ -342,9 +342,9 @@ extension HubStore {
                 db.cachedStatement(
                     sql: """
                         SELECT \(columns) FROM \(source) JOIN sync_nodes n ON n.id = l.origin LEFT JOIN sync_nodes o ON o.id = l.offered
-                        WHERE l.seq > ?2 AND coalesce(o.name, n.name) <> ?4 ORDER BY l.seq LIMIT ?3
+                        WHERE l.seq > ?2 AND (?4 IS NULL OR coalesce(o.name, n.name) <> ?4) ORDER BY l.seq LIMIT ?3
                         """),
-                arguments: [centre, after, limit, own])
+                arguments: [centre, after, limit, legacyOwn])
             var changes: [PullPage.Entry] = []
             var conflictIDs: [Int64] = []
             // A page stays within a byte budget (one entry at least), below what a centre takes.

@@ -103,7 +103,8 @@ extension Replica {
                     centre: node, acked: acked, ackedChain: acked == 0 ? .unknown : chains[acked] ?? .unknown, cursor: state["cursor"],
                     cursorCheck: (state["cursor_check"] as String?).flatMap(Fingerprint.init(hex:)), hubID: state["hub_id"],
                     legacyReplicaID: origin == node ? state["replica_id"] : nil, forkedFrom: lineage?["origin"],
-                    partedAt: lineage?["parted_at"], adoptAcked: adoptAcked, ackedHLC: HLC(rawValue: ackedHLC), ownHLC: HLC(rawValue: ownHLC)),
+                    partedAt: lineage?["parted_at"], adoptAcked: adoptAcked, ackedHLC: HLC(rawValue: ackedHLC), ownHLC: HLC(rawValue: ownHLC),
+                    checkpoints: try Checkpoints.all(db: db)),
                 chains: chains)
         }
     }
@@ -147,8 +148,8 @@ extension Replica {
     }
 
     /// Moves the cursor back to `position` (if it is behind the cursor). After a hub restore
-    /// (`clampSeen`), pending entries are taken to have seen nothing past it: what they saw
-    /// beyond is no longer in the hub's numbering.
+    /// (`clampSeen`), pending entries are taken to have seen nothing past it, and the
+    /// checkpoints past it are forgotten: what lies beyond is no longer the hub's history.
     public func rewind(to position: LogPosition, clampSeen: Bool) throws(ReplicaError) {
         try write { db in
             try fold(db)
@@ -156,6 +157,8 @@ extension Replica {
                 sql: "UPDATE sync_state SET cursor = ?, cursor_check = ? WHERE cursor > ?",
                 arguments: [position.seq, position.check?.hex, position.seq])
             if clampSeen {
+                try Checkpoints.forget(after: position.seq, db: db)
+                try Checkpoints.record(position, db: db)
                 try db.execute(
                     sql: "UPDATE sync_log SET seen = min(seen, ?) WHERE seq > (SELECT acked FROM sync_state) AND seen IS NOT NULL",
                     arguments: [position.seq])

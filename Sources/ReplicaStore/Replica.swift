@@ -310,6 +310,7 @@ public final class Replica: Sendable {
             }
             try db.execute(
                 sql: "UPDATE sync_state SET hlc = ?, cursor = ?, cursor_check = ?", arguments: [report.hlc.rawValue, cursor, check?.hex])
+            if cursor > current { try Checkpoints.record(LogPosition(seq: cursor, check: check), db: db) }
             for conflict in conflicts { try Self.store(conflict, in: db) }
             return report
         }

@@ -11,7 +11,19 @@ enum ReplicaLayout {
             ("v1", { db in try db.execute(sql: SchemaInstaller.sharedTablesSQL + stateAndLogSQL + recordTablesSQL) }),
             ("v2-replicas", v2),
             ("v3-hardening", { db in try db.execute(sql: "ALTER TABLE sync_columns ADD COLUMN hmsi_only INTEGER NOT NULL DEFAULT 0") }),
+            ("v4-checkpoints", { db in try db.execute(sql: checkpointsSQL) }),
         ])
+
+    /// Version 4: the points of the hub log the replica pulled through (`Checkpoints`); an
+    /// upgraded replica starts with its cursor, if it knows the entry there.
+    private static let checkpointsSQL = """
+        CREATE TABLE sync_checkpoints (
+            seq          INTEGER PRIMARY KEY,
+            fingerprint  TEXT NOT NULL
+        ) STRICT;
+        INSERT INTO sync_checkpoints (seq, fingerprint)
+            SELECT cursor, cursor_check FROM sync_state WHERE cursor > 0 AND cursor_check IS NOT NULL;
+        """
 
     private static let stateAndLogSQL = """
         CREATE TABLE sync_state (

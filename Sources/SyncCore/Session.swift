@@ -90,13 +90,23 @@ public struct SessionRequest: Hashable, Sendable, Codable {
     /// writes of this origin newer than that holds writes this file lacks: it was put back
     /// from an older copy, and goes on as a replica of its own.
     public var ownHLC: HLC?
+    /// Points of the hub log this replica pulled through, oldest first, at most
+    /// `maxCheckpoints` (nil: not said). Where the entry at the cursor is gone, the last of
+    /// them the hub still holds as the replica saw it is where the two logs part: the entry
+    /// just below the cursor may belong to a history the replica never followed, when the hub
+    /// was put back to backups of different times (docs/replicas-and-restores.md).
+    public var checkpoints: [LogPosition]?
+
+    /// The most checkpoints a session may carry.
+    public static let maxCheckpoints = 32
 
     public init(
         centre: String, acked: Int64, ackedChain: Fingerprint, cursor: Int64, cursorCheck: Fingerprint?, hubID: String?,
         legacyReplicaID: String? = nil, forkedFrom: String? = nil, partedAt: Int64? = nil, adoptAcked: Bool = false,
-        ackedHLC: HLC = .zero, ownHLC: HLC? = nil
+        ackedHLC: HLC = .zero, ownHLC: HLC? = nil, checkpoints: [LogPosition]? = nil
     ) {
         self.ownHLC = ownHLC
+        self.checkpoints = checkpoints
         self.centre = centre
         self.acked = acked
         self.ackedChain = ackedChain
@@ -121,6 +131,7 @@ public struct SessionRequest: Hashable, Sendable, Codable {
         case adoptAcked = "adopt_acked"
         case ackedHLC = "acked_hlc"
         case ownHLC = "own_hlc"
+        case checkpoints
     }
 }
 

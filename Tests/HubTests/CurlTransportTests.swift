@@ -40,7 +40,7 @@ struct CurlTransportTests {
             #expect(sent < json / 3, "the body went gzip-compressed: \(sent) bytes on the wire for \(json) bytes of JSON")
 
             let pulled = try await curl.pull(after: 0, limit: 5000, origin: state.origin)
-            #expect(pulled.changes.count == 42, "reference data; its own changes are not echoed")
+            #expect(pulled.changes.count == 242, "reference data, and its own changes back")
             let hmsi = try transport(port: proxy.port, token: harness.token(Node.hmsi))
             let everything = try await hmsi.pull(after: 0, limit: 5000, origin: nil)
             #expect(everything.changes.count == 242)
