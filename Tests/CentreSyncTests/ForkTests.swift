@@ -57,15 +57,9 @@ struct ForkTests {
     /// of the origin newer than any the file holds, so the file goes on as a replica of its own
     /// and gets them (long recovery fuzz, seed 943099: they stayed missing for good).
     @Test func aCopyPutBackAfterTheHubWasRestoredGetsTheWritesItsLaterSelfOfferedAgain() async throws {
-        let fixture = try await Fixture()
-        try fixture.fill(kassel, scale: 30, seed: 4)
-        let replica = try fixture.replica(kassel)
-        _ = try await SyncSession(replica: replica, transport: fixture.transport(kassel)).run()
-        let hubBackup = fixture.directory.path("hub-backup.db"), copy = fixture.directory.path("copy.db")
-        try HubStore.backup(path: fixture.store.path, to: hubBackup)
-        _ = try replica.backup(to: copy)
+        let (fixture, replica, hubBackup, copy) = try await syncedWithBackups(seed: 4)
         // After both backups: a new row, pushed.
-        _ = try sqlite3(replica.path, "INSERT INTO organisations (id, centre_id, name, kind) VALUES ('spaet', '\(kassel)', 'Neu nach dem Backup', 'Verein');")
+        _ = try sqlite3(replica.path, organisationSQL("spaet", "Neu nach dem Backup"))
         _ = try await SyncSession(replica: replica, transport: fixture.transport(kassel)).run()
 
         // The hub is put back; the replica offers the row again, then its line breaks before the next session.
@@ -84,22 +78,32 @@ struct ForkTests {
         #expect(try readRow(copy, "organisations", "spaet")?["name"] == .text("Neu nach dem Backup"))
         #expect(try snapshot(copy, versions: false, centre: kassel) == snapshot(restored.path, versions: false, centre: kassel))
     }
+
+    /// A filled replica of Kassel, synced, and then a backup of the hub and a copy of the replica.
+    private func syncedWithBackups(seed: UInt64) async throws -> (Fixture, Replica, hubBackup: String, copy: String) {
+        let fixture = try await Fixture()
+        try fixture.fill(kassel, scale: 30, seed: seed)
+        let replica = try fixture.replica(kassel)
+        _ = try await SyncSession(replica: replica, transport: fixture.transport(kassel)).run()
+        let hubBackup = fixture.directory.path("hub-backup.db"), copy = fixture.directory.path("copy.db")
+        try HubStore.backup(path: fixture.store.path, to: hubBackup)
+        _ = try replica.backup(to: copy)
+        return (fixture, replica, hubBackup, copy)
+    }
+
+    /// The SQL that inserts an organisation of Kassel.
+    private func organisationSQL(_ id: String, _ name: String) -> String {
+        "INSERT INTO organisations (id, centre_id, name, kind) VALUES ('\(id)', '\(kassel)', '\(name)', 'Verein');"
+    }
+
     /// One file on two PCs, `first` and `second`, and the hub put back from a backup older
     /// than the first's last push. Each writes new rows; `writeSecondFirst` says whose come
     /// first. The second syncs first: it agrees with the restored hub, and pushes its row
     /// under the origin the two share. Then the first finds the restore and offers its lost
     /// rows again.
     private func twoCopiesAfterAHubRestore(writeSecondFirst: Bool) async throws -> (Fixture, HubStore, first: String, second: String) {
-        let fixture = try await Fixture()
-        try fixture.fill(kassel, scale: 30, seed: 5)
-        let first = try fixture.replica(kassel)
-        _ = try await SyncSession(replica: first, transport: fixture.transport(kassel)).run()
-        let hubBackup = fixture.directory.path("hub-backup.db"), copy = fixture.directory.path("copy.db")
-        try HubStore.backup(path: fixture.store.path, to: hubBackup)
-        _ = try first.backup(to: copy)
-        let organisation = { (id: String, name: String) in
-            "INSERT INTO organisations (id, centre_id, name, kind) VALUES ('\(id)', '\(kassel)', '\(name)', 'Verein');"
-        }
+        let (fixture, first, hubBackup, copy) = try await syncedWithBackups(seed: 5)
+        let organisation = organisationSQL
         let second = try Replica.open(path: copy)
         let secondWrites = { _ = try sqlite3(copy, organisation("zweit", "Vom zweiten PC")) }
         if writeSecondFirst { try secondWrites() }
