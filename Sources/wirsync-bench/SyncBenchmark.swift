@@ -29,6 +29,13 @@ struct SyncBenchmark: AsyncParsableCommand {
                                        row, version row, hub log entry) and nothing else,
                                        in push-sized transactions: a ceiling for the push
               push_vs_hub_write_floor  push rate / that ceiling
+              hub_write_floor_vs_plain that ceiling / raw insert rate
+              replica_apply_floor_changes_per_s
+                                       the rows a replica must write per pulled insert
+                                       (domain row, version row) and nothing else, in
+                                       pull-page-sized transactions: a ceiling for the pull
+              pull_vs_replica_apply_floor
+                                       pull rate / that ceiling
               wire_bytes_per_change    a typical day's batch (updates of one or two columns,
                                        some inserts and deletes): bytes both ways on the TCP
                                        connection, headers and all, per column change
@@ -59,6 +66,9 @@ struct SyncBenchmark: AsyncParsableCommand {
         let floorPath = deployment.directory.path("hub-floor.db")
         try plainCopy(ofTablesIn: deployment.path(centre), at: floorPath, alsoFrom: deployment.hubPath, tables: ["sync_rows", "sync_hub_log"])
         let floorSeconds = try hubWriteFloor(rows, at: floorPath)
+        let applyFloorPath = deployment.directory.path("replica-floor.db")
+        try plainCopy(ofTablesIn: deployment.path(centre), at: applyFloorPath, alsoFrom: deployment.path(Node.hmsi), tables: ["sync_rows"])
+        let applyFloorSeconds = try replicaApplyFloor(rows, at: applyFloorPath)
 
         let rawRate = Double(rows.count) / rawSeconds
         let pushRate = Double(rows.count) / pushSeconds
@@ -69,30 +79,39 @@ struct SyncBenchmark: AsyncParsableCommand {
         report("sync_vs_raw_insert\(suffix)", pushRate / rawRate)
         report("hub_write_floor_changes_per_s\(suffix)", floorRate, digits: 0)
         report("push_vs_hub_write_floor\(suffix)", pushRate / floorRate)
+        report("hub_write_floor_vs_plain\(suffix)", floorRate / rawRate)
+        let pullRate = Double(pulled.pulled) / pullSeconds, applyFloorRate = Double(rows.count) / applyFloorSeconds
+        report("replica_apply_floor_changes_per_s\(suffix)", applyFloorRate, digits: 0)
+        report("pull_vs_replica_apply_floor\(suffix)", pullRate / applyFloorRate)
 
         try await wireBytes(deployment, centre: centre, existing: rows)
     }
 
     /// The writes a hub cannot leave out for each pushed insert, and nothing else: the
-    /// domain row, its version row and its hub log entry (values as JSON, prepared
-    /// beforehand), one transaction per push batch of 500, on a connection set up as the
-    /// hub's. No HTTP, no JSON reading, no version reads, no merge: a ceiling for the push
-    /// rate on this machine. Returns the seconds the writes took.
+    /// domain row, its version row and its hub log entry, one transaction per push batch of
+    /// 500, on a connection set up as the hub's. No HTTP, no JSON reading, no version reads,
+    /// no merge: a ceiling for the push rate on this machine. Returns the seconds it took.
     private func hubWriteFloor(_ rows: [SampleData.Row], at path: String) throws -> Double {
-        let bodies = rows.map { row in
-            var writer = JSONWriter(capacity: 512)
-            writer.values(row.values)
-            return String(decoding: writer.bytes, as: UTF8.self)
-        }
+        try writeFloor(rows, at: path, transaction: 500, log: true)
+    }
+
+    /// The writes a replica cannot leave out for each pulled insert: the domain row and its
+    /// version row, one transaction per pull page of 1,000: a ceiling for the pull rate.
+    private func replicaApplyFloor(_ rows: [SampleData.Row], at path: String) throws -> Double {
+        try writeFloor(rows, at: path, transaction: 1000, log: false)
+    }
+
+    private func writeFloor(_ rows: [SampleData.Row], at path: String, transaction: Int, log withLog: Bool) throws -> Double {
+        // The log entries' values are prepared beforehand: the floor writes, it does not encode.
+        let entries = withLog ? rows.map(HubLogFloor.values) : []
         let pool = try StoreConnection.openPool(path: path)
         return try time {
-            for start in stride(from: 0, to: rows.count, by: 500) {
+            for start in stride(from: 0, to: rows.count, by: transaction) {
                 try pool.write { db in
                     var domain: [String: (RawStatement, [String])] = [:]
                     let version = try RawStatement(db, sql: "INSERT INTO sync_rows (tbl, pk, scope, alive, base_hlc, base_node, base_seq) VALUES (?, ?, ?, 1, ?, 1, ?)")
-                    let log = try RawStatement(
-                        db, sql: "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, body, at) VALUES (?, ?, ?, ?, 1, 1, ?, 0, ?, ?)")
-                    for index in start..<min(start + 500, rows.count) {
+                    let log = withLog ? try RawStatement(db, sql: HubLogFloor.insertSQL) : nil
+                    for index in start..<min(start + transaction, rows.count) {
                         let row = rows[index]
                         if domain[row.table] == nil {
                             let (sql, columns) = insertSQL(for: row)
@@ -103,7 +122,7 @@ struct SyncBenchmark: AsyncParsableCommand {
                         let centre = row.values[Node.centreColumn] ?? .null, hlc = Value.integer(Int64(index + 1) << 16)
                         try insert.execute([pk] + columns.map { row.values[$0] ?? .null })
                         try version.execute([table, pk, centre, hlc, .integer(Int64(index + 1))])
-                        try log.execute([.integer(Int64(index + 1)), table, pk, centre, hlc, .text(bodies[index]), .integer(0)])
+                        try log?.execute([.integer(Int64(index + 1)), table, pk, centre, hlc] + entries[index])
                     }
                 }
             }
@@ -143,5 +162,17 @@ struct SyncBenchmark: AsyncParsableCommand {
         report("wire_batch_changes\(suffix)", Double(batch.changes.count), digits: 0)
         report("wire_batch_column_changes\(suffix)", Double(columnChanges), digits: 0)
         report("wire_batch_pushes\(suffix)", Double(synced.pushBatches), digits: 0)
+    }
+}
+
+/// The hub log entry of the write floor, as the hub's layout writes one.
+enum HubLogFloor {
+    static let insertSQL = "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, body, at) VALUES (?, ?, ?, ?, 1, 1, ?, 0, ?, 0)"
+
+    /// The values bound after seq, tbl, pk, centre and hlc.
+    static func values(_ row: SampleData.Row) -> [Value] {
+        var writer = JSONWriter(capacity: 512)
+        writer.values(row.values)
+        return [.text(String(decoding: writer.bytes, as: UTF8.self))]
     }
 }
