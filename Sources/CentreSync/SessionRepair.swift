@@ -76,8 +76,15 @@ extension SyncSession {
             }
             for receipt in page.receipts {
                 guard receipt.afterSeq < next else { return next }
-                for (offset, chain) in (Fingerprint.unpack(receipt.chains) ?? []).enumerated() {
-                    let seq = receipt.afterSeq + 1 + Int64(offset)
+                // The chains of the receipt's last entries: a hub keeps only the last one of an
+                // older receipt. The chain is a hash chain, so an equal last one shares them all.
+                let chains = Fingerprint.unpack(receipt.chains) ?? []
+                let first = receipt.lastSeq - Int64(chains.count)
+                if first > receipt.afterSeq, first >= next, chains.last != state.chains[receipt.lastSeq] {
+                    return max(next, receipt.afterSeq + 1)
+                }
+                for (offset, chain) in chains.enumerated() {
+                    let seq = first + 1 + Int64(offset)
                     // Exactly equal: an entry the hub has no chain of is not one it received.
                     guard seq < next || (state.chains[seq] ?? .unknown) == chain else { return seq }
                 }

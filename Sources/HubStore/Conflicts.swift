@@ -24,6 +24,8 @@ struct MergeRecords {
 
     var result: Result
     var conflicts: [NewConflict]
+    /// The row's live entry before this change: the highest hub sequence among its versions.
+    var previousEntry: Int64? = nil
 }
 
 extension HubStore {
@@ -127,7 +129,9 @@ extension HubStore {
                 conflicts.append(conflict(nil, winner: side(deleted, register.version), loser: side(try Self.rowValue(change.values), incoming)))
             }
         }
-        return MergeRecords(result: plan.changesNothing ? .superseded : .applied(tableID: table.id), conflicts: conflicts)
+        let before = plan.before
+        let previous = ([before.register?.stamp.seq, before.base?.seq] + before.overrides.values.map(\.seq)).compactMap { $0 }.max()
+        return MergeRecords(result: plan.changesNothing ? .superseded : .applied(tableID: table.id), conflicts: conflicts, previousEntry: previous)
     }
 
     /// A row's values as one value: a JSON object in text, keys sorted.

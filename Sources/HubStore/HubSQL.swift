@@ -12,6 +12,7 @@ enum HubSQL {
             ("v1", { db in try db.execute(sql: SchemaInstaller.sharedTablesSQL + tablesV1) }),
             ("v2-replicas", v2),
             ("v3-hardening", v3),
+            ("v4-history", v4),
         ])
 
     private static let tablesV1 = """
@@ -167,6 +168,25 @@ enum HubSQL {
             ALTER TABLE sync_tokens ADD COLUMN served INTEGER NOT NULL DEFAULT 0;
             UPDATE sync_tokens SET served = (SELECT coalesce(max(seq), 0) FROM sync_hub_log);
             ALTER TABLE sync_columns ADD COLUMN hmsi_only INTEGER NOT NULL DEFAULT 0;
+            """)
+    }
+
+    /// Version 4 (docs/history-and-erasure.md): the log keeps no values, and one live entry
+    /// per row. A pull composes each row it sends from the row and its versions; an entry a
+    /// later one of the same row superseded is passed by pulls and removed once every
+    /// provisioned replica has pulled past it.
+    private static func v4(_ db: Database) throws {
+        try db.execute(sql: """
+            -- 1 once a later entry carries the same row.
+            ALTER TABLE sync_hub_log ADD COLUMN superseded INTEGER;
+            CREATE INDEX sync_hub_log_superseded ON sync_hub_log (seq) WHERE superseded IS NOT NULL;
+            UPDATE sync_hub_log SET superseded = 1
+                WHERE op < 4 AND seq NOT IN (SELECT max(seq) FROM sync_hub_log WHERE op < 4 GROUP BY tbl, pk);
+            UPDATE sync_hub_log SET body = NULL WHERE body IS NOT NULL;
+            -- Superseded entries below this sequence may be gone (compaction).
+            ALTER TABLE sync_hub_state ADD COLUMN compacted_below INTEGER NOT NULL DEFAULT 0;
+            -- Receipts that still hold the chain of every entry they cover: compaction thins them.
+            CREATE INDEX sync_receipts_unthinned ON sync_receipts (hub_seq) WHERE length(chains) > 8;
             """)
     }
 

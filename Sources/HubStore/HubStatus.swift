@@ -8,6 +8,8 @@ public struct HubStatus: Hashable, Sendable, Codable {
     /// The hub log's last sequence: how far centres can pull.
     public var logSeq: Int64
     public var logEntries: Int
+    /// What the log keeps, and who holds its compaction back.
+    public var history: LogHistory
     /// Visible rows per domain table.
     public var rows: [String: Int]
     public var conflictsOpen: Int
@@ -16,7 +18,7 @@ public struct HubStatus: Hashable, Sendable, Codable {
     public var restore: RestoreInfo?
 
     enum CodingKeys: String, CodingKey {
-        case schema, rows, restore
+        case schema, rows, restore, history
         case logSeq = "log_seq"
         case logEntries = "log_entries"
         case conflictsOpen = "conflicts_open"
@@ -63,7 +65,7 @@ extension HubStore {
             return HubStatus(
                 schema: tag,
                 logSeq: try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM sync_hub_log") ?? 0,
-                logEntries: try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_hub_log") ?? 0, rows: rows,
+                logEntries: try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_hub_log") ?? 0, history: try Self.history(db), rows: rows,
                 conflictsOpen: try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_conflicts WHERE resolved_at IS NULL") ?? 0,
                 conflictsTotal: try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_conflicts") ?? 0,
                 restore: try Self.lastRestore(db))

@@ -106,7 +106,11 @@ extension HubStore {
                 divergedAfter = LogPosition(seq: 0, check: nil)
             } else if request.cursor > 0 {
                 let check = try Self.entryCheck(at: request.cursor, db: db)
-                if check == nil || (request.cursorCheck != nil && check != request.cursorCheck) {
+                // An entry below the horizon the hub last compacted to may be gone for that
+                // alone: a superseded entry that every provisioned replica had pulled past.
+                let compacted = try check == nil
+                    && request.cursor < Int64.fetchOne(db, sql: "SELECT compacted_below FROM sync_hub_state")!
+                if !compacted, check == nil || (request.cursorCheck != nil && check != request.cursorCheck) {
                     let shared = try Self.partingPoint(cursor: request.cursor, checkpoints: request.checkpoints, db: db)
                     divergedAfter = LogPosition(seq: shared, check: try Self.entryCheck(at: shared, db: db))
                 }
@@ -137,11 +141,13 @@ extension HubStore {
             }
             let inAgreement = mustFork == nil && divergedAfter == nil && request.acked == acked
                 && request.ackedChain.agrees(with: Fingerprint(rawValue: replica["acked_chain"]))
+            // Where the replica pulls from: its cursor for compaction (a cursor past the parting
+            // point names no entry of this log, and would let the horizon pass entries it needs).
+            let pullFrom = rewind?.seq ?? divergedAfter?.seq ?? request.cursor
             try db.execute(
                 sql: "UPDATE sync_replicas SET last_session_at = ?, cursor = ?, resynced_at = CASE WHEN ? THEN ? ELSE resynced_at END WHERE origin = ?",
-                arguments: [now, request.cursor, inAgreement, now, origin])
+                arguments: [now, pullFrom, inAgreement, now, origin])
             if inAgreement { try self.closeRestoreIfEveryoneResynced(db: db, now: now) }
-            let pullFrom = rewind?.seq ?? divergedAfter?.seq ?? request.cursor
             return SessionOutcome(
                 response: SessionResponse(
                     hubID: hubID, hubTime: now, registered: registered, acked: acked, ackedChain: Fingerprint(rawValue: replica["acked_chain"]),
@@ -201,15 +207,16 @@ extension HubStore {
         return Fingerprint(rawValue: hasher.finalize().withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) })
     }
 
-    /// How many log entries in a centre's scope follow `after`.
+    /// How many live log entries in a centre's scope follow `after`.
     private func pending(after: Int64, centre: String, db: Database) throws -> Int {
         if centre == Node.hmsi {
-            return try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_hub_log WHERE seq > ?", arguments: [after]) ?? 0
+            return try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_hub_log WHERE seq > ? AND superseded IS NULL", arguments: [after]) ?? 0
         }
         return try Int.fetchOne(
             db,
             sql: """
-                SELECT (SELECT count(*) FROM sync_hub_log WHERE centre = ? AND seq > ?) + (SELECT count(*) FROM sync_hub_log WHERE centre IS NULL AND seq > ?)
+                SELECT (SELECT count(*) FROM sync_hub_log WHERE centre = ? AND seq > ? AND superseded IS NULL)
+                    + (SELECT count(*) FROM sync_hub_log WHERE centre IS NULL AND seq > ? AND superseded IS NULL)
                 """,
             arguments: [centre, after, after]) ?? 0
     }

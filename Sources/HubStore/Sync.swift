@@ -163,8 +163,11 @@ extension HubStore {
             db, sql: "SELECT after_seq, last_seq, chains FROM sync_receipts WHERE origin = ? AND last_seq > ? AND after_seq < ? ORDER BY last_seq",
             arguments: [origin, after, through])
         {
-            let first: Int64 = row["after_seq"]
-            for (offset, chain) in (Fingerprint.unpack(row["chains"]) ?? []).enumerated() {
+            // The chains of a receipt's last entries: an older one keeps only its last (`compact`),
+            // and the entries before it are missing, not known.
+            let chains = Fingerprint.unpack(row["chains"]) ?? []
+            let first = row["last_seq"] - Int64(chains.count)
+            for (offset, chain) in chains.enumerated() {
                 let seq = first + 1 + Int64(offset)
                 if seq > after, seq <= through { held[seq] = chain }
             }
@@ -175,13 +178,6 @@ extension HubStore {
             for seq in (after + 1)...through where seq <= kept && held[seq] == nil { held[seq] = .unknown }
         }
         return held
-    }
-
-    /// A change's values as the hub log stores them: a JSON object, keys sorted.
-    static func valuesJSON(_ values: [String: Value]) -> String {
-        var writer = JSONWriter(capacity: 512)
-        writer.values(values)
-        return String(decoding: writer.bytes, as: UTF8.self)
     }
 
     static func clockAheadMessage(change: Change, now: Int64, bound: Int64) -> String {
@@ -220,8 +216,8 @@ extension HubStore {
         let firstSeq = nextSeq
         var outcome = Applied()
         let logInsert = try RawStatement(
-            db,
-            sql: "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, body, at, offered) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            db, sql: "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, at, offered) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        let supersede = try RawStatement(db, sql: "UPDATE sync_hub_log SET superseded = 1 WHERE seq = ? AND op < 4")
         let alsoOffered = offered ? try RawStatement(db, sql: "SELECT 1 FROM sync_hub_log WHERE seq = ? AND offered IS NOT NULL") : nil
 
         for change in changes {
@@ -259,10 +255,10 @@ extension HubStore {
                 try logInsert.execute([
                     .integer(nextSeq), .integer(Int64(tableID)), .text(change.pk), Value(change.centre),
                     .integer(HubSQL.code(change.op.rawValue)), .integer(try applier.nodeID(change.origin)),
-                    .integer(change.hlc.rawValue), .integer(change.seen),
-                    .text(Self.valuesJSON(offered ? change.values : complete(change))), .integer(now),
-                    Value(offerer),
+                    .integer(change.hlc.rawValue), .integer(change.seen), .integer(now), Value(offerer),
                 ])
+                // One live entry per row: a pull composes the row as it is now from its live entry.
+                if let previous = records.previousEntry { try supersede.execute([.integer(previous)]) }
                 nextSeq += 1
                 outcome.applied += 1
             }
@@ -282,18 +278,6 @@ extension HubStore {
         return outcome
     }
 
-    /// The values a pushed change is logged with: an insert names every column (one it left
-    /// out is NULL), so that a replica can tell it from an insert offered again after a
-    /// restore, which leaves out the columns whose newer values travel as updates of their own.
-    private func complete(_ change: Change) -> [String: Value] {
-        guard change.op == .insert, let table = schema.table(named: change.table), change.values.count < table.columns.count else {
-            return change.values
-        }
-        var values = change.values
-        for column in table.columns where values[column.name] == nil { values[column.name] = .null }
-        return values
-    }
-
     /// Appends a hub log entry that announces a conflict record (new or resolved) to the
     /// centre whose row it concerns.
     func announce(conflict id: Int64, tableID: Int, pk: String, centre: String?, seq: Int64, hubNode: Int64, db: Database, now: Int64) throws {
@@ -308,13 +292,16 @@ extension HubStore {
     /// what a centre's libcurl transport takes (`CurlConfiguration.maxResponseBytes`).
     static let pullPageBytes = 16 << 20
 
-    /// Hub log entries after `after` in the caller's scope, at most `limit`, with the conflict
-    /// records announced among them; values stay as the log stores them. A replica gets
-    /// every entry in its scope, its own origin's included: a copy of its file on another PC
-    /// may have pushed under the same name (the hub cannot tell the two apart once a restore
-    /// took the receipts that would), and a version it holds already applies as a duplicate
-    /// (docs/replicas-and-restores.md). A replica of wirsync 1 is not sent its centre's own
-    /// changes back, unless another replica offered them again; the cursor moves past them.
+    /// The rows changed after `after` in the caller's scope, each as it is now, at most
+    /// `limit` rows, with the conflict records announced among them. The log holds one live
+    /// entry per row and no values: each row is composed from the row and its versions
+    /// (`Applier.rowChanges`), each change carrying the hub sequence of its version; the
+    /// entries a later one superseded are passed (docs/history-and-erasure.md). A replica
+    /// gets every version in its scope, its own origin's included: a copy of its file on
+    /// another PC may have pushed under the same name (the hub cannot tell the two apart once
+    /// a restore took the receipts that would), and a version it holds already applies as a
+    /// duplicate (docs/replicas-and-restores.md). A replica of wirsync 1 is not sent its
+    /// centre's own versions back, and gets each insert whole, before the updates.
     ///
     /// - Parameter origin: the pulling replica (protocol 2); nil for a replica of wirsync 1,
     ///   whose origin is its centre.
@@ -332,19 +319,18 @@ extension HubStore {
                 throw HubError.cursorAhead(
                     "cursor \(after) is ahead of the hub's log, which ends at \(last); was the hub restored from an older backup?")
             }
-            let columns = "l.seq, l.tbl, l.pk, l.centre, l.op, n.name AS origin, l.hlc, l.seen, l.body, l.conflict"
             // A centre reads its own entries and the reference entries: two ranges of the
             // (centre, seq) index, merged in seq order, so a pull never scans other centres'.
             let source = centre == Node.hmsi
-                ? "sync_hub_log l"
-                : "(SELECT * FROM sync_hub_log WHERE centre = ?1 AND seq > ?2 UNION ALL SELECT * FROM sync_hub_log WHERE centre IS NULL AND seq > ?2) l"
+                ? "sync_hub_log"
+                : "(SELECT * FROM sync_hub_log WHERE centre = ?1 AND seq > ?2 UNION ALL SELECT * FROM sync_hub_log WHERE centre IS NULL AND seq > ?2)"
             let rows = try Row.fetchAll(
                 db.cachedStatement(
-                    sql: """
-                        SELECT \(columns) FROM \(source) JOIN sync_nodes n ON n.id = l.origin LEFT JOIN sync_nodes o ON o.id = l.offered
-                        WHERE l.seq > ?2 AND (?4 IS NULL OR coalesce(o.name, n.name) <> ?4) ORDER BY l.seq LIMIT ?3
-                        """),
-                arguments: [centre, after, limit, legacyOwn])
+                    sql: "SELECT seq, tbl, pk, centre, op, seen, conflict FROM \(source) WHERE seq > ?2 AND superseded IS NULL ORDER BY seq LIMIT ?3"),
+                arguments: [centre, after, limit])
+            let applier = try Applier(db: db, schema: schema)
+            let composition: Applier.Composition = legacyOwn == nil ? .pull : .whole
+            let include = { (stamp: Stamp) in stamp.version.origin != legacyOwn }
             var changes: [PullPage.Entry] = []
             var conflictIDs: [Int64] = []
             // A page stays within a byte budget (one entry at least), below what a centre takes.
@@ -355,21 +341,31 @@ extension HubStore {
                     cut = read
                     break
                 }
-                read = row["seq"]
+                let seq: Int64 = row["seq"]
+                read = seq
                 let op: Int64 = row["op"]
                 if op == HubSQL.conflictOp {
                     conflictIDs.append(row["conflict"])
                     continue
                 }
-                guard let table = schema.table(id: row["tbl"]), let name = HubSQL.op(op), let kind = Change.Op(rawValue: name) else {
-                    throw HubError.sqlite("hub log entry \(row["seq"] as Int64) is unreadable")
+                guard let table = schema.table(id: row["tbl"]), HubSQL.op(op) != nil else {
+                    throw HubError.sqlite("hub log entry \(seq) is unreadable")
                 }
-                let change = Change(
-                    seq: row["seq"], table: table.name, pk: row["pk"], op: kind, centre: table.scope == .centre ? row["centre"] : nil,
-                    values: [:], hlc: HLC(rawValue: row["hlc"]), origin: row["origin"], seen: row["seen"])
-                let entry = PullPage.Entry(change: change, valuesJSON: row["body"])
-                bytes += entry.valuesJSON.utf8.count
-                changes.append(entry)
+                let pk: String = row["pk"], seen: Int64 = row["seen"] ?? 0
+                let rowCentre: String? = table.scope == .centre ? row["centre"] : nil
+                for change in try applier.rowChanges(table: table, pk: pk, for: composition, include: include, make: { op, stamp, values in
+                    Change(
+                        seq: stamp.seq ?? seq, table: table.name, pk: pk, op: op, centre: rowCentre, values: values,
+                        hlc: stamp.version.hlc, origin: stamp.version.origin, seen: seen)
+                }) {
+                    var writer = JSONWriter(capacity: 256)
+                    writer.values(change.values)
+                    var bare = change
+                    bare.values = [:]
+                    let entry = PullPage.Entry(change: bare, valuesJSON: String(decoding: writer.bytes, as: UTF8.self))
+                    bytes += entry.valuesJSON.utf8.count
+                    changes.append(entry)
+                }
             }
             let full = rows.count == limit || cut != nil
             let next = cut ?? (full ? rows.last!["seq"] : last)
@@ -389,6 +385,7 @@ extension HubStore {
                 try db.execute(
                     sql: "UPDATE sync_replicas SET last_pull_at = ?, cursor = ? WHERE origin = ?", arguments: [now, response.nextCursor, origin])
             }
+            try Self.compact(db, limit: Self.compactionStep)
         }
         return response
     }

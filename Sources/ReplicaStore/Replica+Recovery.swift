@@ -229,36 +229,13 @@ extension Replica {
                 let scope: String? = row["scope"]
                 if node != Node.hmsi, table.scope != .centre || scope != node { continue }
                 let pk: String = row["pk"]
-                let stored = try applier.storedRow(table: table, pk: pk)
-                let current = stored.versions.isAlive ? try applier.currentValues(table, pk: pk, columns: table.columns.map(\.ordinal)) : [:]
-                func change(_ op: Change.Op, _ version: Version, _ values: [String: Value]) -> Change {
+                changes += try applier.rowChanges(table: table, pk: pk, for: .offer, include: lost) { op, stamp, values in
                     Change(
-                        seq: Int64(changes.count + 1), table: table.name, pk: pk, op: op, centre: scope, values: values, hlc: version.hlc,
-                        origin: version.origin, seen: hubSeq)
-                }
-                // Newer column values first, each with its own version; then the insert with only the
-                // values that are its own (a column a later write overrode holds no value of the insert).
-                let overrides = Dictionary(grouping: stored.versions.overrides.filter { lost($0.value) }) { $0.value.version }
-                for (version, columns) in overrides.sorted(by: { $0.key < $1.key }) {
-                    var values: [String: Value] = [:]
-                    for (ordinal, _) in columns {
-                        guard let column = table.column(ordinal: ordinal) else { continue }
-                        values[column.name] = stored.versions.isAlive ? current[ordinal] ?? .null : stored.ghosts[ordinal] ?? .null
-                    }
-                    if !values.isEmpty { changes.append(change(.update, version, values)) }
-                }
-                if let register = stored.versions.register, lost(register.stamp) {
-                    if register.alive {
-                        var values: [String: Value] = [:]
-                        for column in table.columns where stored.versions.overrides[column.ordinal] == nil {
-                            values[column.name] = current[column.ordinal] ?? .null
-                        }
-                        changes.append(change(.insert, register.stamp.version, values))
-                    } else {
-                        changes.append(change(.delete, register.stamp.version, [:]))
-                    }
+                        seq: 0, table: table.name, pk: pk, op: op, centre: scope, values: values,
+                        hlc: stamp.version.hlc, origin: stamp.version.origin, seen: hubSeq)
                 }
             }
+            for index in changes.indices { changes[index].seq = Int64(index + 1) }
             let next = rows.count < limit ? nil : rows.last.map { RowPosition(table: $0["tbl"], pk: $0["pk"]) }
             return (changes, next)
         }

@@ -28,6 +28,13 @@ struct Status: AsyncParsableCommand {
             if json { return try printJSON(Report(status: status, stale: stale)) }
             print("Hub store  \(hub.path) (schema \(status.schema))")
             print("Hub log    \(status.logEntries) entries, the last at \(status.logSeq)" + (LogSeq.millis(status.logSeq).map { " (\(timestamp($0)))" } ?? ""))
+            let history = status.history
+            print("History    one live entry per row; \(history.superseded) superseded entries await compaction"
+                + (history.oldestAt.map { ", the oldest entry kept is from \(timestamp($0))" } ?? ""))
+            if let slowest = history.slowest {
+                print("           compaction holds at \(slowest.cursor), the cursor of \(slowest.origin) (\(slowest.centre), last contact "
+                    + (slowest.lastContact.map(timestamp) ?? "never") + "); `wirsync-hub replica revoke` retires a replica gone for good")
+            }
             print("Rows       " + status.rows.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
             print("Conflicts  \(status.conflictsOpen) open of \(status.conflictsTotal)")
             print("Quiet      " + (stale.isEmpty ? "every provisioned centre synced in the last \(staleDays) days"

@@ -20,7 +20,7 @@ struct ConvergenceFuzzTests {
 
     @Test(arguments: chaosSeeds(short: 3, long: 200, stride: 7717))
     func fiveCentresAndHMSIConvergeAndEveryConcurrentLoserIsRecorded(seed: UInt64) async throws {
-        let fixture = try await Fixture()
+        let fixture = try await Fixture(holdHistory: true)
         let recorder = PushRecorder()
         var random = SplitMix64(seed: seed)
         let nodes = Self.centres + [Node.hmsi]

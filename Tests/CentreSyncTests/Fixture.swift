@@ -16,9 +16,12 @@ struct Fixture {
     let store: HubStore
     let tokens: [String: String]
 
-    init() async throws {
+    /// - Parameter holdHistory: the hub compacts nothing (`holdHistory(hub:)`), for tests that
+    ///   read every entry it ever logged.
+    init(holdHistory hold: Bool = false) async throws {
         directory = try TemporaryDirectory("wirsync-sync")
         store = try await HubStore.create(path: directory.path("hub.db"), schema: WIRSchema.definition()) { try WIRSchema.fixtureRows(table: $0) }
+        if hold { try holdHistory(hub: store.path) }
         var tokens: [String: String] = [:]
         for node in WIRSchema.centres.map(\.id) + [Node.hmsi] { tokens[node] = try await store.addClient(node) }
         self.tokens = tokens

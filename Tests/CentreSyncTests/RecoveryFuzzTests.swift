@@ -163,6 +163,7 @@ final class World: @unchecked Sendable {
         directory = try TemporaryDirectory("wirsync-recovery-fuzz")
         trace.append("files in \(directory.path(""))")
         store = try await HubStore.create(path: directory.path("hub.db"), schema: WIRSchema.definition()) { try WIRSchema.fixtureRows(table: $0) }
+        try holdHistory(hub: store.path)
         for centre in RecoveryFuzzTests.centres + [Node.hmsi] { tokens[centre] = try await store.addClient(centre) }
     }
 

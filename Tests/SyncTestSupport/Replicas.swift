@@ -157,7 +157,21 @@ public func count(_ path: String, _ table: String) throws -> Int {
     try readOnly(path).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0 }
 }
 
-/// Writes the hub applied more than once: the same (origin, clock, row) twice in its log.
+/// Registers a replica that never pulls (a PC in a cupboard, for tests only), so that the
+/// hub compacts nothing of its log: `duplicateApplications` and the fuzzes' model of the hub
+/// read every entry the hub ever logged (docs/history-and-erasure.md). It counts once the
+/// hub's first token exists.
+public func holdHistory(hub path: String) throws {
+    try DatabaseQueue(path: path).write { db in
+        try db.execute(sql: """
+            INSERT OR IGNORE INTO sync_replicas (origin, centre, token, created_at, cursor) VALUES ('hmsi.test-witness', 'hmsi', 1, 0, 0)
+            """)
+    }
+}
+
+/// How many versions the hub applied more than once (same origin, clock and row). Whole only
+/// in a hub whose history `holdHistory` kept (the fuzzes): in one that compacted, a duplicate
+/// among the superseded entries it removed is no longer seen.
 public func duplicateApplications(hub path: String) throws -> Int {
     try readOnly(path).read { db in
         try Int.fetchOne(db, sql: """

@@ -32,6 +32,7 @@ struct UpgradeTests {
         #expect(try snapshot(deployment.path(kassel), versions: false) == before)
 
         try deployment.startHub()
+        try holdHistory(hub: deployment.hubPath)
         let list = try runChecked(deployment.hubBinary, ["centre", "list", "--db", deployment.hubPath, "--json"])
         #expect(list.contains(#""node":"landkreis-kassel","open_conflicts":1,"token":"active""#), "\(list)")
         for node in [kassel, Node.hmsi, kassel] {
@@ -48,6 +49,10 @@ struct UpgradeTests {
         }))?["city"] == .text("Hofgeismar"), "a pending change of wirsync 1 reached the hub")
         #expect(try runChecked(deployment.wirsync, ["conflicts", "list", "--db", deployment.path(kassel)]).contains("Titel"), "the mirror is kept")
         #expect(try duplicateApplications(hub: deployment.hubPath) == 0)
+        // The log of wirsync 1 kept every value it applied; upgraded, it keeps none, and one live entry per row.
+        let hubSQL = { (sql: String) in try sqlite3(deployment.hubPath, sql).trimmingCharacters(in: .whitespacesAndNewlines) }
+        #expect(try hubSQL("SELECT count(*) FROM sync_hub_log WHERE body IS NOT NULL;") == "0")
+        #expect(try hubSQL("SELECT count(*) FROM (SELECT 1 FROM sync_hub_log WHERE op < 4 AND superseded IS NULL GROUP BY tbl, pk HAVING count(*) > 1);") == "0")
         let replicas = try runChecked(deployment.hubBinary, ["replica", "list", "--db", deployment.hubPath])
         #expect(replicas.split(separator: "\n").contains { $0.hasPrefix("\(kassel) ") }, "the upgraded replica kept its acknowledgement: \(replicas)")
         #expect(!replicas.contains("copy of"), "nothing forked")
