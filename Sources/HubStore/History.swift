@@ -83,17 +83,6 @@ extension HubStore {
         return removed
     }
 
-    /// Compacts the whole log as far as the horizon allows; returns how many entries went.
-    @discardableResult
-    public func compact() async throws(HubError) -> Int {
-        var total = 0
-        while true {
-            let removed = try await write { db in try Self.compact(db, limit: Self.compactionStep) }
-            total += removed
-            if removed < Self.compactionStep { return total }
-        }
-    }
-
     /// The log's size, its oldest entry and the replica that holds compaction back.
     static func history(_ db: Database) throws -> LogHistory {
         let counts = try Row.fetchOne(

@@ -62,10 +62,11 @@ extension HubStore {
             for table in tables {
                 rows[table] = try Int.fetchOne(db, sql: "SELECT count(*) FROM \"\(table)\"") ?? 0
             }
+            let history = try Self.history(db)
             return HubStatus(
                 schema: tag,
                 logSeq: try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM sync_hub_log") ?? 0,
-                logEntries: try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_hub_log") ?? 0, history: try Self.history(db), rows: rows,
+                logEntries: history.entries, history: history, rows: rows,
                 conflictsOpen: try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_conflicts WHERE resolved_at IS NULL") ?? 0,
                 conflictsTotal: try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_conflicts") ?? 0,
                 restore: try Self.lastRestore(db))

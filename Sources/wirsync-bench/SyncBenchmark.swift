@@ -108,7 +108,10 @@ struct SyncBenchmark: AsyncParsableCommand {
                 try pool.write { db in
                     var domain: [String: (RawStatement, [String])] = [:]
                     let version = try RawStatement(db, sql: "INSERT INTO sync_rows (tbl, pk, scope, alive, base_hlc, base_node, base_seq) VALUES (?, ?, ?, 1, ?, 1, ?)")
-                    let log = withLog ? try RawStatement(db, sql: HubLogFloor.insertSQL) : nil
+                    // The hub log entry as the hub's layout writes one: a row's key and version, no values.
+                    let log = withLog
+                        ? try RawStatement(db, sql: "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, at) VALUES (?, ?, ?, ?, 1, 1, ?, 0, 0)")
+                        : nil
                     for index in start..<min(start + transaction, rows.count) {
                         let row = rows[index]
                         if domain[row.table] == nil {
@@ -161,10 +164,4 @@ struct SyncBenchmark: AsyncParsableCommand {
         report("wire_batch_column_changes\(suffix)", Double(columnChanges), digits: 0)
         report("wire_batch_pushes\(suffix)", Double(synced.pushBatches), digits: 0)
     }
-}
-
-/// The hub log entry of the write floor, as the hub's layout writes one: a row's key and
-/// version, no values (docs/history-and-erasure.md).
-enum HubLogFloor {
-    static let insertSQL = "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, at) VALUES (?, ?, ?, ?, 1, 1, ?, 0, 0)"
 }
