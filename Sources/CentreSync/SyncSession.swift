@@ -49,6 +49,8 @@ public struct SyncReport: Hashable, Sendable, Codable {
     public var pullBatches = 0
     /// Conflict records about this replica's rows received (new or resolved).
     public var conflictRecords = 0
+    /// Rows erased at the hub whose copies this sync removed.
+    public var erased = 0
     public var cursor: Int64 = 0
     /// What the session at the start found wrong and repaired, if anything.
     public var recovery: String?
@@ -60,7 +62,7 @@ public struct SyncReport: Hashable, Sendable, Codable {
     public var durationMillis: Int64 = 0
 
     enum CodingKeys: String, CodingKey {
-        case pushed, applied, duplicates, refused, conflicts, pulled, returned, cursor, recovery, reoffered
+        case pushed, applied, duplicates, refused, conflicts, pulled, returned, cursor, recovery, reoffered, erased
         case pushBatches = "push_batches"
         case pullBatches = "pull_batches"
         case conflictRecords = "conflict_records"
@@ -192,10 +194,13 @@ public struct SyncSession: Sendable {
             // The next page travels while this one is applied; it is applied only after
             // this one (and its cursor) is committed.
             async let next = response.more ? Self.fetch(after: response.nextCursor, limit: limits.pullLimit, origin: origin, from: transport) : nil
-            try attempt {
-                try replica.applyRemote(response.changes, conflicts: response.conflicts, cursor: response.nextCursor, check: response.nextCheck)
+            let applied = try attempt {
+                let applied = try replica.applyRemote(
+                    response.changes, conflicts: response.conflicts, erased: response.erased ?? [], cursor: response.nextCursor, check: response.nextCheck)
                 try replica.observeHub(timeMillis: response.hubTime)
+                return applied
             }
+            report.erased += applied.erased
             let own = response.changes.count { $0.origin == origin }
             report.pulled += response.changes.count - own
             report.returned += own
@@ -207,6 +212,8 @@ public struct SyncSession: Sendable {
             progress(SyncProgress(phase: .pull, batches: report.pullBatches, changes: received, total: max(expected, received)))
             page = await next
         }
+        // Freed pages and the WAL may still hold an erased row's values.
+        if report.erased > 0 { try attempt { try replica.scrub() } }
     }
 
     private static func fetch(

@@ -117,6 +117,10 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
         try await call(.get, "/v1/digest", body: nil)
     }
 
+    public func erase(_ request: EraseRequest, origin: String) async throws(TransportError) -> Erasure {
+        try await call(.post, "/v1/erase", body: encoded(request), replica: origin)
+    }
+
     /// A rarer request's body: its JSON by `JSONEncoder`, compressed as a push's is.
     private func encoded(_ value: some Encodable) throws(TransportError) -> PushBody {
         do {

@@ -20,6 +20,7 @@ import SyncStore
 /// | `GET /v1/receipts?after=` | the chains the hub received from the replica (protocol 2) |
 /// | `POST /v1/reoffer` | versions a restored hub may have lost (protocol 2) |
 /// | `POST /v1/conflicts/rebuild` | a replica's conflict mirror, after a hub restore (protocol 2) |
+/// | `POST /v1/erase` | erases one of the centre's rows everywhere (protocol 2) |
 /// | `GET /v1/digest` | row counts and SHA-256 of each table in the caller's scope |
 /// | `GET /healthz` | liveness |
 /// | `GET /metrics` | Prometheus text, for a token of HMSI |
@@ -72,6 +73,17 @@ public struct HubAPI: Sendable {
                 "conflicts rebuilt",
                 metadata: ["centre": "\(caller.centre)", "replica": "\(origin)", "records": "\(body.records.count)", "rebuilt": "\(response.rebuilt)"])
             return try json(response, request: request)
+        }
+        router.post("/v1/erase") { request, context in
+            let (caller, origin) = try await identifyReplica(request)
+            let body: EraseRequest = try await decode(request, what: "an erasure")
+            let erasure = try await store.erase(
+                table: body.table, pk: body.pk, reason: body.reason, by: "\(caller.centre) (\(origin))", caller: caller)
+            // The key and who asked, never a value of the row.
+            context.logger.notice(
+                "row erased",
+                metadata: ["centre": "\(caller.centre)", "replica": "\(origin)", "table": "\(erasure.table)", "pk": "\(erasure.pk)", "seq": "\(erasure.seq)"])
+            return try json(erasure, request: request)
         }
         router.get("/v1/digest") { request, _ in
             let (caller, _) = try await identify(request)

@@ -29,6 +29,9 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
     case clockAhead(String)
     case noSuchConflict(Int64)
     case cannotResolve(String)
+    /// An erasure names a row the hub does not hold.
+    case noSuchRow(String)
+    case alreadyErased(String)
     case sqlite(String)
 
     public var code: String {
@@ -54,6 +57,8 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
         case .clockAhead: "clock_ahead"
         case .noSuchConflict: "no_such_conflict"
         case .cannotResolve: "cannot_resolve"
+        case .noSuchRow: "no_such_row"
+        case .alreadyErased: "already_erased"
         case .sqlite: "internal"
         }
     }
@@ -68,7 +73,8 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
         case .tooLarge: 413
         case .unsupportedEncoding: 415
         case .clockAhead: 422
-        case .noSuchConflict: 404
+        case .noSuchConflict, .noSuchRow: 404
+        case .alreadyErased: 409
         case .notFound, .notAHub, .alreadyExists, .unknownCentre, .noCentresYet, .clientExists, .noSuchClient, .noSuchReplica, .cannotResolve, .sqlite: 500
         }
     }
@@ -87,7 +93,7 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
         case .noSuchReplica(let origin): "the hub knows no replica \(origin); see `wirsync-hub replica list`"
         case .unauthorized(let message), .forbidden(let message), .schemaMismatch(let message),
             .cursorAhead(let message), .noSession(let message), .hubBehind(let message), .replicaDiverged(let message), .tooLarge(let message), .unsupportedEncoding(let message), .clockAhead(let message),
-            .cannotResolve(let message):
+            .cannotResolve(let message), .noSuchRow(let message), .alreadyErased(let message):
             message
         case .badRequest(_, let message): message
         case .apply(let error): error.description

@@ -13,6 +13,7 @@ enum HubSQL {
             ("v2-replicas", v2),
             ("v3-hardening", v3),
             ("v4-history", v4),
+            ("v5-erasure", { db in try db.execute(sql: v5) }),
         ])
 
     private static let tablesV1 = """
@@ -190,8 +191,49 @@ enum HubSQL {
             """)
     }
 
+    /// Version 5 (docs/history-and-erasure.md): erased rows and the audit of who erased them,
+    /// conflict records whose values were erased, and the tombstones collected per scope.
+    /// The hub's connections run with `secure_delete`; the pages freed before it are
+    /// overwritten once, by a `VACUUM` after the upgrade (`HubStore.open`).
+    private static let v5 = """
+        -- Rows erased (DSGVO Art. 17): their key, never a value. A later change of one is refused.
+        CREATE TABLE sync_hub_erased (
+            tbl        INTEGER NOT NULL,
+            pk         TEXT NOT NULL,
+            centre     TEXT,
+            seq        INTEGER NOT NULL,
+            erased_at  INTEGER NOT NULL,
+            PRIMARY KEY (tbl, pk)
+        ) STRICT, WITHOUT ROWID;
+        -- Who did what to which row, when and why; never the row's values.
+        CREATE TABLE sync_hub_audit (
+            id      INTEGER PRIMARY KEY,
+            at      INTEGER NOT NULL,
+            actor   TEXT NOT NULL,
+            action  TEXT NOT NULL,
+            tbl     TEXT,
+            pk      TEXT,
+            centre  TEXT,
+            detail  TEXT NOT NULL
+        ) STRICT;
+        -- A conflict record whose values an erasure removed.
+        ALTER TABLE sync_conflicts ADD COLUMN erased_at INTEGER;
+        -- Per scope (a centre, or '' for reference data): the highest log entry of a deleted row
+        -- collected, and the newest clock among the deletes collected.
+        CREATE TABLE sync_hub_collected (
+            scope  TEXT PRIMARY KEY NOT NULL,
+            seq    INTEGER NOT NULL,
+            hlc    INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        -- The live entries of deleted and erased rows, for collection.
+        CREATE INDEX sync_hub_log_tombstones ON sync_hub_log (seq) WHERE op IN (3, 5) AND superseded IS NULL;
+        """
+
     /// `op` of a hub log entry that announces a conflict record (new or resolved).
     static let conflictOp: Int64 = 4
+    /// `op` of the live entry of an erased row: pulled as its delete, and the replica removes
+    /// every copy of the row's values it keeps.
+    static let eraseOp: Int64 = 5
 
     static func op(_ op: Int64) -> String? {
         switch op {

@@ -89,7 +89,13 @@ public final class HubStore: Sendable {
                 throw HubError.notAHub(path: path, reason: "it has no sync_hub_state")
             }
             // A hub store of an older wirsync-hub is upgraded in place.
-            try HubSQL.layout.upgrade(pool)
+            let steps = try HubSQL.layout.upgrade(pool)
+            if !steps.contains("v5-erasure") {
+                // Pages freed before the hub ran with secure_delete (the log's values among them,
+                // nulled by v4-history) may still hold values: rewritten once, without them.
+                try pool.writeWithoutTransaction { db in try db.execute(sql: "VACUUM") }
+                try StoreConnection.truncateWAL(pool)
+            }
             let (name, version, hubID) = try pool.read { db -> (String, Int, String) in
                 guard let row = try Row.fetchOne(db, sql: "SELECT schema_name, schema_version, hub_id FROM sync_hub_state") else {
                     throw HubError.notAHub(path: path, reason: "its sync_hub_state is empty")

@@ -219,12 +219,24 @@ extension HubStore {
             db, sql: "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, at, offered) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         let supersede = try RawStatement(db, sql: "UPDATE sync_hub_log SET superseded = 1 WHERE seq = ? AND op < 4")
         let alsoOffered = offered ? try RawStatement(db, sql: "SELECT 1 FROM sync_hub_log WHERE seq = ? AND offered IS NOT NULL") : nil
+        let erased = try Self.erasedCheck(db)
 
         for change in changes {
             // Too large, or not a finite number: refused on its own (docs/security.md).
             if let (column, refusal) = change.values.lazy.compactMap({ name, value in value.refusal.map { (name, $0) } }).first {
                 outcome.refused.append(Refusal(seq: change.seq, code: refusal.code, message: "\(change.table).\(column) of row \(change.pk): \(refusal.reason)"))
                 continue
+            }
+            // An erased row stays erased: a copy put back from before the erasure cannot bring it back.
+            if let erased, let table = schema.table(named: change.table) {
+                var erasedAt: Int64?
+                try erased.run([.integer(Int64(table.id)), .text(change.pk)]) { row in erasedAt = row.integer(0) }
+                if let erasedAt {
+                    outcome.refused.append(Refusal(
+                        seq: change.seq, code: "erased",
+                        message: "\(change.table) \(change.pk) was erased at the hub on \(Self.timestamp(erasedAt)) and is not written again"))
+                    continue
+                }
             }
             let written = db.totalChangesCount
             let records: MergeRecords
@@ -333,6 +345,7 @@ extension HubStore {
             let include = { (stamp: Stamp) in stamp.version.origin != legacyOwn }
             var changes: [PullPage.Entry] = []
             var conflictIDs: [Int64] = []
+            var erased: [RowKey] = []
             // A page stays within a byte budget (one entry at least), below what a centre takes.
             var bytes = 0
             var (cut, read): (Int64?, Int64?) = (nil, nil)
@@ -348,10 +361,12 @@ extension HubStore {
                     conflictIDs.append(row["conflict"])
                     continue
                 }
-                guard let table = schema.table(id: row["tbl"]), HubSQL.op(op) != nil else {
+                guard let table = schema.table(id: row["tbl"]), HubSQL.op(op) != nil || op == HubSQL.eraseOp else {
                     throw HubError.sqlite("hub log entry \(seq) is unreadable")
                 }
                 let pk: String = row["pk"], seen: Int64 = row["seen"] ?? 0
+                // An erased row comes as its delete (all a replica of wirsync 1 understands), and by name.
+                if op == HubSQL.eraseOp { erased.append(RowKey(table: table.name, pk: pk)) }
                 let rowCentre: String? = table.scope == .centre ? row["centre"] : nil
                 for change in try applier.rowChanges(table: table, pk: pk, for: composition, include: include, make: { op, stamp, values in
                     Change(
@@ -376,7 +391,7 @@ extension HubStore {
             }
             return PullPage(
                 changes: changes, conflicts: conflicts, nextCursor: next, nextCheck: try Self.entryCheck(at: next, db: db),
-                more: full && next < last, hubTime: now)
+                more: full && next < last, hubTime: now, erased: erased)
         }
         try await write { db in
             try db.execute(

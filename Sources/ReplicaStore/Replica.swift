@@ -257,6 +257,8 @@ public final class Replica: Sendable {
         public var superseded = 0
         /// Pending local values a remote change overwrote; kept to be pushed.
         public var stashed = 0
+        /// Rows erased at the hub whose every copy this batch removed.
+        public var erased = 0
         /// The clock after the batch.
         public var hlc = HLC.zero
     }
@@ -267,9 +269,11 @@ public final class Replica: Sendable {
     ///
     /// - Parameter check: the fingerprint of the hub log entry at `cursor`, kept with it so
     ///   that the next session can tell whether the hub still holds it.
+    ///   - erased: rows erased at the hub (their deletes are among `changes`): every copy of
+    ///     their values goes too (`erase`).
     @discardableResult
     public func applyRemote(
-        _ changes: [Change], conflicts: [ConflictRecord] = [], cursor: Int64, check: Fingerprint? = nil
+        _ changes: [Change], conflicts: [ConflictRecord] = [], erased: [RowKey] = [], cursor: Int64, check: Fingerprint? = nil
     ) throws(ReplicaError) -> ApplyReport {
         try write { db in
             try fold(db)
@@ -312,6 +316,7 @@ public final class Replica: Sendable {
                 sql: "UPDATE sync_state SET hlc = ?, cursor = ?, cursor_check = ?", arguments: [report.hlc.rawValue, cursor, check?.hex])
             if cursor > current { try Checkpoints.record(LogPosition(seq: cursor, check: check), db: db) }
             for conflict in conflicts { try Self.store(conflict, in: db) }
+            for key in erased where try erase(key, db: db) { report.erased += 1 }
             return report
         }
     }

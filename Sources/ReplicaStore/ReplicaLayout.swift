@@ -12,7 +12,19 @@ enum ReplicaLayout {
             ("v2-replicas", v2),
             ("v3-hardening", { db in try db.execute(sql: "ALTER TABLE sync_columns ADD COLUMN hmsi_only INTEGER NOT NULL DEFAULT 0") }),
             ("v4-checkpoints", { db in try db.execute(sql: checkpointsSQL) }),
+            ("v5-history", { db in try db.execute(sql: historySQL) }),
         ])
+
+    /// Version 5 (docs/history-and-erasure.md): the rows a re-sync has not yet found at the
+    /// hub, and conflict records whose values an erasure removed.
+    private static let historySQL = """
+        CREATE TABLE sync_resync (
+            tbl  INTEGER NOT NULL,
+            pk   TEXT NOT NULL,
+            PRIMARY KEY (tbl, pk)
+        ) STRICT, WITHOUT ROWID;
+        ALTER TABLE sync_conflicts ADD COLUMN erased_at INTEGER;
+        """
 
     /// Version 4: the points of the hub log the replica pulled through (`Checkpoints`); an
     /// upgraded replica starts with its cursor, if it knows the entry there.

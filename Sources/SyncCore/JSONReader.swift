@@ -390,6 +390,7 @@ extension PullResponse {
     public init(json data: Data) throws(JSONReadError) {
         self = try JSONReader.read(data) { reader throws(JSONReadError) in
             var changes: [Change]?, conflicts: [ConflictRecord]?, nextCursor: Int64?, nextCheck: Fingerprint?, more: Bool?, hubTime: Int64?
+            var erased: [RowKey]?
             try reader.object("the page") { reader, key throws(JSONReadError) in
                 switch key {
                 case "changes":
@@ -409,13 +410,21 @@ extension PullResponse {
                     nextCheck = check
                 case "more": more = try reader.bool("more")
                 case "hub_time": hubTime = try reader.int64("hub_time")
+                case "erased":
+                    let range = try reader.skip()
+                    do {
+                        erased = try JSONDecoder().decode([RowKey].self, from: reader.slice(range))
+                    } catch {
+                        throw reader.failure("erased is a list of rows (table, pk): \(error)")
+                    }
                 default: try reader.skip()
                 }
             }
             guard let changes, let conflicts, let nextCursor, let more, let hubTime else {
                 throw reader.failure("a page needs changes, conflicts, next_cursor, more and hub_time")
             }
-            return PullResponse(changes: changes, conflicts: conflicts, nextCursor: nextCursor, nextCheck: nextCheck, more: more, hubTime: hubTime)
+            return PullResponse(
+                changes: changes, conflicts: conflicts, nextCursor: nextCursor, nextCheck: nextCheck, more: more, hubTime: hubTime, erased: erased)
         }
     }
 }

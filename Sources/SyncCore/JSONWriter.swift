@@ -186,6 +186,10 @@ extension PullPage {
         writer.raw(more ? "true" : "false")
         writer.key("hub_time")
         writer.integer(hubTime)
+        if !erased.isEmpty {
+            writer.key("erased")
+            writer.raw(String(decoding: try JSONEncoder().encode(erased), as: UTF8.self))
+        }
         writer.raw("}")
         return writer.data
     }

@@ -170,10 +170,14 @@ public struct SessionResponse: Hashable, Sendable, Codable {
     public var rewind: LogPosition?
     /// Entries in the replica's scope after its cursor: for a progress line.
     public var pendingPull: Int
+    /// The hub collected tombstones after the replica's cursor: deletes it never pulled are
+    /// gone, so it re-syncs from the current state of its scope, keeping its pending writes
+    /// (docs/history-and-erasure.md). nil from a hub of an earlier release.
+    public var resync: Bool?
 
     public init(
         hubID: String, hubTime: Int64, registered: Bool, acked: Int64, ackedChain: Fingerprint, ackedHLC: HLC, cursorValid: Bool,
-        divergedAfter: LogPosition?, mustFork: String?, rewind: LogPosition?, pendingPull: Int
+        divergedAfter: LogPosition?, mustFork: String?, rewind: LogPosition?, pendingPull: Int, resync: Bool? = nil
     ) {
         self.hubID = hubID
         self.hubTime = hubTime
@@ -186,10 +190,11 @@ public struct SessionResponse: Hashable, Sendable, Codable {
         self.mustFork = mustFork
         self.rewind = rewind
         self.pendingPull = pendingPull
+        self.resync = resync
     }
 
     enum CodingKeys: String, CodingKey {
-        case registered, acked, rewind
+        case registered, acked, rewind, resync
         case hubID = "hub_id"
         case hubTime = "hub_time"
         case ackedChain = "acked_chain"

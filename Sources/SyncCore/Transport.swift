@@ -19,6 +19,8 @@ public protocol HubTransport: Sendable {
     func reoffer(_ request: ReofferRequest, origin: String) async throws(TransportError) -> ReofferResponse
     func rebuild(_ request: RebuildRequest, origin: String) async throws(TransportError) -> RebuildResponse
     func digest() async throws(TransportError) -> DigestResponse
+    /// Asks the hub to erase one of the centre's rows (`POST /v1/erase`).
+    func erase(_ request: EraseRequest, origin: String) async throws(TransportError) -> Erasure
 }
 
 extension HubTransport {

@@ -160,9 +160,13 @@ public struct PullResponse: Hashable, Sendable, Codable {
     public var nextCheck: Fingerprint?
     public var more: Bool
     public var hubTime: Int64
+    /// Rows erased in this range (op 5): besides the delete among `changes`, the replica
+    /// removes every copy of their values it keeps. nil from a hub of an earlier release.
+    public var erased: [RowKey]?
 
     public init(
-        changes: [Change], conflicts: [ConflictRecord], nextCursor: Int64, nextCheck: Fingerprint? = nil, more: Bool, hubTime: Int64
+        changes: [Change], conflicts: [ConflictRecord], nextCursor: Int64, nextCheck: Fingerprint? = nil, more: Bool, hubTime: Int64,
+        erased: [RowKey]? = nil
     ) {
         self.changes = changes
         self.conflicts = conflicts
@@ -170,10 +174,11 @@ public struct PullResponse: Hashable, Sendable, Codable {
         self.nextCheck = nextCheck
         self.more = more
         self.hubTime = hubTime
+        self.erased = erased
     }
 
     enum CodingKeys: String, CodingKey {
-        case changes, conflicts, more
+        case changes, conflicts, more, erased
         case nextCursor = "next_cursor"
         case nextCheck = "next_check"
         case hubTime = "hub_time"
@@ -201,14 +206,18 @@ public struct PullPage: Sendable {
     public var nextCheck: Fingerprint?
     public var more: Bool
     public var hubTime: Int64
+    public var erased: [RowKey]
 
-    public init(changes: [Entry], conflicts: [ConflictRecord], nextCursor: Int64, nextCheck: Fingerprint?, more: Bool, hubTime: Int64) {
+    public init(
+        changes: [Entry], conflicts: [ConflictRecord], nextCursor: Int64, nextCheck: Fingerprint?, more: Bool, hubTime: Int64, erased: [RowKey] = []
+    ) {
         self.changes = changes
         self.conflicts = conflicts
         self.nextCursor = nextCursor
         self.nextCheck = nextCheck
         self.more = more
         self.hubTime = hubTime
+        self.erased = erased
     }
 
     /// The page with every change's values decoded.
@@ -220,7 +229,7 @@ public struct PullPage: Sendable {
                 change.values = try decoder.decode([String: Value].self, from: Data(entry.valuesJSON.utf8))
                 return change
             },
-            conflicts: conflicts, nextCursor: nextCursor, nextCheck: nextCheck, more: more, hubTime: hubTime)
+            conflicts: conflicts, nextCursor: nextCursor, nextCheck: nextCheck, more: more, hubTime: hubTime, erased: erased.isEmpty ? nil : erased)
     }
 }
 

@@ -27,9 +27,11 @@ package struct EngineLayout: Sendable {
         self.legacy = legacy
     }
 
-    /// Brings the file to the newest layout. Refuses a file whose layout has steps this
-    /// program does not know: a newer wirsync made them.
-    package func upgrade(_ writer: some DatabaseWriter) throws {
+    /// Brings the file to the newest layout, and returns the steps the file had before (`v1`
+    /// for a file of wirsync 1; none for a new file). Refuses a file whose layout has steps
+    /// this program does not know: a newer wirsync made them.
+    @discardableResult
+    package func upgrade(_ writer: some DatabaseWriter) throws -> Set<String> {
         let migrator = self.migrator
         let (applied, isLegacy) = try writer.read { db in
             (try migrator.appliedIdentifiers(db), try db.tableExists(marker) && !db.tableExists("grdb_migrations"))
@@ -50,6 +52,7 @@ package struct EngineLayout: Sendable {
         if applied.count < migrator.migrations.count || isLegacy {
             try migrator.migrate(writer)
         }
+        return isLegacy ? ["v1"] : applied
     }
 
     /// Whether the file has every step of this layout.

@@ -57,6 +57,9 @@ package enum StoreConnection {
             guard wirsync_set_triggers_enabled(db.sqliteConnection, 0) == 0 else {
                 throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "could not turn triggers off on the engine connection")
             }
+            // What SQLite frees (a deleted row's cell, a page) is overwritten with zeros, so an
+            // erased value leaves no byte in the file (docs/history-and-erasure.md).
+            try db.execute(sql: "PRAGMA secure_delete = ON")
             if !readonly {
                 // Checkpoint every 32 MiB of WAL instead of 4 MiB: index pages that many
                 // batches touch are copied back once, not once per few batches (the hub's
@@ -75,5 +78,20 @@ package enum StoreConnection {
             }
         }
         return configuration
+    }
+
+    /// Moves the WAL into the file and truncates it, so no frame of an earlier page image (an
+    /// erased value's) is left in it; a reader holding an old snapshot makes it wait and try
+    /// again, up to `attempts` times. Returns whether the WAL is empty.
+    @discardableResult
+    package static func truncateWAL(_ writer: some DatabaseWriter, attempts: Int = 50) throws -> Bool {
+        for attempt in 1...attempts {
+            let busy = try writer.writeWithoutTransaction { db in
+                try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)").map { $0[0] as Int } ?? 1
+            }
+            if busy == 0 { return true }
+            if attempt < attempts { usleep(100_000) }
+        }
+        return false
     }
 }

@@ -136,5 +136,7 @@ final class PushRecorder: Sendable {
         }
 
         func digest() async throws(TransportError) -> DigestResponse { try await inner.digest() }
+
+        func erase(_ request: EraseRequest, origin: String) async throws(TransportError) -> Erasure { try await inner.erase(request, origin: origin) }
     }
 }

@@ -75,6 +75,8 @@ extension PushWrappingTransport {
     }
 
     func digest() async throws(TransportError) -> DigestResponse { try await inner.digest() }
+
+    func erase(_ request: EraseRequest, origin: String) async throws(TransportError) -> Erasure { try await inner.erase(request, origin: origin) }
 }
 
 /// A transport that lets `pushes` pushes and `sessions` sessions through, then fails them

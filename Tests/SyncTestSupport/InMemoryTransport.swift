@@ -65,4 +65,10 @@ public final class InMemoryTransport: HubTransport {
     public func digest() async throws(TransportError) -> DigestResponse {
         try await hub { caller throws(HubError) in try await store.digest(node: caller.centre) }
     }
+
+    public func erase(_ request: EraseRequest, origin: String) async throws(TransportError) -> Erasure {
+        try await hub { caller throws(HubError) in
+            try await store.erase(table: request.table, pk: request.pk, reason: request.reason, by: "\(caller.centre) (\(origin))", caller: caller)
+        }
+    }
 }

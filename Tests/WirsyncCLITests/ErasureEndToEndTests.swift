@@ -1,0 +1,68 @@
+import Foundation
+import SyncCore
+import SyncTestSupport
+import Testing
+
+/// Invariant 8, as it happens: a volunteer's distinctive values written with the sqlite3
+/// shell on two PCs of a centre, raced into a conflict record, pulled by HMSI, then erased with
+/// `wirsync erase`; after a sync of every replica in scope, no byte of them is left in any
+/// file of the deployment: databases, WAL and shared-memory files, hub and replicas alike.
+@Suite("Invariant 8 — erasure leaves no byte of the values in any file", .timeLimit(.minutes(5)))
+struct ErasureEndToEndTests {
+    let kassel = "landkreis-kassel"
+    /// Every value the row ever held, and the one that lost the race.
+    /// A tool as people have them: Debian's sqlite3 zeroes what it deletes, a build without
+    /// SQLITE_SECURE_DELETE (most tools elsewhere) leaves it in the page's free space.
+    let tool = "PRAGMA secure_delete = OFF;\n"
+    let marks = ["Quirinella", "Xylofonova", "+49 561 7070 111", "+49 561 7070 222", "+49 561 7070 3333", "quirinella.x@example.org", "q.xylofonova.neu@example.net"]
+
+    /// The files of the deployment that hold any of `marks`, with the marks found.
+    private func leaks(in directory: String) throws -> [String: [String]] {
+        var found: [String: [String]] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory) {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: directory).appendingPathComponent(name))
+            let hits = marks.filter { bytes.range(of: Data($0.utf8)) != nil }
+            if !hits.isEmpty { found[name] = hits }
+        }
+        return found
+    }
+
+    @Test func anErasedVolunteerLeavesNoByteInAnyFileOfHubOrReplicas() throws {
+        let deployment = try Deployment()
+        try deployment.startHub()
+        let desk = try deployment.centre(kassel)
+        let laptop = try deployment.replica("laptop", of: kassel)
+        try deployment.centre(Node.hmsi)
+        try deployment.centre("fulda")
+        try sqlite3(desk, tool + """
+            INSERT INTO volunteers (id, centre_id, role, given_name, family_name, languages, qualification, phone, email)
+            VALUES ('v-erase', '\(kassel)', 'Laiendolmetschende', 'Quirinella', 'Xylofonova', 'de,uk,ru', 'Basisqualifizierung', '+49 561 7070 111', 'quirinella.x@example.org');
+            INSERT INTO volunteers (id, centre_id, role, given_name, family_name, languages, qualification, phone)
+            VALUES ('v-keep', '\(kassel)', 'Integrationslotse', 'Bleibt', 'Hier', 'de', 'keine', '0561 1');
+            """)
+        for node in [kassel, "laptop", Node.hmsi] { #expect(try deployment.sync(node).succeeded) }
+        // Both PCs change the phone; the desk's wins, the laptop's is kept in a conflict record.
+        try sqlite3(deployment.path("laptop"), tool + "UPDATE volunteers SET phone = '+49 561 7070 222' WHERE id = 'v-erase';")
+        try sqlite3(desk, tool + "UPDATE volunteers SET phone = '+49 561 7070 3333', email = 'q.xylofonova.neu@example.net' WHERE id = 'v-erase';")
+        for node in ["laptop", kassel, "laptop", Node.hmsi, "fulda"] { #expect(try deployment.sync(node).succeeded) }
+        let conflicts = try runChecked(deployment.hubBinary, ["conflicts", "list", "--db", deployment.hubPath])
+        #expect(conflicts.contains("v-erase"), "\(conflicts)")
+        #expect(try !leaks(in: deployment.directory.url.path).isEmpty, "the marks are there to be found")
+
+        let erased = try run(deployment.wirsync, ["erase", "volunteers", "v-erase", "--db", desk, "--reason", "Antrag Nr. 2026/41"])
+        #expect(erased.succeeded, "\(erased.stderr)")
+        #expect(erased.stdout.contains("Erased volunteers v-erase at the hub"), "\(erased.stdout)")
+        for node in ["laptop", Node.hmsi, "fulda"] { #expect(try deployment.sync(node).succeeded) }
+        deployment.stopHub()
+
+        #expect(try leaks(in: deployment.directory.url.path) == [:], "no byte of the erased values is left in any file")
+        #expect(try sqlite3(laptop, "SELECT id FROM volunteers;") == "v-keep\n", "the centre's other rows stay")
+        let audit = try runChecked(deployment.hubBinary, ["audit", "--db", deployment.hubPath])
+        #expect(audit.contains("erase  volunteers v-erase (\(kassel))") && audit.contains("Antrag Nr. 2026/41"), "\(audit)")
+        try deployment.startHub()
+        for node in [kassel, "laptop", Node.hmsi] {
+            let verify = try deployment.verify(node)
+            #expect(verify.succeeded, "\(node): \(verify.stdout)\(verify.stderr)")
+        }
+    }
+}
