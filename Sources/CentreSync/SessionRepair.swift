@@ -54,6 +54,10 @@ extension SyncSession {
             try attempt {
                 if let rewind = response.rewind { try replica.rewind(to: rewind, clampSeen: false) }
                 try replica.rememberHub(response.hubID)
+                if response.resync == true {
+                    try replica.beginResync()
+                    report.recovery = "the hub had collected deletes this replica never pulled: re-synced its scope from the start"
+                }
             }
             return BegunSession(origin: state.origin, response: response)
         }

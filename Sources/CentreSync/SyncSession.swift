@@ -51,6 +51,8 @@ public struct SyncReport: Hashable, Sendable, Codable {
     public var conflictRecords = 0
     /// Rows erased at the hub whose copies this sync removed.
     public var erased = 0
+    /// Rows a re-sync removed: deleted at the hub, their deletes collected before this replica pulled them.
+    public var resyncRemoved = 0
     public var cursor: Int64 = 0
     /// What the session at the start found wrong and repaired, if anything.
     public var recovery: String?
@@ -66,6 +68,7 @@ public struct SyncReport: Hashable, Sendable, Codable {
         case pushBatches = "push_batches"
         case pullBatches = "pull_batches"
         case conflictRecords = "conflict_records"
+        case resyncRemoved = "resync_removed"
         case hubTime = "hub_time"
         case hubOffsetMillis = "hub_offset_ms"
         case durationMillis = "duration_ms"
@@ -212,6 +215,8 @@ public struct SyncSession: Sendable {
             progress(SyncProgress(phase: .pull, batches: report.pullBatches, changes: received, total: max(expected, received)))
             page = await next
         }
+        // A re-sync that reached the end of the log: what the hub no longer holds was deleted there.
+        report.resyncRemoved = try attempt { try replica.finishResync() }
         // Freed pages and the WAL may still hold an erased row's values.
         if report.erased > 0 { try attempt { try replica.scrub() } }
     }

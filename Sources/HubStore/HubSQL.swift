@@ -192,7 +192,8 @@ enum HubSQL {
     }
 
     /// Version 5 (docs/history-and-erasure.md): erased rows and the audit of who erased them,
-    /// conflict records whose values were erased, and the tombstones collected per scope.
+    /// conflict records whose values were erased, the tombstones collected per scope, and the
+    /// retention settings.
     /// The hub's connections run with `secure_delete`; the pages freed before it are
     /// overwritten once, by a `VACUUM` after the upgrade (`HubStore.open`).
     private static let v5 = """
@@ -225,8 +226,14 @@ enum HubSQL {
             seq    INTEGER NOT NULL,
             hlc    INTEGER NOT NULL
         ) STRICT, WITHOUT ROWID;
-        -- The live entries of deleted and erased rows, for collection.
-        CREATE INDEX sync_hub_log_tombstones ON sync_hub_log (seq) WHERE op IN (3, 5) AND superseded IS NULL;
+        -- Collection looks at each live entry once, in log order, when it has aged: where it stands.
+        ALTER TABLE sync_hub_state ADD COLUMN collected_through INTEGER NOT NULL DEFAULT 0;
+        -- Retention (docs/history-and-erasure.md): `wirsync-hub retention` sets them.
+        ALTER TABLE sync_hub_state ADD COLUMN tombstone_days INTEGER NOT NULL DEFAULT 30;
+        ALTER TABLE sync_hub_state ADD COLUMN resolved_conflict_days INTEGER NOT NULL DEFAULT 365;
+        ALTER TABLE sync_hub_state ADD COLUMN conflict_records_max INTEGER NOT NULL DEFAULT 100000;
+        -- The announcements of a conflict record, which go with it.
+        CREATE INDEX sync_hub_log_conflict ON sync_hub_log (conflict) WHERE conflict IS NOT NULL;
         """
 
     /// `op` of a hub log entry that announces a conflict record (new or resolved).

@@ -143,7 +143,10 @@ extension HubStore {
                 && request.ackedChain.agrees(with: Fingerprint(rawValue: replica["acked_chain"]))
             // Where the replica pulls from: its cursor for compaction (a cursor past the parting
             // point names no entry of this log, and would let the horizon pass entries it needs).
-            let pullFrom = rewind?.seq ?? divergedAfter?.seq ?? request.cursor
+            var pullFrom = rewind?.seq ?? divergedAfter?.seq ?? request.cursor
+            // Deletes this replica never pulled were collected: it re-syncs from the start.
+            let resync = try pullFrom > 0 && mustFork == nil && pullFrom < Self.collectedThrough(scopeOf: caller.centre, db: db)
+            if resync { pullFrom = 0 }
             try db.execute(
                 sql: "UPDATE sync_replicas SET last_session_at = ?, cursor = ?, resynced_at = CASE WHEN ? THEN ? ELSE resynced_at END WHERE origin = ?",
                 arguments: [now, pullFrom, inAgreement, now, origin])
@@ -152,9 +155,18 @@ extension HubStore {
                 response: SessionResponse(
                     hubID: hubID, hubTime: now, registered: registered, acked: acked, ackedChain: Fingerprint(rawValue: replica["acked_chain"]),
                     ackedHLC: HLC(rawValue: replica["acked_hlc"]), cursorValid: divergedAfter == nil, divergedAfter: divergedAfter,
-                    mustFork: mustFork, rewind: rewind, pendingPull: try self.pending(after: pullFrom, centre: caller.centre, db: db)),
+                    mustFork: mustFork, rewind: rewind, pendingPull: try self.pending(after: pullFrom, centre: caller.centre, db: db),
+                    resync: resync ? true : nil),
                 restoreFound: restoreFound, forkedFrom: forkedFrom)
         }
+    }
+
+    /// The highest log entry of a tombstone collected in what `centre` reads: its own rows and
+    /// the reference data (HMSI: everything). 0 if none was.
+    static func collectedThrough(scopeOf centre: String, db: Database) throws -> Int64 {
+        try Int64.fetchOne(
+            db, sql: "SELECT coalesce(max(seq), 0) FROM sync_hub_collected WHERE ? = ? OR scope IN (?, '')",
+            arguments: [centre, Node.hmsi, centre]) ?? 0
     }
 
     /// The replica a protocol-2 push or pull names, checked against the token that sent it.

@@ -220,6 +220,7 @@ extension HubStore {
         let supersede = try RawStatement(db, sql: "UPDATE sync_hub_log SET superseded = 1 WHERE seq = ? AND op < 4")
         let alsoOffered = offered ? try RawStatement(db, sql: "SELECT 1 FROM sync_hub_log WHERE seq = ? AND offered IS NOT NULL") : nil
         let erased = try Self.erasedCheck(db)
+        let collected = try Self.collectedCheck(db)
 
         for change in changes {
             // Too large, or not a finite number: refused on its own (docs/security.md).
@@ -237,6 +238,17 @@ extension HubStore {
                         message: "\(change.table) \(change.pk) was erased at the hub on \(Self.timestamp(erasedAt)) and is not written again"))
                     continue
                 }
+            }
+            // An update of a row whose delete the hub collected meanwhile, by a writer that had not
+            // seen the delete: recorded like any update against a delete, and not applied.
+            if let collected, change.op == .update, let lost = try self.againstCollectedDelete(change, collected: collected, applier: applier, db: db) {
+                if try self.existingRecord(lost, applier: applier, db: db) == nil {
+                    let id = try self.record(lost, applier: applier, db: db, now: now)
+                    try self.announce(conflict: id, tableID: lost.tableID, pk: lost.pk, centre: lost.centre, seq: nextSeq, hubNode: hubNode, db: db, now: now)
+                    nextSeq += 1
+                    outcome.conflicts += 1
+                }
+                continue
             }
             let written = db.totalChangesCount
             let records: MergeRecords
@@ -400,7 +412,7 @@ extension HubStore {
                 try db.execute(
                     sql: "UPDATE sync_replicas SET last_pull_at = ?, cursor = ? WHERE origin = ?", arguments: [now, response.nextCursor, origin])
             }
-            try Self.compact(db, limit: Self.compactionStep)
+            try Self.compact(db, limit: Self.compactionStep, now: now)
         }
         return response
     }

@@ -10,6 +10,8 @@ public struct Recovery: Hashable, Sendable, Codable {
         case forked
         /// The hub was restored from an older backup, or made anew; what it lost was offered again.
         case hubRestored = "hub_restored"
+        /// The hub had collected deletes this replica never pulled; it re-synced its scope.
+        case resynced
     }
 
     public var at: Int64
@@ -176,7 +178,7 @@ extension Replica {
         try write { db in try Self.recordRecovery(kind, message, db: db, now: Int64(Date().timeIntervalSince1970 * 1000)) }
     }
 
-    private static func recordRecovery(_ kind: Recovery.Kind, _ message: String, db: Database, now: Int64) throws {
+    static func recordRecovery(_ kind: Recovery.Kind, _ message: String, db: Database, now: Int64) throws {
         try db.execute(sql: "INSERT INTO sync_recoveries (at, kind, message) VALUES (?, ?, ?)", arguments: [now, kind.rawValue, message])
         try db.execute(sql: "DELETE FROM sync_recoveries WHERE id <= (SELECT max(id) - 100 FROM sync_recoveries)")
     }

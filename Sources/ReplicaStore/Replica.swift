@@ -288,6 +288,8 @@ public final class Replica: Sendable {
             let applier = try Applier(db: db, schema: schema)
             let scope = ScopeRule(centre: node == Node.hmsi ? nil : node, reference: true)
             let stash = try RawStatement(db, sql: "INSERT OR REPLACE INTO sync_stash (tbl, pk, col, hlc, value) VALUES (?, ?, ?, ?, ?)")
+            // A re-sync crosses off each row the hub still has (`beginResync`).
+            let found = try Self.isResyncing(db) ? try RawStatement(db, sql: "DELETE FROM sync_resync WHERE tbl = ? AND pk = ?") : nil
             var report = ApplyReport(hlc: HLC(rawValue: state["hlc"]))
             for change in changes {
                 // The hub sequence stays with the versions it brings: after a hub restore it
@@ -296,6 +298,7 @@ public final class Replica: Sendable {
                 // their newer values came before it, and it leaves them as they are (the hub logs
                 // every other insert whole).
                 let result = try applier.apply(change, seq: change.seq, scope: scope, partial: change.op == .insert, keep: isPendingLocal)
+                try found?.execute([.integer(Int64(result.table.id)), .text(change.pk)])
                 for (column, displaced) in result.displaced {
                     try stash.execute([
                         .integer(Int64(result.table.id)), .text(change.pk), .integer(Int64(column)),

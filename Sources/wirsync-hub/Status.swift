@@ -35,6 +35,11 @@ struct Status: AsyncParsableCommand {
                 print("           compaction holds at \(slowest.cursor), the cursor of \(slowest.origin) (\(slowest.centre), last contact "
                     + (slowest.lastContact.map(timestamp) ?? "never") + "); `wirsync-hub replica revoke` retires a replica gone for good")
             }
+            let retention = history.retention
+            print("Tombstones \(history.tombstones) deleted rows keep their key and deletion version, for \(retention.tombstoneDays) days "
+                + "and until every provisioned replica pulled past them" + (history.erased > 0 ? "; \(history.erased) rows erased (`wirsync-hub audit`)" : ""))
+            print("Retention  resolved conflict records are kept \(retention.resolvedConflictDays) days, at most \(retention.conflictRecordsMax); "
+                + "`wirsync-hub retention` changes it")
             print("Rows       " + status.rows.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
             print("Conflicts  \(status.conflictsOpen) open of \(status.conflictsTotal)")
             print("Quiet      " + (stale.isEmpty ? "every provisioned centre synced in the last \(staleDays) days"

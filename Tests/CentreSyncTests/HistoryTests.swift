@@ -114,4 +114,80 @@ struct HistoryTests {
         #expect(try restored.status().lastRecovery?.kind != .hubRestored)
         #expect(try readRow(copy, "organisations", "o-1")?["city"] == .text("Ort 3"))
     }
+
+    /// Issue 14, 2: a laptop in a cupboard for months, revoked meanwhile, then provisioned
+    /// again. The deletes it never pulled were collected, so it cannot learn them as deletes:
+    /// the hub tells it to re-sync, it keeps its pending writes, and its update of a row deleted
+    /// meanwhile is recorded like any update against a delete. The row does not come back.
+    @Test func aReplicaBackAfterItsDeletesWereCollectedResyncsAndItsUpdateOfADeletedRowIsRecorded() async throws {
+        let fixture = try await Fixture()
+        let (desk, laptop) = (try fixture.replica(kassel), try makeReplica(kassel, in: fixture.directory, file: "laptop"))
+        _ = try sqlite3(desk.path, (1...3).map {
+            "INSERT INTO organisations (id, centre_id, name, kind) VALUES ('o-\($0)', '\(kassel)', 'Verein \($0)', 'Verein');"
+        }.joined())
+        try await sync(desk, fixture)
+        let cupboard = InMemoryTransport(store: fixture.store, token: try await fixture.store.addReplicaToken(kassel, label: "laptop"))
+        _ = try await SyncSession(replica: laptop, transport: cupboard).run()
+        // Offline, the laptop edits o-1 and adds o-9; then it goes into the cupboard, and HMSI cuts it off.
+        _ = try sqlite3(laptop.path, """
+            UPDATE organisations SET city = 'Offline-Ort' WHERE id = 'o-1';
+            INSERT INTO organisations (id, centre_id, name, kind) VALUES ('o-9', '\(kassel)', 'Neu im Schrank', 'Verein');
+            """)
+        _ = try await fixture.store.revokeReplica(try laptop.status().origin)
+        _ = try sqlite3(desk.path, "DELETE FROM organisations WHERE id IN ('o-1', 'o-2'); UPDATE organisations SET city = 'Kassel' WHERE id = 'o-3';")
+        try await sync(desk, fixture)
+        _ = try await fixture.store.setRetention(Retention(tombstoneDays: 0, resolvedConflictDays: 365, conflictRecordsMax: 100_000), by: "test")
+        try await sync(desk, fixture)
+        #expect(try logCount(fixture, "pk IN ('o-1', 'o-2')") == 0, "both tombstones were collected")
+        #expect(try sqlite3(fixture.store.path, "SELECT count(*) FROM sync_rows WHERE pk IN ('o-1', 'o-2');") == "0\n")
+
+        let token = try await fixture.store.addReplicaToken(kassel, label: "laptop, again")
+        let report = try await SyncSession(replica: laptop, transport: InMemoryTransport(store: fixture.store, token: token)).run()
+        #expect(report.recovery?.contains("re-synced") == true, "\(report)")
+        #expect(report.resyncRemoved == 2, "o-1 and o-2 were deleted at the hub")
+        #expect(report.conflicts == 1, "its update of o-1 is recorded against the collected delete")
+        let record = try #require(try await fixture.store.conflicts().first { $0.pk == "o-1" })
+        #expect(record.winner.value == .null && record.winner.origin == Node.hub && record.loser.value == .text(#"{"city":"Offline-Ort"}"#))
+        #expect(try readRow(fixture.store.path, "organisations", "o-1") == nil, "a deleted row never comes back silently")
+        #expect(try readRow(fixture.store.path, "organisations", "o-9") != nil, "its pending insert reached the hub")
+        try await sync(desk, fixture)
+        #expect(try snapshot(laptop.path, versions: false) == snapshot(desk.path, versions: false))
+        #expect(try snapshot(laptop.path, versions: false) == snapshot(fixture.store.path, versions: false, centre: kassel))
+    }
+
+    /// Issue 14, 4: a resolved conflict record goes after `resolved-conflict-days`, and the
+    /// oldest resolved ones beyond `conflict-records-max`, once every replica pulled their
+    /// announcements; an open one stays whatever the settings.
+    @Test func resolvedConflictRecordsGoByTheRetentionSettingsAndOpenOnesStay() async throws {
+        let fixture = try await Fixture()
+        let (desk, laptop) = (try fixture.replica(kassel), try makeReplica(kassel, in: fixture.directory, file: "laptop"))
+        _ = try sqlite3(desk.path, (1...3).map {
+            "INSERT INTO organisations (id, centre_id, name, kind) VALUES ('o-\($0)', '\(kassel)', 'Verein \($0)', 'Verein');"
+        }.joined())
+        try await sync(desk, fixture)
+        try await sync(laptop, fixture)
+        _ = try sqlite3(laptop.path, "UPDATE organisations SET city = 'Laptop';")
+        _ = try sqlite3(desk.path, "UPDATE organisations SET city = 'Desk';")
+        try await sync(laptop, fixture)
+        try await sync(desk, fixture)
+        let records = try await fixture.store.conflicts().sorted { $0.id < $1.id }
+        #expect(records.count == 3)
+        for record in records.prefix(2) { _ = try await fixture.store.resolve(id: record.id, keep: .winner, by: "referat-iv") }
+        let announced = "conflict IN (\(records.prefix(2).map { String($0.id) }.joined(separator: ", ")))"
+
+        // Within the defaults every record stays; over the count, the oldest resolved one goes.
+        for replica in [desk, laptop, desk] { try await sync(replica, fixture) }
+        #expect(try await fixture.store.conflicts().count == 3)
+        _ = try await fixture.store.setRetention(Retention(tombstoneDays: 30, resolvedConflictDays: 365, conflictRecordsMax: 1), by: "test")
+        try await sync(desk, fixture)
+        #expect(try await fixture.store.conflicts().map(\.id).sorted() == [records[1].id, records[2].id])
+        _ = try await fixture.store.setRetention(Retention(tombstoneDays: 30, resolvedConflictDays: 0, conflictRecordsMax: 100_000), by: "test")
+        try await sync(desk, fixture)
+        #expect(try await fixture.store.conflicts().count == 2, "the laptop's cursor is the last announcement: it stays until the laptop pulls past it")
+        _ = try sqlite3(desk.path, "INSERT INTO organisations (id, centre_id, name, kind) VALUES ('o-4', '\(kassel)', 'Verein 4', 'Verein');")
+        for replica in [desk, laptop, desk] { try await sync(replica, fixture) }
+        #expect(try await fixture.store.conflicts().map(\.id) == [records[2].id], "the open record stays")
+        #expect(try logCount(fixture, announced) == 0, "their announcements went with them")
+        #expect(try await fixture.store.auditEntries().filter { $0.action == "retention" }.count == 2)
+    }
 }

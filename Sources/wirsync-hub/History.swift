@@ -63,3 +63,43 @@ struct Audit: AsyncParsableCommand {
         }
     }
 }
+
+struct RetentionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retention",
+        abstract: "Show or set how long the hub keeps tombstones and resolved conflict records.",
+        discussion: """
+            Defaults: --tombstone-days 30, --resolved-conflict-days 365, --conflict-records-max 100000. \
+            A deleted row's key and deletion version go once they are older than the tombstone days \
+            and every provisioned replica has pulled past them; a replica that comes back later \
+            re-syncs. A resolved conflict record goes after its days, and the oldest resolved ones \
+            beyond the maximum first; open records always stay. Compaction after each pull applies \
+            a change; it is written to the audit.
+            """
+    )
+
+    @Option(help: "Days a tombstone is kept at least.") var tombstoneDays: Int?
+    @Option(help: "Days a resolved conflict record is kept.") var resolvedConflictDays: Int?
+    @Option(help: "Resolved conflict records kept at most.") var conflictRecordsMax: Int?
+    @Option(help: "Who changes it (default: $USER).") var by: String?
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var store: StoreOption
+
+    func run() async throws {
+        let hub = try store.open()
+        do {
+            var retention = try await hub.retention()
+            if tombstoneDays != nil || resolvedConflictDays != nil || conflictRecordsMax != nil {
+                retention.tombstoneDays = tombstoneDays ?? retention.tombstoneDays
+                retention.resolvedConflictDays = resolvedConflictDays ?? retention.resolvedConflictDays
+                retention.conflictRecordsMax = conflictRecordsMax ?? retention.conflictRecordsMax
+                retention = try await hub.setRetention(retention, by: by ?? ProcessInfo.processInfo.environment["USER"] ?? "hmsi")
+            }
+            if json { return try printJSON(retention) }
+            print("tombstone-days \(retention.tombstoneDays), resolved-conflict-days \(retention.resolvedConflictDays), "
+                + "conflict-records-max \(retention.conflictRecordsMax)")
+        } catch {
+            throw fail(error)
+        }
+    }
+}
