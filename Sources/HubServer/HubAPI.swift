@@ -25,12 +25,12 @@ import SyncStore
 /// | `GET /healthz` | liveness |
 /// | `GET /metrics` | Prometheus text, for a token of HMSI |
 public struct HubAPI: Sendable {
-    let store: HubStore
+    let store: any HubStorage
     let configuration: HubServerConfiguration
     let clock: any WallClock
     let metrics: HubMetrics
 
-    public init(store: HubStore, configuration: HubServerConfiguration, clock: any WallClock = SystemClock(), metrics: HubMetrics = HubMetrics()) {
+    public init(store: any HubStorage, configuration: HubServerConfiguration, clock: any WallClock = SystemClock(), metrics: HubMetrics = HubMetrics()) {
         self.store = store
         self.configuration = configuration
         self.clock = clock

@@ -9,9 +9,12 @@ public final class Deployment {
     public private(set) var hub: BackgroundProcess?
     public private(set) var hubPort = 0
 
-    public init() throws {
+    /// - Parameter holdHistory: the hub compacts nothing (`holdHistory(hub:)`), for suites
+    ///   whose oracle reads every entry it ever logged (`duplicateApplications`).
+    public init(holdHistory hold: Bool = false) throws {
         directory = try TemporaryDirectory("wirsync-e2e")
         try runChecked(hubBinary, ["init", "--db", hubPath])
+        if hold { try holdHistory(hub: hubPath) }
     }
 
     public var hubPath: String { directory.path("hub.db") }

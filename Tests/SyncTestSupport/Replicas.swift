@@ -157,21 +157,23 @@ public func count(_ path: String, _ table: String) throws -> Int {
     try readOnly(path).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0 }
 }
 
-/// Registers a replica that never pulls (a PC in a cupboard, for tests only), so that the
-/// hub compacts nothing of its log: `duplicateApplications` and the fuzzes' model of the hub
-/// read every entry the hub ever logged (docs/history-and-erasure.md). It counts once the
-/// hub's first token exists.
+/// Registers a replica that never pulls (a PC in a cupboard, for tests only), with a token of
+/// its own that nobody holds, so that the hub compacts nothing of its log: `duplicateApplications`
+/// and the fuzzes' model of the hub read every entry the hub ever logged
+/// (docs/history-and-erasure.md).
 public func holdHistory(hub path: String) throws {
     try DatabaseQueue(path: path).write { db in
-        try db.execute(sql: """
-            INSERT OR IGNORE INTO sync_replicas (origin, centre, token, created_at, cursor) VALUES ('hmsi.test-witness', 'hmsi', 1, 0, 0)
-            """)
+        guard try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_replicas WHERE origin = 'hmsi.test-witness'") == 0 else { return }
+        try db.execute(sql: "INSERT INTO sync_tokens (centre, token_sha256, label, created_at) VALUES ('hmsi', 'test-witness', 'test witness', 0)")
+        try db.execute(
+            sql: "INSERT INTO sync_replicas (origin, centre, token, created_at, cursor) VALUES ('hmsi.test-witness', 'hmsi', ?, 0, 0)",
+            arguments: [db.lastInsertedRowID])
     }
 }
 
 /// How many versions the hub applied more than once (same origin, clock and row). Whole only
-/// in a hub whose history `holdHistory` kept (the fuzzes): in one that compacted, a duplicate
-/// among the superseded entries it removed is no longer seen.
+/// in a hub whose history `holdHistory` kept (the fuzzes, the recovery and chaos suites): in one
+/// that compacted, a duplicate among the superseded entries it removed is no longer seen.
 public func duplicateApplications(hub path: String) throws -> Int {
     try readOnly(path).read { db in
         try Int.fetchOne(db, sql: """

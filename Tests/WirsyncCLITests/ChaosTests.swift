@@ -48,7 +48,7 @@ struct ChaosTests {
 
     @Test func killingTheDaemonMidSyncLosesAndDuplicatesNothing() throws {
         let rounds = isLongChaosRun ? 100 : 3
-        let deployment = try Deployment()
+        let deployment = try Deployment(holdHistory: true)
         try deployment.startHub()
         let db = try deployment.centre("landkreis-kassel")
         let proxy = try FaultProxy(upstreamPort: deployment.hubPort)
@@ -68,7 +68,7 @@ struct ChaosTests {
 
     @Test func killingTheHubMidSyncLosesAndDuplicatesNothing() throws {
         let rounds = isLongChaosRun ? 100 : 3
-        let deployment = try Deployment()
+        let deployment = try Deployment(holdHistory: true)
         try deployment.startHub()
         let port = deployment.hubPort
         let db = try deployment.centre("fulda")
@@ -91,7 +91,7 @@ struct ChaosTests {
     /// lost or doubled.
     @Test func withThirtyPercentOfConnectionsHurtEverythingStillConverges() throws {
         let rounds = isLongChaosRun ? 20 : 3
-        let deployment = try Deployment()
+        let deployment = try Deployment(holdHistory: true)
         try deployment.startHub()
         let nodes = ["landkreis-kassel", "hanau", "werra-meissner-kreis", Node.hmsi]
         for node in nodes { try deployment.centre(node) }
@@ -137,7 +137,7 @@ struct ChaosTests {
     /// While the hub is down, the daemon's retries thin out (exponential backoff with jitter)
     /// instead of hammering the line: count its connection attempts.
     @Test func theDaemonsRetryTrafficStaysBoundedWhileTheHubIsDown() throws {
-        let deployment = try Deployment()
+        let deployment = try Deployment(holdHistory: true)
         try deployment.startHub()
         let db = try deployment.centre("landkreis-kassel")
         deployment.stopHub()
