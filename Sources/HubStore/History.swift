@@ -148,7 +148,9 @@ extension HubStore {
     /// collected per scope tells a replica that comes back from below it to re-sync (`session`).
     static func collectTombstones(_ db: Database, below horizon: Int64, olderThan cutoff: Int64, limit: Int) throws -> Int {
         let from = try Int64.fetchOne(db, sql: "SELECT collected_through FROM sync_hub_state")!
-        let entries = try Row.fetchAll(
+        // Read up to the first entry not old enough (usually the first one), then collect.
+        var aged: [Row] = []
+        let entries = try Row.fetchCursor(
             db,
             sql: """
                 SELECT l.seq, l.tbl, l.pk, l.centre, l.at, r.alive, r.reg_hlc FROM sync_hub_log l
@@ -157,11 +159,15 @@ extension HubStore {
                 ORDER BY l.seq LIMIT ?
                 """,
             arguments: [from, horizon, HubSQL.conflictOp, limit])
+        while let entry = try entries.next() {
+            let at: Int64 = entry["at"]
+            guard at < cutoff else { break }
+            aged.append(entry.copy())
+        }
         var through = from
         var collected = 0
-        for entry in entries {
-            let at: Int64 = entry["at"], alive: Int64? = entry["alive"]
-            guard at < cutoff else { break }
+        for entry in aged {
+            let alive: Int64? = entry["alive"]
             through = entry["seq"]
             guard alive == 0 else { continue }
             let (tbl, pk): (Int64, String) = (entry["tbl"], entry["pk"])
@@ -190,7 +196,10 @@ extension HubStore {
             resolved_at IS NOT NULL AND NOT EXISTS
                 (SELECT 1 FROM sync_hub_log l WHERE l.conflict = c.id AND l.op = \(HubSQL.conflictOp) AND l.seq >= ?)
             """
-        let resolved = try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_conflicts WHERE resolved_at IS NOT NULL")!
+        // Counting the resolved records is a scan: only when more were ever made than are kept.
+        let made = try Int.fetchOne(db, sql: "SELECT coalesce(max(id), 0) FROM sync_conflicts")!
+        let resolved = made <= retention.conflictRecordsMax
+            ? 0 : try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_conflicts WHERE resolved_at IS NOT NULL")!
         let surplus = resolved - retention.conflictRecordsMax
         let ids = surplus <= 0 ? [] : try Int64.fetchAll(
             db, sql: "SELECT id FROM sync_conflicts c WHERE \(settled) ORDER BY resolved_at, id LIMIT ?", arguments: [horizon, min(limit, surplus)])

@@ -232,8 +232,9 @@ enum HubSQL {
         ALTER TABLE sync_hub_state ADD COLUMN tombstone_days INTEGER NOT NULL DEFAULT 30;
         ALTER TABLE sync_hub_state ADD COLUMN resolved_conflict_days INTEGER NOT NULL DEFAULT 365;
         ALTER TABLE sync_hub_state ADD COLUMN conflict_records_max INTEGER NOT NULL DEFAULT 100000;
-        -- The announcements of a conflict record, which go with it.
+        -- The announcements of a conflict record, which go with it; resolved records by age.
         CREATE INDEX sync_hub_log_conflict ON sync_hub_log (conflict) WHERE conflict IS NOT NULL;
+        CREATE INDEX sync_conflicts_resolved ON sync_conflicts (resolved_at) WHERE resolved_at IS NOT NULL;
         """
 
     /// `op` of a hub log entry that announces a conflict record (new or resolved).

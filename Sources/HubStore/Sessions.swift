@@ -144,8 +144,9 @@ extension HubStore {
             // Where the replica pulls from: its cursor for compaction (a cursor past the parting
             // point names no entry of this log, and would let the horizon pass entries it needs).
             var pullFrom = rewind?.seq ?? divergedAfter?.seq ?? request.cursor
-            // Deletes this replica never pulled were collected: it re-syncs from the start.
-            let resync = try pullFrom > 0 && mustFork == nil && pullFrom < Self.collectedThrough(scopeOf: caller.centre, db: db)
+            // Deletes this replica never pulled were collected: it re-syncs from the start. (A new
+            // replica holds nothing they could concern.)
+            let resync = try request.cursor > 0 && mustFork == nil && pullFrom < Self.collectedThrough(scopeOf: caller.centre, db: db)
             if resync { pullFrom = 0 }
             try db.execute(
                 sql: "UPDATE sync_replicas SET last_session_at = ?, cursor = ?, resynced_at = CASE WHEN ? THEN ? ELSE resynced_at END WHERE origin = ?",
