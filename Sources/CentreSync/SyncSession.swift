@@ -186,7 +186,9 @@ public struct SyncSession: Sendable {
 
     private func pull(origin: String, expected: Int, into report: inout SyncReport, progress: (SyncProgress) -> Void) async throws(SyncError) {
         let cursor = try attempt { try replica.status().cursor }
-        var page: Result<PullResponse, TransportError>? = await Self.fetch(after: cursor, limit: limits.pullLimit, origin: origin, from: transport)
+        let delta = try attempt { try replica.pullsDelta() }
+        var page: Result<PullResponse, TransportError>? = await Self.fetch(
+            after: cursor, limit: limits.pullLimit, origin: origin, delta: delta, from: transport)
         while let fetched = page {
             guard !Task.isCancelled else { throw .cancelled }
             let response: PullResponse
@@ -196,10 +198,12 @@ public struct SyncSession: Sendable {
             }
             // The next page travels while this one is applied; it is applied only after
             // this one (and its cursor) is committed.
-            async let next = response.more ? Self.fetch(after: response.nextCursor, limit: limits.pullLimit, origin: origin, from: transport) : nil
+            async let next = response.more
+                ? Self.fetch(after: response.nextCursor, limit: limits.pullLimit, origin: origin, delta: delta, from: transport) : nil
             let applied = try attempt {
                 let applied = try replica.applyRemote(
-                    response.changes, conflicts: response.conflicts, erased: response.erased ?? [], cursor: response.nextCursor, check: response.nextCheck)
+                    response.changes, conflicts: response.conflicts, erased: response.erased ?? [], cursor: response.nextCursor, check: response.nextCheck,
+                    end: !response.more)
                 try replica.observeHub(timeMillis: response.hubTime)
                 return applied
             }
@@ -222,10 +226,10 @@ public struct SyncSession: Sendable {
     }
 
     private static func fetch(
-        after cursor: Int64, limit: Int, origin: String, from transport: any HubTransport
+        after cursor: Int64, limit: Int, origin: String, delta: Bool, from transport: any HubTransport
     ) async -> Result<PullResponse, TransportError> {
         do throws(TransportError) {
-            return .success(try await transport.pull(after: cursor, limit: limit, origin: origin))
+            return .success(try await transport.pull(after: cursor, limit: limit, origin: origin, delta: delta))
         } catch {
             return .failure(error)
         }

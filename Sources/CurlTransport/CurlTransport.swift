@@ -95,8 +95,8 @@ public final class CurlTransport: HubTransport, @unchecked Sendable {
         try await call(.post, "/v1/push", body: body, replica: request.after == nil ? nil : request.replicaID)
     }
 
-    public func pull(after cursor: Int64, limit: Int, origin: String?) async throws(TransportError) -> PullResponse {
-        try await call(.get, "/v1/pull?after=\(cursor)&limit=\(limit)", body: nil, replica: origin) { body throws(JSONReadError) in
+    public func pull(after cursor: Int64, limit: Int, origin: String?, delta: Bool) async throws(TransportError) -> PullResponse {
+        try await call(.get, "/v1/pull?after=\(cursor)&limit=\(limit)\(delta ? "&delta=1" : "")", body: nil, replica: origin) { body throws(JSONReadError) in
             try PullResponse(json: body)
         }
     }

@@ -204,7 +204,8 @@ public struct HubAPI: Sendable {
         let after = try parameter(query["after"], name: "after", default: 0, range: 0...Int64.max)
         let limit = try parameter(
             query["limit"], name: "limit", default: Int64(configuration.pullLimitDefault), range: 1...Int64(configuration.pullLimitMax))
-        let response = try await store.pull(caller: caller, origin: origin, after: after, limit: Int(limit))
+        let delta = try parameter(query["delta"], name: "delta", default: 0, range: 0...1) == 1
+        let response = try await store.pull(caller: caller, origin: origin, after: after, limit: Int(limit), delta: delta)
         metrics.synced(node: caller.centre, atMillis: response.hubTime)
         context.logger.info(
             "pull",

@@ -27,7 +27,7 @@ public protocol HubStorage: Sendable {
     func authenticate(token: String) async throws(HubError) -> Caller?
     func session(caller: Caller, origin: String, request: SessionRequest) async throws(HubError) -> SessionOutcome
     func push(caller: Caller, origin: String?, request: PushRequest, skewBoundMillis: Int64) async throws(HubError) -> PushOutcome
-    func pull(caller: Caller, origin: String?, after: Int64, limit: Int) async throws(HubError) -> PullPage
+    func pull(caller: Caller, origin: String?, after: Int64, limit: Int, delta: Bool) async throws(HubError) -> PullPage
     func receipts(caller: Caller, origin: String, after: Int64, limit: Int) async throws(HubError) -> ReceiptsResponse
     func reoffer(caller: Caller, origin: String, request: ReofferRequest, skewBoundMillis: Int64) async throws(HubError) -> ReofferResponse
     func rebuildConflicts(caller: Caller, origin: String, request: RebuildRequest) async throws(HubError) -> RebuildResponse

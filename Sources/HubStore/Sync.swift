@@ -316,10 +316,11 @@ extension HubStore {
     /// what a centre's libcurl transport takes (`CurlConfiguration.maxResponseBytes`).
     static let pullPageBytes = 16 << 20
 
-    /// The rows changed after `after` in the caller's scope, each as it is now, at most
-    /// `limit` rows, with the conflict records announced among them. The log holds one live
-    /// entry per row and no values: each row is composed from the row and its versions
-    /// (`Applier.rowChanges`), each change carrying the hub sequence of its version; the
+    /// The rows changed after `after` in the caller's scope, at most `limit` rows, each as its
+    /// versions newer than `after` (the whole row, on a first sync), with the conflict records
+    /// announced among them. The log holds one live entry per row and no values: each row is
+    /// composed from the row and its versions (`Applier.rowChanges`), each change carrying the
+    /// hub sequence of its version; the
     /// entries a later one superseded are passed (docs/history-and-erasure.md). A replica
     /// gets every version in its scope, its own origin's included: a copy of its file on
     /// another PC may have pushed under the same name (the hub cannot tell the two apart once
@@ -329,7 +330,7 @@ extension HubStore {
     ///
     /// - Parameter origin: the pulling replica (protocol 2); nil for a replica of wirsync 1,
     ///   whose origin is its centre.
-    public func pull(caller: Caller, origin: String?, after: Int64, limit: Int) async throws(HubError) -> PullPage {
+    public func pull(caller: Caller, origin: String?, after: Int64, limit: Int, delta asked: Bool = false) async throws(HubError) -> PullPage {
         let now = clock.nowMillis()
         let schema = self.schema
         let centre = caller.centre
@@ -348,13 +349,24 @@ extension HubStore {
             let source = centre == Node.hmsi
                 ? "sync_hub_log"
                 : "(SELECT * FROM sync_hub_log WHERE centre = ?1 AND seq > ?2 UNION ALL SELECT * FROM sync_hub_log WHERE centre IS NULL AND seq > ?2)"
+            // Whole rows: the live entries only, each row with every version (a first sync costs
+            // the live rows). Delta, for a replica that says it holds every version at or below
+            // its cursor (it pulled whole to the end once): every entry after the cursor, each
+            // row they name once per page, with only its versions above the cursor. Each version's
+            // sequence is an entry of its row, and each delta page sends every row it names, so
+            // the replica goes on holding every version at or below its cursor. (Whole pages skip
+            // superseded entries, so a delta pull may not follow one before the end of the log;
+            // compaction removes entries only below every cursor, and their rows' live entries
+            // stay.) docs/history-and-erasure.md.
+            let delta = asked && after > 0
             let rows = try Row.fetchAll(
                 db.cachedStatement(
-                    sql: "SELECT seq, tbl, pk, centre, op, seen, conflict FROM \(source) WHERE seq > ?2 AND superseded IS NULL ORDER BY seq LIMIT ?3"),
+                    sql: "SELECT seq, tbl, pk, centre, op, seen, conflict FROM \(source) WHERE seq > ?2 \(delta ? "" : "AND superseded IS NULL ") ORDER BY seq LIMIT ?3"),
                 arguments: [centre, after, limit])
             let applier = try Applier(db: db, schema: schema)
             let composition: Applier.Composition = legacyOwn == nil ? .pull : .whole
-            let include = { (stamp: Stamp) in stamp.version.origin != legacyOwn }
+            let include = { (stamp: Stamp) in (!delta || stamp.seq.map { $0 > after } ?? true) && stamp.version.origin != legacyOwn }
+            var sent = Set<RowKey>()
             var changes: [PullPage.Entry] = []
             var conflictIDs: [Int64] = []
             var erased: [RowKey] = []
@@ -379,6 +391,7 @@ extension HubStore {
                 let pk: String = row["pk"], seen: Int64 = row["seen"] ?? 0
                 // An erased row comes as its delete (all a replica of wirsync 1 understands), and by name.
                 if op == HubSQL.eraseOp { erased.append(RowKey(table: table.name, pk: pk)) }
+                guard sent.insert(RowKey(table: table.name, pk: pk)).inserted else { continue }
                 let rowCentre: String? = table.scope == .centre ? row["centre"] : nil
                 for change in try applier.rowChanges(table: table, pk: pk, for: composition, include: include, make: { op, stamp, values in
                     Change(

@@ -156,8 +156,8 @@ extension Replica {
         try write { db in
             try fold(db)
             try db.execute(
-                sql: "UPDATE sync_state SET cursor = ?, cursor_check = ? WHERE cursor > ?",
-                arguments: [position.seq, position.check?.hex, position.seq])
+                sql: "UPDATE sync_state SET cursor = ?, cursor_check = ?, delta = delta AND ? > 0 WHERE cursor > ?",
+                arguments: [position.seq, position.check?.hex, position.seq, position.seq])
             if clampSeen {
                 try Checkpoints.forget(after: position.seq, db: db)
                 try Checkpoints.record(position, db: db)

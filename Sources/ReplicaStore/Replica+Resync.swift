@@ -19,13 +19,18 @@ extension Replica {
             if try !Self.isResyncing(db) {
                 try db.execute(sql: "INSERT OR IGNORE INTO sync_resync (tbl, pk) SELECT tbl, pk FROM sync_rows")
             }
-            try db.execute(sql: "UPDATE sync_state SET cursor = 0, cursor_check = NULL")
+            try db.execute(sql: "UPDATE sync_state SET cursor = 0, cursor_check = NULL, delta = 0")
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             try Self.recordRecovery(
                 .resynced, "the hub had collected deletes this replica never pulled: it re-syncs its scope from the start, keeping its pending writes",
                 db: db, now: now)
             return try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_resync")!
         }
+    }
+
+    /// Whether the replica holds every version at or below its cursor: it may pull delta.
+    public func pullsDelta() throws(ReplicaError) -> Bool {
+        try read { db in try Bool.fetchOne(db, sql: "SELECT delta FROM sync_state") ?? false }
     }
 
     static func isResyncing(_ db: Database) throws -> Bool {

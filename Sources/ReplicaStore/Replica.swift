@@ -271,9 +271,12 @@ public final class Replica: Sendable {
     ///   that the next session can tell whether the hub still holds it.
     ///   - erased: rows erased at the hub (their deletes are among `changes`): every copy of
     ///     their values goes too (`erase`).
+    ///   - end: the page reached the end of the hub's log: from now on the replica holds every
+    ///     version at or below its cursor, and pulls rows as their newer versions (`pullsDelta`).
     @discardableResult
     public func applyRemote(
-        _ changes: [Change], conflicts: [ConflictRecord] = [], erased: [RowKey] = [], cursor: Int64, check: Fingerprint? = nil
+        _ changes: [Change], conflicts: [ConflictRecord] = [], erased: [RowKey] = [], cursor: Int64, check: Fingerprint? = nil,
+        end: Bool = false
     ) throws(ReplicaError) -> ApplyReport {
         try write { db in
             try fold(db)
@@ -320,6 +323,7 @@ public final class Replica: Sendable {
             if cursor > current { try Checkpoints.record(LogPosition(seq: cursor, check: check), db: db) }
             for conflict in conflicts { try Self.store(conflict, in: db) }
             for key in erased where try erase(key, db: db) { report.erased += 1 }
+            if end { try db.execute(sql: "UPDATE sync_state SET delta = 1 WHERE delta = 0") }
             return report
         }
     }

@@ -24,6 +24,9 @@ enum ReplicaLayout {
             PRIMARY KEY (tbl, pk)
         ) STRICT, WITHOUT ROWID;
         ALTER TABLE sync_conflicts ADD COLUMN erased_at INTEGER;
+        -- 1 once the replica pulled the hub's log to its end since its cursor was last 0: it
+        -- holds every version at or below its cursor, and may pull rows as their newer versions.
+        ALTER TABLE sync_state ADD COLUMN delta INTEGER NOT NULL DEFAULT 0;
         """
 
     /// Version 4: the points of the hub log the replica pulled through (`Checkpoints`); an

@@ -14,7 +14,10 @@ public protocol HubTransport: Sendable {
     func body(json: Data) -> PushBody
     /// The same push, with its body made beforehand by `body(json:)`.
     func push(_ request: PushRequest, body: PushBody) async throws(TransportError) -> PushResponse
-    func pull(after cursor: Int64, limit: Int, origin: String?) async throws(TransportError) -> PullResponse
+    /// - Parameter delta: the replica holds every version at or below `cursor` (it pulled the
+    ///   log to its end once since its cursor was last 0): the hub may send each row as its
+    ///   versions above the cursor, instead of whole.
+    func pull(after cursor: Int64, limit: Int, origin: String?, delta: Bool) async throws(TransportError) -> PullResponse
     func receipts(after seq: Int64, limit: Int, origin: String) async throws(TransportError) -> ReceiptsResponse
     func reoffer(_ request: ReofferRequest, origin: String) async throws(TransportError) -> ReofferResponse
     func rebuild(_ request: RebuildRequest, origin: String) async throws(TransportError) -> RebuildResponse
@@ -25,6 +28,11 @@ public protocol HubTransport: Sendable {
 
 extension HubTransport {
     public func body(json: Data) -> PushBody { PushBody(bytes: json) }
+
+    /// A pull of whole rows, which every replica can take.
+    public func pull(after cursor: Int64, limit: Int, origin: String?) async throws(TransportError) -> PullResponse {
+        try await pull(after: cursor, limit: limit, origin: origin, delta: false)
+    }
 
     public func push(_ request: PushRequest, body: PushBody) async throws(TransportError) -> PushResponse {
         try await push(request)

@@ -58,8 +58,8 @@ extension PushWrappingTransport {
         try await inner.session(request, origin: origin)
     }
 
-    func pull(after cursor: Int64, limit: Int, origin: String?) async throws(TransportError) -> PullResponse {
-        try await inner.pull(after: cursor, limit: limit, origin: origin)
+    func pull(after cursor: Int64, limit: Int, origin: String?, delta: Bool) async throws(TransportError) -> PullResponse {
+        try await inner.pull(after: cursor, limit: limit, origin: origin, delta: delta)
     }
 
     func receipts(after seq: Int64, limit: Int, origin: String) async throws(TransportError) -> ReceiptsResponse {

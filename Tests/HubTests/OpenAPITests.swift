@@ -47,6 +47,10 @@ struct OpenAPITests {
             let records = try harness.replica(kassel).conflicts()
             _ = try await recorder.v2(
                 "/v1/conflicts/rebuild", JSONEncoder().encode(RebuildRequest(records: records)), origin: origin, token: harness.token(kassel))
+            // An erasure, asked twice (409), then pulled with the row named in `erased`.
+            let erase = try JSONEncoder().encode(EraseRequest(table: "organisations", pk: "logo", reason: "Antrag 1"))
+            for _ in 1...2 { _ = try await recorder.v2("/v1/erase", erase, origin: origin, token: harness.token(kassel)) }
+            try await recorder.sync(harness.replica(Node.hmsi), token: harness.token(Node.hmsi))
             let replicaID = try harness.replica(kassel).status().replicaID
             _ = try await recorder.push(
                 PushRequest(replicaID: replicaID, lastSeq: 5000, changes: [
@@ -63,7 +67,9 @@ struct OpenAPITests {
         }
         let exchanges = recorder.recorded
         #expect(Set(exchanges.map(\.status)).isSuperset(of: [200, 400, 401, 409]))
-        for path in ["/v1/digest", "/v1/session", "/v1/receipts", "/v1/reoffer", "/v1/conflicts/rebuild"] {
+        #expect(exchanges.contains { $0.path == "/v1/erase" && $0.status == 409 }, "a second erasure of the row")
+        #expect(exchanges.contains { $0.path == "/v1/pull" && $0.body.contains(#""erased":[{"#) }, "a pull named an erased row")
+        for path in ["/v1/digest", "/v1/session", "/v1/receipts", "/v1/reoffer", "/v1/conflicts/rebuild", "/v1/erase"] {
             #expect(exchanges.contains { $0.path == path && $0.status == 200 }, "\(path) answered")
         }
         #expect(exchanges.contains { $0.path == "/v1/pull" && $0.body.contains("\"conflicts\":[{") }, "a pull carried a conflict record")

@@ -41,8 +41,10 @@ public final class InMemoryTransport: HubTransport {
         }
     }
 
-    public func pull(after cursor: Int64, limit: Int, origin: String?) async throws(TransportError) -> PullResponse {
-        let page = try await hub { caller throws(HubError) in try await store.pull(caller: caller, origin: origin, after: cursor, limit: limit) }
+    public func pull(after cursor: Int64, limit: Int, origin: String?, delta: Bool) async throws(TransportError) -> PullResponse {
+        let page = try await hub { caller throws(HubError) in
+            try await store.pull(caller: caller, origin: origin, after: cursor, limit: limit, delta: delta)
+        }
         do {
             return try page.decoded()
         } catch {

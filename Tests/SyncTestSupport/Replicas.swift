@@ -163,17 +163,19 @@ public func count(_ path: String, _ table: String) throws -> Int {
 /// (docs/history-and-erasure.md).
 public func holdHistory(hub path: String) throws {
     try DatabaseQueue(path: path).write { db in
-        guard try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_replicas WHERE origin = 'hmsi.test-witness'") == 0 else { return }
-        try db.execute(sql: "INSERT INTO sync_tokens (centre, token_sha256, label, created_at) VALUES ('hmsi', 'test-witness', 'test witness', 0)")
+        guard try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_replicas WHERE origin = 'test-witness.0'") == 0 else { return }
+        // Of no centre, so that no `centre add --rotate` or `replica revoke` of a real one touches it.
+        try db.execute(sql: "INSERT INTO sync_tokens (centre, token_sha256, label, created_at) VALUES ('test-witness', 'test-witness', 'test witness', 0)")
         try db.execute(
-            sql: "INSERT INTO sync_replicas (origin, centre, token, created_at, cursor) VALUES ('hmsi.test-witness', 'hmsi', ?, 0, 0)",
+            sql: "INSERT INTO sync_replicas (origin, centre, token, created_at, cursor) VALUES ('test-witness.0', 'test-witness', ?, 0, 0)",
             arguments: [db.lastInsertedRowID])
     }
 }
 
 /// How many versions the hub applied more than once (same origin, clock and row). Whole only
-/// in a hub whose history `holdHistory` kept (the fuzzes, the recovery and chaos suites): in one
-/// that compacted, a duplicate among the superseded entries it removed is no longer seen.
+/// in a hub whose history `holdHistory` kept (the fuzzes, the chaos suite): in one that
+/// compacted, a duplicate among the superseded entries it removed is no longer seen. (The
+/// recovery suites compact: a witness that never syncs would keep a restore open for good.)
 public func duplicateApplications(hub path: String) throws -> Int {
     try readOnly(path).read { db in
         try Int.fetchOne(db, sql: """

@@ -39,7 +39,7 @@ struct RecoveryTests {
     /// The centre's PC died; a new one is set up with the centre's token. Its first sync
     /// brings back every row of the centre, page by page, and resumes after a broken line.
     @Test func aReplacementReplicaRestoresItsCentresRows() throws {
-        let deployment = try Deployment(holdHistory: true)
+        let deployment = try Deployment()
         try deployment.startHub()
         let old = try deployment.centre(kassel)
         try sqlite3(old, try sample(deployment, kassel, rows: 1200, seed: 5))
@@ -68,7 +68,7 @@ struct RecoveryTests {
     /// receives the other's writes, and their concurrent edits of one field are merged and
     /// recorded like any two nodes'.
     @Test func twoReplicasOfOneCentreConvergeAndTheirRacesAreRecorded() throws {
-        let deployment = try Deployment(holdHistory: true)
+        let deployment = try Deployment()
         try deployment.startHub()
         let office = try deployment.centre(kassel)
         try sqlite3(office, try sample(deployment, kassel, rows: 80, seed: 6))
@@ -101,7 +101,7 @@ struct RecoveryTests {
 
     /// HMSI cuts off a stolen laptop; the centre's office PC, on its own token, goes on.
     @Test func aLostReplicaIsCutOffAndTheRestOfItsCentreGoesOn() throws {
-        let deployment = try Deployment(holdHistory: true)
+        let deployment = try Deployment()
         try deployment.startHub()
         try deployment.centre(kassel)
         try deployment.replica("kassel-laptop", of: kassel)
@@ -129,7 +129,7 @@ struct RecoveryTests {
     /// the next sync finds it, keeps the copy's new writes, brings back what it lacks, and
     /// applies nothing twice; `status` says what happened.
     @Test func aReplicaRestoredFromAnOlderCopyRecoversWithNothingLostOrDoubled() throws {
-        let deployment = try Deployment(holdHistory: true)
+        let deployment = try Deployment()
         try deployment.startHub()
         let db = try deployment.centre(kassel)
         try sqlite3(db, try sample(deployment, kassel, rows: 40, seed: 7))
@@ -167,7 +167,7 @@ struct RecoveryTests {
     /// The same replica file copied to a second PC, and both used at once: every write of
     /// each reaches the hub and the other, none twice.
     @Test func twoCopiesOfOneFileWritingAtOnceLoseNothing() throws {
-        let deployment = try Deployment(holdHistory: true)
+        let deployment = try Deployment()
         try deployment.startHub()
         let first = try deployment.centre(kassel)
         try sqlite3(first, try sample(deployment, kassel, rows: 30, seed: 8))
@@ -201,7 +201,7 @@ struct RecoveryTests {
     /// replica still holds it. HMSI offers it again, under that shared name; the first PC,
     /// which never wrote it, must still pull it.
     @Test func whatOnlyAnotherCentreKeptOfACopysWritesReachesTheFirstPC() throws {
-        let deployment = try Deployment(holdHistory: true)
+        let deployment = try Deployment()
         try deployment.startHub()
         for node in [kassel, Node.hmsi] { try deployment.centre(node) }
         try sqlite3(deployment.path(kassel), try sample(deployment, kassel, rows: 20, seed: 12))
@@ -237,7 +237,7 @@ struct RecoveryTests {
     /// Every replica finds the restore, offers again what the hub lost, and all converge.
     @Test(arguments: [false, true])
     func aHubRestoreIsFoundAndNothingIsLost(grownPastTheCursor: Bool) throws {
-        let deployment = try Deployment(holdHistory: true)
+        let deployment = try Deployment()
         try deployment.startHub()
         for node in [kassel, "fulda", Node.hmsi] { try deployment.centre(node) }
         try sqlite3(deployment.path(kassel), try sample(deployment, kassel, rows: 30, seed: 9))

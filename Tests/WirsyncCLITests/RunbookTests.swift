@@ -30,7 +30,7 @@ struct RunbookTests {
 
     /// 0 and 1: a new PC with a token of its own gets the centre back; the old one is cut off.
     @Test func theRunbookReplacesACentrePC() throws {
-        let deployment = try Deployment(holdHistory: true)
+        let deployment = try Deployment()
         try deployment.startHub()
         let old = try deployment.centre(kassel)
         try sqlite3(old, try sample(deployment, kassel, rows: 300, seed: 21))
@@ -59,7 +59,7 @@ struct RunbookTests {
     /// 0 and 2: a backup taken while the daemon runs, put back with `wirsync restore` after
     /// more work; the next sync repairs, and the daemon goes on.
     @Test func theRunbookRestoresAReplicaFromItsBackup() throws {
-        let deployment = try Deployment(holdHistory: true)
+        let deployment = try Deployment()
         try deployment.startHub()
         let db = try deployment.centre(kassel)
         try sqlite3(db, try sample(deployment, kassel, rows: 60, seed: 22))
@@ -94,7 +94,7 @@ struct RunbookTests {
     /// 0 and 3: a backup taken while the hub serves, put back with `wirsync-hub restore`;
     /// every replica repairs on its next sync and `status` shows it.
     @Test func theRunbookRestoresTheHubFromItsBackup() throws {
-        let deployment = try Deployment(holdHistory: true)
+        let deployment = try Deployment()
         try deployment.startHub()
         for node in [kassel, "fulda", Node.hmsi] { try deployment.centre(node) }
         try sqlite3(deployment.path(kassel), try sample(deployment, kassel, rows: 40, seed: 23))
@@ -125,7 +125,7 @@ struct RunbookTests {
     /// 4: the hub is gone; a new one made with `init --rebuild` gets everything back from
     /// HMSI's replica and the centres', conflict records included.
     @Test func theRunbookRebuildsALostHubFromTheReplicas() throws {
-        let deployment = try Deployment(holdHistory: true)
+        let deployment = try Deployment()
         try deployment.startHub()
         for node in [kassel, "fulda", Node.hmsi] { try deployment.centre(node) }
         try sqlite3(deployment.path(kassel), try sample(deployment, kassel, rows: 50, seed: 25))
