@@ -19,8 +19,13 @@ struct CentresBenchmark: AsyncParsableCommand {
             from handing it to the transport to its decoded answer. Prints, for N = --count:
 
               hub_concurrent_centres_p99_ms_N    99th percentile of request times
-              hub_concurrent_centres_errors_N    requests that failed
+              hub_concurrent_centres_errors_N    requests that failed, after the retries a daemon makes
+              hub_concurrent_centres_shed_N      connections the hub shed beyond its limit (256), which a retry carried
               hub_concurrent_changes_per_s_N     changes applied per second of the whole run
+
+            A request that fails for a reason a retry can help (the hub shed the connection, a
+            timeout) is tried again after a random delay below 2, 4, 8 … seconds, up to 6
+            times, as `wirsync daemon` does (which goes on, up to every 5 minutes).
             """
     )
 
@@ -52,12 +57,14 @@ struct CentresBenchmark: AsyncParsableCommand {
         report("hub_concurrent_centres_p99_ms_\(count)", percentile(latencies, 99) * 1000, digits: 1)
         report("hub_concurrent_centres_p50_ms_\(count)", percentile(latencies, 50) * 1000, digits: 1)
         report("hub_concurrent_centres_errors_\(count)", Double(errors), digits: 0)
+        report("hub_concurrent_centres_shed_\(count)", Double(outcomes.map(\.retried).reduce(0, +)), digits: 0)
         report("hub_concurrent_changes_per_s_\(count)", Double(outcomes.map(\.applied).reduce(0, +)) / elapsed, digits: 0)
     }
 
     struct Outcome: Sendable {
         var latencies: [Double] = []
         var errors = 0
+        var retried = 0
         var applied = 0
         var firstError: String?
     }
@@ -65,17 +72,23 @@ struct CentresBenchmark: AsyncParsableCommand {
     /// One simulated replica: its own connection, its own rows, a full sync.
     static func simulate(index: Int, node: String, configuration: CurlConfiguration, changes: Int) async -> Outcome {
         var outcome = Outcome()
-        func timed<T>(_ body: () async throws -> T) async -> T? {
-            let start = ContinuousClock.now
-            do {
-                let result = try await body()
-                outcome.latencies.append(seconds(since: start))
-                return result
-            } catch {
-                outcome.errors += 1
-                outcome.firstError = outcome.firstError ?? "\(error)"
-                return nil
+        func timed<T>(_ body: () async throws(TransportError) -> T) async -> T? {
+            for attempt in 0..<7 {
+                let start = ContinuousClock.now
+                do throws(TransportError) {
+                    let result = try await body()
+                    outcome.latencies.append(seconds(since: start))
+                    return result
+                } catch where error.isTransient && attempt < 6 {
+                    outcome.retried += 1
+                    try? await Task.sleep(for: .milliseconds(Int.random(in: 0..<(2000 << attempt))))
+                } catch {
+                    outcome.errors += 1
+                    outcome.firstError = outcome.firstError ?? "\(error)"
+                    return nil
+                }
             }
+            return nil
         }
         let transport: CurlTransport
         do {
@@ -98,11 +111,11 @@ struct CentresBenchmark: AsyncParsableCommand {
                         seq: seq, table: row.table, pk: row.pk, op: .insert, centre: node, values: row.values, hlc: hlc, origin: node,
                         seen: 0)
                 })
-            guard let response = await timed({ try await transport.push(request) }) else { return outcome }
+            guard let response = await timed({ () async throws(TransportError) in try await transport.push(request) }) else { return outcome }
             outcome.applied += response.applied
         }
         var cursor: Int64 = 0
-        while let page = await timed({ try await transport.pull(after: cursor, limit: 1000, origin: nil) }) {
+        while let page = await timed({ () async throws(TransportError) in try await transport.pull(after: cursor, limit: 1000, origin: nil) }) {
             cursor = page.nextCursor
             if !page.more { break }
         }
