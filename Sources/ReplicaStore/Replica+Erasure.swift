@@ -29,9 +29,9 @@ extension Replica {
         return db.totalChangesCount > before
     }
 
-    /// Rewrites the file without its free space and truncates the WAL, after an erasure: the
-    /// tools people use on a replica (the `sqlite3` shell, sqlite-utils) delete without
-    /// `secure_delete`, so a value they deleted may still lie in a page's free space.
+    /// Rewrites the file without its free space and truncates the WAL, after an erasure: a tool
+    /// people use on a replica whose SQLite was built without `SQLITE_SECURE_DELETE` leaves what
+    /// it deletes in the page's free space.
     public func scrub() throws(ReplicaError) {
         do {
             try queue.writeWithoutTransaction { db in try db.execute(sql: "VACUUM") }

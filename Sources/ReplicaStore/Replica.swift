@@ -267,8 +267,9 @@ public final class Replica: Sendable {
     /// stores `cursor` in the same transaction. On any error nothing is applied and the
     /// cursor stays where it was.
     ///
-    /// - Parameter check: the fingerprint of the hub log entry at `cursor`, kept with it so
-    ///   that the next session can tell whether the hub still holds it.
+    /// - Parameters:
+    ///   - check: the fingerprint of the hub log entry at `cursor`, kept with it so that the
+    ///     next session can tell whether the hub still holds it.
     ///   - erased: rows erased at the hub (their deletes are among `changes`): every copy of
     ///     their values goes too (`erase`).
     ///   - end: the page reached the end of the hub's log: from now on the replica holds every
