@@ -83,6 +83,9 @@ public struct HubAPI: Sendable {
             context.logger.notice(
                 "row erased",
                 metadata: ["centre": "\(caller.centre)", "replica": "\(origin)", "table": "\(erasure.table)", "pk": "\(erasure.pk)", "seq": "\(erasure.seq)"])
+            if erasure.walCleared == false {
+                context.logger.warning("the WAL could not be emptied after an erasure (a reader held it); a stop of the hub empties it")
+            }
             return try json(erasure, request: request)
         }
         router.get("/v1/digest") { request, _ in

@@ -27,7 +27,7 @@ extension HubStore {
             throw .badRequest(code: "invalid_reason", message: "an erasure needs a reason of 1 to 500 bytes (a request's reference, not the person's data)")
         }
         let now = clock.nowMillis()
-        let erasure = try await write { db -> Erasure in
+        var erasure = try await write { db -> Erasure in
             if let at = try Int64.fetchOne(db, sql: "SELECT erased_at FROM sync_hub_erased WHERE tbl = ? AND pk = ?", arguments: [table.id, pk]) {
                 throw HubError.alreadyErased("\(table.name) \(pk) was erased at \(Self.timestamp(at)); nothing of it is left to erase")
             }
@@ -75,7 +75,7 @@ extension HubStore {
             return Erasure(table: table.name, pk: pk, centre: centre, seq: seq, erasedAt: now, by: actor, reason: reason, conflicts: conflicts)
         }
         do {
-            try StoreConnection.truncateWAL(pool)
+            erasure.walCleared = try StoreConnection.truncateWAL(pool)
         } catch {
             throw Self.map(error, path: path)
         }

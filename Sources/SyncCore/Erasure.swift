@@ -37,6 +37,9 @@ public struct Erasure: Hashable, Sendable, Codable {
     public var reason: String
     /// Conflict records of the row whose values were erased.
     public var conflicts: Int
+    /// Whether the hub's WAL was emptied at once; if a reader held it, earlier page images
+    /// stay in it until the next checkpoint that can truncate it (a stop of the hub does).
+    public var walCleared: Bool?
 
     public init(table: String, pk: String, centre: String?, seq: Int64, erasedAt: Int64, by: String, reason: String, conflicts: Int) {
         self.table = table
@@ -52,5 +55,6 @@ public struct Erasure: Hashable, Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case table, pk, centre, seq, by, reason, conflicts
         case erasedAt = "erased_at"
+        case walCleared = "wal_cleared"
     }
 }

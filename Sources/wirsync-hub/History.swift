@@ -34,6 +34,9 @@ struct Erase: AsyncParsableCommand {
             let records = erasure.conflicts == 0 ? "" : "; the values of \(erasure.conflicts) conflict record\(erasure.conflicts == 1 ? "" : "s") are gone too"
             print("Erased \(erasure.table) \(erasure.pk) at the hub (log entry \(erasure.seq))\(records).")
             print("Every replica of \(erasure.centre ?? "every centre") removes its copies on its next sync.")
+            if erasure.walCleared == false {
+                print("The hub's WAL was busy (the hub serves): it is emptied when the hub stops, or by `sqlite3 hub.db 'PRAGMA wal_checkpoint(TRUNCATE)'`.")
+            }
         } catch {
             throw fail(error)
         }
