@@ -56,7 +56,7 @@ struct Erase: AsyncParsableCommand {
             let report = try await session.run()
             withExtendedLifetime(lock) {}
             print("Erased \(erasure.table) \(erasure.pk) at the hub; this replica removed its copies\(report.erased == 0 ? " (it held none)" : "").")
-            print("The centre's other replicas remove theirs on their next sync.")
+            print("The centre's other replicas, and HMSI's, remove theirs on their next sync.")
         } catch {
             throw fail(error, pending: try? replica.status().pending)
         }
