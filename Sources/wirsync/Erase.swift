@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import CentreSync
 import CurlTransport
 import Foundation
@@ -58,7 +59,7 @@ struct Erase: AsyncParsableCommand {
             print("Erased \(erasure.table) \(erasure.pk) at the hub; this replica removed its copies\(report.erased == 0 ? " (it held none)" : "").")
             print("The centre's other replicas, and HMSI's, remove theirs on their next sync.")
         } catch {
-            throw fail(error, pending: try? replica.status().pending)
+            throw CLI.fail("wirsync", "erase failed: \(error)", code: error.exitCode)
         }
     }
 }

@@ -53,6 +53,10 @@ struct ErasureEndToEndTests {
         #expect(erased.succeeded, "\(erased.stderr)")
         #expect(erased.stdout.contains("Erased volunteers v-erase at the hub"), "\(erased.stdout)")
         for node in ["laptop", Node.hmsi, "fulda"] { #expect(try deployment.sync(node).succeeded) }
+        let again = try run(deployment.wirsync, ["erase", "volunteers", "v-erase", "--db", laptop])
+        #expect(again.status == 65 && again.stderr.contains("wirsync: erase failed: the hub refused (409): volunteers v-erase was erased at"), "\(again.stderr)")
+        let foreign = try run(deployment.wirsync, ["erase", "volunteers", "v-keep", "--db", deployment.path("fulda")])
+        #expect(foreign.status == 77 && foreign.stderr.contains("(403): fulda may erase only its own rows"), "\(foreign.stderr)")
         deployment.stopHub()
 
         #expect(try leaks(in: deployment.directory.url.path) == [:], "no byte of the erased values is left in any file")
