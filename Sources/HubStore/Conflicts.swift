@@ -129,9 +129,8 @@ extension HubStore {
                 conflicts.append(conflict(nil, winner: side(deleted, register.version), loser: side(try Self.rowValue(change.values), incoming)))
             }
         }
-        let before = plan.before
-        let previous = ([before.register?.stamp.seq, before.base?.seq] + before.overrides.values.map(\.seq)).compactMap { $0 }.max()
-        return MergeRecords(result: plan.changesNothing ? .superseded : .applied(tableID: table.id), conflicts: conflicts, previousEntry: previous)
+        return MergeRecords(
+            result: plan.changesNothing ? .superseded : .applied(tableID: table.id), conflicts: conflicts, previousEntry: plan.before.lastSeq)
     }
 
     /// A row's values as one value: a JSON object in text, keys sorted.

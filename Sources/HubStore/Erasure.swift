@@ -31,22 +31,19 @@ extension HubStore {
             if let at = try Int64.fetchOne(db, sql: "SELECT erased_at FROM sync_hub_erased WHERE tbl = ? AND pk = ?", arguments: [table.id, pk]) {
                 throw HubError.alreadyErased("\(table.name) \(pk) was erased at \(Self.timestamp(at)); nothing of it is left to erase")
             }
-            guard let row = try Row.fetchOne(
-                db, sql: "SELECT scope, reg_seq, base_seq FROM sync_rows WHERE tbl = ? AND pk = ?", arguments: [table.id, pk])
-            else {
-                throw HubError.noSuchRow("the hub holds no \(table.name) row \(pk)")
-            }
-            let centre: String? = table.scope == .centre ? row["scope"] : nil
+            let applier = try Applier(db: db, schema: self.schema)
+            let stored = try applier.storedRow(table: table, pk: pk)
+            guard stored.exists else { throw HubError.noSuchRow("the hub holds no \(table.name) row \(pk)") }
+            let centre = table.scope == .centre ? stored.scope : nil
             if caller.centre != Node.hmsi, centre == nil || centre != caller.centre {
                 throw HubError.forbidden(
                     "\(caller.centre) may erase only its own rows; \(table.name) \(pk) is "
                         + (centre.map { "\($0)'s" } ?? "reference data, which only HMSI erases"))
             }
-            let columnSeq = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM sync_cols WHERE tbl = ? AND pk = ?", arguments: [table.id, pk])
-            let previous = [row["reg_seq"], row["base_seq"], columnSeq].compactMap { $0 as Int64? }.max()
+            let previous = stored.versions.lastSeq
             let hlc = HLC.next(after: HLC(rawValue: try Int64.fetchOne(db, sql: "SELECT hlc FROM sync_hub_state")!), wallMillis: now)
             let seq = try Self.nextSeq(db, now: now)
-            let hub = try Applier(db: db, schema: self.schema).nodeID(Self.origin)
+            let hub = try applier.nodeID(Self.origin)
 
             try db.execute(sql: "DELETE FROM \(quoted(table.name)) WHERE \(quoted(table.primaryKey)) = ?", arguments: [pk])
             try db.execute(sql: "DELETE FROM sync_cols WHERE tbl = ? AND pk = ?", arguments: [table.id, pk])

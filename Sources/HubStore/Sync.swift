@@ -221,6 +221,16 @@ extension HubStore {
         let alsoOffered = offered ? try RawStatement(db, sql: "SELECT 1 FROM sync_hub_log WHERE seq = ? AND offered IS NOT NULL") : nil
         let erased = try Self.erasedCheck(db)
         let collected = try Self.collectedCheck(db)
+        // One record per race: the same losing version can arrive twice (offered again after a
+        // restore, then pushed; or brought back from a mirror first).
+        func recordOnce(_ conflict: NewConflict) throws {
+            if try self.existingRecord(conflict, applier: applier, db: db) != nil { return }
+            let id = try self.record(conflict, applier: applier, db: db, now: now)
+            try self.announce(
+                conflict: id, tableID: conflict.tableID, pk: conflict.pk, centre: conflict.centre, seq: nextSeq, hubNode: hubNode, db: db, now: now)
+            nextSeq += 1
+            outcome.conflicts += 1
+        }
 
         for change in changes {
             // Too large, or not a finite number: refused on its own (docs/security.md).
@@ -242,12 +252,7 @@ extension HubStore {
             // An update of a row whose delete the hub collected meanwhile, by a writer that had not
             // seen the delete: recorded like any update against a delete, and not applied.
             if let collected, change.op == .update, let lost = try self.againstCollectedDelete(change, collected: collected, applier: applier, db: db) {
-                if try self.existingRecord(lost, applier: applier, db: db) == nil {
-                    let id = try self.record(lost, applier: applier, db: db, now: now)
-                    try self.announce(conflict: id, tableID: lost.tableID, pk: lost.pk, centre: lost.centre, seq: nextSeq, hubNode: hubNode, db: db, now: now)
-                    nextSeq += 1
-                    outcome.conflicts += 1
-                }
+                try recordOnce(lost)
                 continue
             }
             let written = db.totalChangesCount
@@ -286,17 +291,7 @@ extension HubStore {
                 nextSeq += 1
                 outcome.applied += 1
             }
-            for conflict in records.conflicts {
-                // One record per race: the same losing version can arrive twice (offered again
-                // after a restore, then pushed; or brought back from a mirror first).
-                if try self.existingRecord(conflict, applier: applier, db: db) != nil { continue }
-                let id = try self.record(conflict, applier: applier, db: db, now: now)
-                try self.announce(
-                    conflict: id, tableID: conflict.tableID, pk: conflict.pk, centre: conflict.centre,
-                    seq: nextSeq, hubNode: hubNode, db: db, now: now)
-                nextSeq += 1
-                outcome.conflicts += 1
-            }
+            for conflict in records.conflicts { try recordOnce(conflict) }
         }
         if nextSeq > firstSeq { outcome.hubSeqRange = firstSeq...(nextSeq - 1) }
         return outcome
@@ -389,9 +384,10 @@ extension HubStore {
                     throw HubError.sqlite("hub log entry \(seq) is unreadable")
                 }
                 let pk: String = row["pk"], seen: Int64 = row["seen"] ?? 0
+                let key = RowKey(table: table.name, pk: pk)
                 // An erased row comes as its delete (all a replica of wirsync 1 understands), and by name.
-                if op == HubSQL.eraseOp { erased.append(RowKey(table: table.name, pk: pk)) }
-                guard sent.insert(RowKey(table: table.name, pk: pk)).inserted else { continue }
+                if op == HubSQL.eraseOp { erased.append(key) }
+                guard sent.insert(key).inserted else { continue }
                 let rowCentre: String? = table.scope == .centre ? row["centre"] : nil
                 for change in try applier.rowChanges(table: table, pk: pk, for: composition, include: include, make: { op, stamp, values in
                     Change(

@@ -279,6 +279,17 @@ struct JSONReader {
 
     func slice(_ range: Range<Int>) -> Data { Data(UnsafeBufferPointer(rebasing: bytes[range])) }
 
+    /// The next value, decoded by `JSONDecoder`: for the rare parts of a body, not worth a
+    /// hand-written reader. `what` says what it must be, for the error.
+    mutating func decoded<T: Decodable>(_ type: T.Type, what: String) throws(JSONReadError) -> T {
+        let range = try skip()
+        do {
+            return try JSONDecoder().decode(type, from: slice(range))
+        } catch {
+            throw failure("\(what): \(error)")
+        }
+    }
+
     // MARK: Wire types
 
     /// A value in its protocol form (see `Value`).
@@ -397,26 +408,14 @@ extension PullResponse {
                     var read: [Change] = []
                     try reader.array("changes") { reader throws(JSONReadError) in read.append(try reader.change()) }
                     changes = read
-                case "conflicts":
-                    let range = try reader.skip()
-                    do {
-                        conflicts = try JSONDecoder().decode([ConflictRecord].self, from: reader.slice(range))
-                    } catch {
-                        throw reader.failure("conflicts are not valid conflict records: \(error)")
-                    }
+                case "conflicts": conflicts = try reader.decoded([ConflictRecord].self, what: "conflicts are not valid conflict records")
                 case "next_cursor": nextCursor = try reader.int64("next_cursor")
                 case "next_check":
                     guard let check = Fingerprint(hex: try reader.string("next_check")) else { throw reader.failure("next_check is 16 hex digits") }
                     nextCheck = check
                 case "more": more = try reader.bool("more")
                 case "hub_time": hubTime = try reader.int64("hub_time")
-                case "erased":
-                    let range = try reader.skip()
-                    do {
-                        erased = try JSONDecoder().decode([RowKey].self, from: reader.slice(range))
-                    } catch {
-                        throw reader.failure("erased is a list of rows (table, pk): \(error)")
-                    }
+                case "erased": erased = try reader.decoded([RowKey].self, what: "erased is a list of rows (table, pk)")
                 default: try reader.skip()
                 }
             }

@@ -45,6 +45,9 @@ public struct RowVersions: Hashable, Sendable {
 
     /// The version of one column's current value, if any write has reached it.
     public func stamp(ofColumn column: Int) -> Stamp? { overrides[column] ?? base }
+
+    /// The highest hub sequence among the row's versions: at the hub, its live log entry.
+    public var lastSeq: Int64? { ([register?.stamp.seq, base?.seq] + overrides.values.map(\.seq)).compactMap { $0 }.max() }
 }
 
 /// What applying one change to one row does, decided by the merge rule alone.

@@ -67,7 +67,7 @@ struct Conflicts: AsyncParsableCommand {
 
         func run() async throws {
             let hub = try store.open()
-            let resolver = by ?? ProcessInfo.processInfo.environment["USER"] ?? "hmsi"
+            let resolver = operatorName(by)
             do {
                 let record = try await hub.resolve(id: id, keep: keep.value, by: resolver)
                 print("Resolved conflict \(record.id): kept the \(keep.rawValue).")

@@ -27,7 +27,7 @@ struct Erase: AsyncParsableCommand {
 
     func run() async throws {
         let hub = try store.open()
-        let actor = by ?? ProcessInfo.processInfo.environment["USER"] ?? "hmsi"
+        let actor = operatorName(by)
         do {
             let erasure = try await hub.erase(table: table, pk: id, reason: reason, by: actor, caller: Caller(centre: Node.hmsi, token: 0))
             try hub.close()
@@ -96,7 +96,7 @@ struct RetentionCommand: AsyncParsableCommand {
                 retention.tombstoneDays = tombstoneDays ?? retention.tombstoneDays
                 retention.resolvedConflictDays = resolvedConflictDays ?? retention.resolvedConflictDays
                 retention.conflictRecordsMax = conflictRecordsMax ?? retention.conflictRecordsMax
-                retention = try await hub.setRetention(retention, by: by ?? ProcessInfo.processInfo.environment["USER"] ?? "hmsi")
+                retention = try await hub.setRetention(retention, by: operatorName(by))
             }
             if json { return try printJSON(retention) }
             print("tombstone-days \(retention.tombstoneDays), resolved-conflict-days \(retention.resolvedConflictDays), "

@@ -29,6 +29,9 @@ func fail(_ error: any Error) -> ExitCode { CLI.fail("wirsync-hub", String(descr
 
 func printJSON(_ value: some Encodable) throws { try CLI.printJSON(value) }
 
+/// Who does what an operator command does, for the audit: `--by`, else the login.
+func operatorName(_ by: String?) -> String { by ?? ProcessInfo.processInfo.environment["USER"] ?? "hmsi" }
+
 /// A moment as operators read it, in UTC.
 func timestamp(_ millis: Int64?) -> String { millis.map { CLI.time($0) } ?? "never" }
 

@@ -27,6 +27,17 @@ struct HistoryTests {
         return page.changes.filter { (pk == nil || $0.pk == pk) && (table == nil || $0.table == table) }
     }
 
+    /// Kassel's desk PC and laptop; the desk has written o-1 … o-3 and synced.
+    private func deskAndLaptopOfThreeOrganisations() async throws -> (Fixture, Replica, Replica) {
+        let fixture = try await Fixture()
+        let (desk, laptop) = (try fixture.replica(kassel), try makeReplica(kassel, in: fixture.directory, file: "laptop"))
+        _ = try sqlite3(desk.path, (1...3).map {
+            "INSERT INTO organisations (id, centre_id, name, kind) VALUES ('o-\($0)', '\(kassel)', 'Verein \($0)', 'Verein');"
+        }.joined())
+        try await sync(desk, fixture)
+        return (fixture, desk, laptop)
+    }
+
     @Test func aDeletedVolunteersValuesAreInNoLogEntryAndANewReplicaGetsOnlyTheDelete() async throws {
         let fixture = try await Fixture()
         let replica = try fixture.replica(kassel)
@@ -120,12 +131,7 @@ struct HistoryTests {
     /// the hub tells it to re-sync, it keeps its pending writes, and its update of a row deleted
     /// meanwhile is recorded like any update against a delete. The row does not come back.
     @Test func aReplicaBackAfterItsDeletesWereCollectedResyncsAndItsUpdateOfADeletedRowIsRecorded() async throws {
-        let fixture = try await Fixture()
-        let (desk, laptop) = (try fixture.replica(kassel), try makeReplica(kassel, in: fixture.directory, file: "laptop"))
-        _ = try sqlite3(desk.path, (1...3).map {
-            "INSERT INTO organisations (id, centre_id, name, kind) VALUES ('o-\($0)', '\(kassel)', 'Verein \($0)', 'Verein');"
-        }.joined())
-        try await sync(desk, fixture)
+        let (fixture, desk, laptop) = try await deskAndLaptopOfThreeOrganisations()
         let cupboard = InMemoryTransport(store: fixture.store, token: try await fixture.store.addReplicaToken(kassel, label: "laptop"))
         _ = try await SyncSession(replica: laptop, transport: cupboard).run()
         // Offline, the laptop edits o-1 and adds o-9; then it goes into the cupboard, and HMSI cuts it off.
@@ -159,12 +165,7 @@ struct HistoryTests {
     /// oldest resolved ones beyond `conflict-records-max`, once every replica pulled their
     /// announcements; an open one stays whatever the settings.
     @Test func resolvedConflictRecordsGoByTheRetentionSettingsAndOpenOnesStay() async throws {
-        let fixture = try await Fixture()
-        let (desk, laptop) = (try fixture.replica(kassel), try makeReplica(kassel, in: fixture.directory, file: "laptop"))
-        _ = try sqlite3(desk.path, (1...3).map {
-            "INSERT INTO organisations (id, centre_id, name, kind) VALUES ('o-\($0)', '\(kassel)', 'Verein \($0)', 'Verein');"
-        }.joined())
-        try await sync(desk, fixture)
+        let (fixture, desk, laptop) = try await deskAndLaptopOfThreeOrganisations()
         try await sync(laptop, fixture)
         _ = try sqlite3(laptop.path, "UPDATE organisations SET city = 'Laptop';")
         _ = try sqlite3(desk.path, "UPDATE organisations SET city = 'Desk';")
