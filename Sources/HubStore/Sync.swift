@@ -307,6 +307,11 @@ extension HubStore {
 
     // MARK: Pull
 
+    /// One hub log entry as a pull reads it.
+    private struct LogRow {
+        var seq: Int64, table: Int, pk: String, centre: String?, op: Int64, seen: Int64, conflict: Int64?
+    }
+
     /// The values a pull page carries at most, beyond its first entry: 16 MiB, a quarter of
     /// what a centre's libcurl transport takes (`CurlConfiguration.maxResponseBytes`).
     static let pullPageBytes = 16 << 20
@@ -354,10 +359,16 @@ extension HubStore {
             // compaction removes entries only below every cursor, and their rows' live entries
             // stay.) docs/history-and-erasure.md.
             let delta = asked && after > 0
-            let rows = try Row.fetchAll(
-                db.cachedStatement(
-                    sql: "SELECT seq, tbl, pk, centre, op, seen, conflict FROM \(source) WHERE seq > ?2 \(delta ? "" : "AND superseded IS NULL ") ORDER BY seq LIMIT ?3"),
-                arguments: [centre, after, limit])
+            // Read first, composed after: the log statement is done before the row statements run.
+            var rows: [LogRow] = []
+            rows.reserveCapacity(min(limit, 4096))
+            try RawStatement(
+                db, sql: "SELECT seq, tbl, pk, centre, op, seen, conflict FROM \(source) WHERE seq > ?2 \(delta ? "" : "AND superseded IS NULL ") ORDER BY seq LIMIT ?3"
+            ).run([.text(centre), .integer(after), .integer(Int64(limit))]) { row in
+                rows.append(LogRow(
+                    seq: row.integer(0), table: Int(row.integer(1)), pk: row.text(2), centre: row.optionalText(3), op: row.integer(4),
+                    seen: row.optionalInteger(5) ?? 0, conflict: row.optionalInteger(6)))
+            }
             let applier = try Applier(db: db, schema: schema)
             let composition: Applier.Composition = legacyOwn == nil ? .pull : .whole
             let include = { (stamp: Stamp) in (!delta || stamp.seq.map { $0 > after } ?? true) && stamp.version.origin != legacyOwn }
@@ -373,26 +384,31 @@ extension HubStore {
                     cut = read
                     break
                 }
-                let seq: Int64 = row["seq"]
-                read = seq
-                let op: Int64 = row["op"]
-                if op == HubSQL.conflictOp {
-                    conflictIDs.append(row["conflict"])
+                read = row.seq
+                if row.op == HubSQL.conflictOp, let conflict = row.conflict {
+                    conflictIDs.append(conflict)
                     continue
                 }
-                guard let table = schema.table(id: row["tbl"]), HubSQL.op(op) != nil || op == HubSQL.eraseOp else {
-                    throw HubError.sqlite("hub log entry \(seq) is unreadable")
+                guard let table = schema.table(id: row.table), HubSQL.op(row.op) != nil || row.op == HubSQL.eraseOp else {
+                    throw HubError.sqlite("hub log entry \(row.seq) is unreadable")
                 }
-                let pk: String = row["pk"], seen: Int64 = row["seen"] ?? 0
-                let key = RowKey(table: table.name, pk: pk)
+                let key = RowKey(table: table.name, pk: row.pk)
                 // An erased row comes as its delete (all a replica of wirsync 1 understands), and by name.
-                if op == HubSQL.eraseOp { erased.append(key) }
+                if row.op == HubSQL.eraseOp { erased.append(key) }
                 guard sent.insert(key).inserted else { continue }
-                let rowCentre: String? = table.scope == .centre ? row["centre"] : nil
-                for change in try applier.rowChanges(table: table, pk: pk, for: composition, include: include, make: { op, stamp, values in
+                let rowCentre: String? = table.scope == .centre ? row.centre : nil
+                if let (stamp, valuesJSON) = try applier.plainInsert(table: table, pk: row.pk, include: include) {
+                    let change = Change(
+                        seq: stamp.seq ?? row.seq, table: table.name, pk: row.pk, op: .insert, centre: rowCentre, values: [:],
+                        hlc: stamp.version.hlc, origin: stamp.version.origin, seen: row.seen)
+                    bytes += valuesJSON.count
+                    changes.append(PullPage.Entry(change: change, valuesJSON: String(decoding: valuesJSON, as: UTF8.self)))
+                    continue
+                }
+                for change in try applier.rowChanges(table: table, pk: row.pk, for: composition, include: include, make: { op, stamp, values in
                     Change(
-                        seq: stamp.seq ?? seq, table: table.name, pk: pk, op: op, centre: rowCentre, values: values,
-                        hlc: stamp.version.hlc, origin: stamp.version.origin, seen: seen)
+                        seq: stamp.seq ?? row.seq, table: table.name, pk: row.pk, op: op, centre: rowCentre, values: values,
+                        hlc: stamp.version.hlc, origin: stamp.version.origin, seen: row.seen)
                 }) {
                     var writer = JSONWriter(capacity: 256)
                     writer.values(change.values)
@@ -404,7 +420,7 @@ extension HubStore {
                 }
             }
             let full = rows.count == limit || cut != nil
-            let next = cut ?? (full ? rows.last!["seq"] : last)
+            let next = cut ?? (full ? rows.last!.seq : last)
             var seenIDs = Set<Int64>()
             let conflicts = try conflictIDs.filter { seenIDs.insert($0).inserted }.map { id in
                 guard let record = try self.conflictRecord(id: id, db: db) else { throw HubError.noSuchConflict(id) }

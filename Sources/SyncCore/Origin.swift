@@ -24,12 +24,14 @@ public enum Origin {
 
     /// Whether `origin` is a node id, optionally followed by a dot and 1 to 16 lower-case
     /// letters or digits; 64 bytes at most.
+    /// Checked for every change a store applies: on the bytes, without splitting the string.
     public static func isWellFormed(_ origin: String) -> Bool {
-        let parts = origin.split(separator: ".", omittingEmptySubsequences: false)
-        guard origin.utf8.count <= 64, parts.count <= 2, Node.isWellFormed(String(parts[0])) else { return false }
-        guard parts.count == 2 else { return true }
-        return (1...16).contains(parts[1].utf8.count)
-            && parts[1].utf8.allSatisfy { (97...122).contains($0) || (48...57).contains($0) }
+        let bytes = origin.utf8
+        guard bytes.count <= 64 else { return false }
+        guard let dot = bytes.firstIndex(of: UInt8(ascii: ".")) else { return Node.isWellFormed(origin) }
+        let suffix = bytes[bytes.index(after: dot)...]
+        return Node.isWellFormed(bytes[..<dot]) && (1...16).contains(suffix.count)
+            && suffix.allSatisfy { (97...122).contains($0) || (48...57).contains($0) }
     }
 }
 

@@ -17,9 +17,12 @@ public enum Node {
     public static let centreColumn = "centre_id"
 
     /// Whether `id` is a well-formed node id: a lower-case ASCII slug.
-    public static func isWellFormed(_ id: String) -> Bool {
-        !id.isEmpty && id.count <= 64 && id.first != "-" && id.last != "-"
-            && id.utf8.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == 45 }
+    public static func isWellFormed(_ id: String) -> Bool { isWellFormed(id.utf8[...]) }
+
+    /// The same rule on bytes (a node id is ASCII, so bytes and characters count alike).
+    static func isWellFormed(_ id: Substring.UTF8View) -> Bool {
+        !id.isEmpty && id.count <= 64 && id.first != 45 && id.last != 45
+            && id.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == 45 }
     }
 }
 

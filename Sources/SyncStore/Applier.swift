@@ -58,6 +58,7 @@ package final class Applier {
         case delete(table: Int)
         case select(table: Int, columns: [Int])
         case update(table: Int, columns: [Int])
+        case plainRow(table: Int)
     }
 
     package init(db: Database, schema: StoreSchema) throws {
@@ -355,6 +356,29 @@ package final class Applier {
         return values
     }
 
+    /// The common row of a pull, composed in one statement: a row that is alive and has no
+    /// column newer than its insert travels as that insert with every value (what
+    /// `rowChanges` makes of it). Returns its register and its values as a JSON object, keys
+    /// in name order as `JSONWriter.values` writes them; nil for any other row, or if
+    /// `include` leaves the insert out: `rowChanges` composes those.
+    package func plainInsert(table: TableSpec, pk: String, include: (Stamp) -> Bool) throws -> (stamp: Stamp, valuesJSON: [UInt8])? {
+        var result: (stamp: Stamp, valuesJSON: [UInt8])?
+        try statement(.plainRow(table: table.id), table).run([.integer(Int64(table.id)), .text(pk)]) { row in
+            guard row.integer(0) != 0, row.integer(4) == 0, let hlc = row.optionalInteger(1) else { return }
+            let stamp = Stamp(Version(hlc: HLC(rawValue: hlc), origin: try nodeName(row.integer(2))), seq: row.optionalInteger(3))
+            guard include(stamp) else { return }
+            var writer = JSONWriter(capacity: 256)
+            writer.raw("{")
+            for (index, column) in table.columnsByName.enumerated() {
+                writer.key(column.name, first: index == 0)
+                writer.value(row.value(Int32(5 + index)))
+            }
+            writer.raw("}")
+            result = (stamp, writer.bytes)
+        }
+        return result
+    }
+
     /// The statement for `key`, prepared on first use; `table` for the domain statements.
     private func statement(_ key: StatementKey, _ table: TableSpec? = nil) throws -> RawStatement {
         if let statement = statements[key] { return statement }
@@ -388,7 +412,7 @@ package final class Applier {
                 """
         case .deleteColumnVersion:
             return "DELETE FROM sync_cols WHERE tbl = ? AND pk = ? AND col = ?"
-        case .insert, .delete, .select, .update:
+        case .insert, .delete, .select, .update, .plainRow:
             break
         }
         let table = table!
@@ -401,6 +425,12 @@ package final class Applier {
         case .delete: "DELETE FROM \(name) WHERE \(pk) = ?"
         case .select(_, let columns): "SELECT \(names(columns).joined(separator: ", ")) FROM \(name) WHERE \(pk) = ?"
         case .update(_, let columns): "UPDATE \(name) SET \(names(columns).map { "\($0) = ?" }.joined(separator: ", ")) WHERE \(pk) = ?"
+        case .plainRow:
+            """
+            SELECT r.alive, r.reg_hlc, r.reg_node, r.reg_seq, EXISTS (SELECT 1 FROM sync_cols c WHERE c.tbl = ?1 AND c.pk = ?2),
+                \(table.columnsByName.map { "d.\(quoted($0.name))" }.joined(separator: ", "))
+            FROM sync_rows r LEFT JOIN \(name) d ON d.\(pk) = ?2 WHERE r.tbl = ?1 AND r.pk = ?2
+            """
         default: preconditionFailure("\(key) has fixed SQL")
         }
     }

@@ -22,6 +22,8 @@ public struct TableSpec: Hashable, Sendable {
     public let primaryKey: String
     /// Every replicated column except the primary key, by ordinal.
     public let columns: [ColumnSpec]
+    /// The same columns in name order, the order a change's values are written in JSON.
+    public let columnsByName: [ColumnSpec]
     /// Positions in `columns`, by name and by ordinal: looked up for every value of every change.
     private let indexByName: [String: Int]
     private let indexByOrdinal: [Int: Int]
@@ -38,6 +40,7 @@ public struct TableSpec: Hashable, Sendable {
         self.scope = scope
         self.primaryKey = primaryKey
         self.columns = columns.sorted { $0.ordinal < $1.ordinal }
+        columnsByName = columns.sorted { $0.name < $1.name }
         indexByName = Dictionary(self.columns.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
         indexByOrdinal = Dictionary(self.columns.enumerated().map { ($1.ordinal, $0) }, uniquingKeysWith: { first, _ in first })
         hasHMSIOnlyColumns = columns.contains(where: \.hmsiOnly)

@@ -16,6 +16,19 @@ struct SchemaAndFixturesTests {
         }
     }
 
+    @Test func nodeAndOriginNamesFollowTheirRule() {
+        for good in ["hmsi", "landkreis-kassel", "landkreis-kassel.0", "hmsi.a1b2", "k.0123456789abcdef", String(repeating: "a", count: 64)] {
+            #expect(Origin.isWellFormed(good), "\(good)")
+        }
+        for bad in [
+            "", ".0", "kassel.", "kassel.0.1", "kassel..0", "-kassel", "kassel-.0", "Kassel", "kassel.A", "kassel.0123456789abcdefg",
+            "kässel", "kassel.ä", String(repeating: "a", count: 65), String(repeating: "a", count: 60) + ".0000",
+        ] {
+            #expect(!Origin.isWellFormed(bad), "\(bad)")
+        }
+        #expect(Node.isWellFormed("wetteraukreis") && !Node.isWellFormed("wetteraukreis.0") && !Node.isWellFormed("a b"))
+    }
+
     @Test func theEmbeddedSchemaEqualsTheRepositorysSchemaDirectory() throws {
         let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../schema")
         #expect(try SchemaDefinition.load(directory: directory) == WIRSchema.definition())
