@@ -99,21 +99,35 @@ func seconds(since start: ContinuousClock.Instant) -> Double {
 
 /// Runs a program to its end and returns its exit status and its peak resident set
 /// size in MiB, as the kernel accounted it (`wait4`'s `ru_maxrss`).
+///
+/// Not spawned from this process: Linux counts in a program's `ru_maxrss` the peak of the
+/// memory it was started from (`posix_spawn` shares the parent's memory until `exec`, and
+/// `exec` records that memory's peak), so the bench's own memory, a million sample rows,
+/// would be the figure. A small `python3` starts the program and reports its usage.
 func runMeasuringPeakRSS(_ executable: String, _ arguments: [String]) throws -> (status: Int32, peakMiB: Double) {
-    var pid: pid_t = 0
-    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-    defer { for pointer in argv { free(pointer) } }
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-    guard spawned == 0 else { throw BenchError("could not start \(executable): \(String(cString: strerror(spawned)))") }
-    var status: Int32 = 0
-    var usage = rusage()
-    guard wait4(pid, &status, 0, &usage) == pid else { throw BenchError("lost track of \(executable)") }
-    let exited = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    return (exited, Double(usage.ru_maxrss) / 1024)
+    let helper = Process()
+    helper.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    helper.arguments = [
+        "python3", "-c",
+        """
+        import os, sys
+        pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ, file_actions=[(os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0)])
+        _, status, usage = os.wait4(pid, 0)
+        print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+        """,
+        executable,
+    ] + arguments
+    let output = Pipe()
+    helper.standardOutput = output
+    try helper.run()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    helper.waitUntilExit()
+    let words = text.split(whereSeparator: \.isWhitespace)
+    guard helper.terminationStatus == 0, words.count == 2, let status = Int32(words[0]), let kib = Double(words[1]) else {
+        throw BenchError("could not run \(executable) measuring its memory: \(text)")
+    }
+    // A signal shows as a negative exit code; report it as the shell does.
+    return (status < 0 ? 128 - status : status, kib / 1024)
 }
 
 /// A memory figure of a running process in MiB from `/proc/<pid>/status`: `VmRSS` (all
