@@ -397,19 +397,17 @@ extension HubStore {
                 if row.op == HubSQL.eraseOp { erased.append(key) }
                 guard sent.insert(key).inserted else { continue }
                 let rowCentre: String? = table.scope == .centre ? row.centre : nil
-                if let (stamp, valuesJSON) = try applier.plainInsert(table: table, pk: row.pk, include: include) {
-                    let change = Change(
-                        seq: stamp.seq ?? row.seq, table: table.name, pk: row.pk, op: .insert, centre: rowCentre, values: [:],
-                        hlc: stamp.version.hlc, origin: stamp.version.origin, seen: row.seen)
-                    bytes += valuesJSON.count
-                    changes.append(PullPage.Entry(change: change, valuesJSON: String(decoding: valuesJSON, as: UTF8.self)))
-                    continue
-                }
-                for change in try applier.rowChanges(table: table, pk: row.pk, for: composition, include: include, make: { op, stamp, values in
+                let make = { (op: Change.Op, stamp: Stamp, values: [String: Value]) in
                     Change(
                         seq: stamp.seq ?? row.seq, table: table.name, pk: row.pk, op: op, centre: rowCentre, values: values,
                         hlc: stamp.version.hlc, origin: stamp.version.origin, seen: row.seen)
-                }) {
+                }
+                if let (stamp, valuesJSON) = try applier.plainInsert(table: table, pk: row.pk, include: include) {
+                    bytes += valuesJSON.count
+                    changes.append(PullPage.Entry(change: make(.insert, stamp, [:]), valuesJSON: String(decoding: valuesJSON, as: UTF8.self)))
+                    continue
+                }
+                for change in try applier.rowChanges(table: table, pk: row.pk, for: composition, include: include, make: make) {
                     var writer = JSONWriter(capacity: 256)
                     writer.values(change.values)
                     var bare = change

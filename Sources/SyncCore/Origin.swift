@@ -24,6 +24,7 @@ public enum Origin {
 
     /// Whether `origin` is a node id, optionally followed by a dot and 1 to 16 lower-case
     /// letters or digits; 64 bytes at most.
+    ///
     /// Checked for every change a store applies: on the bytes, without splitting the string.
     public static func isWellFormed(_ origin: String) -> Bool {
         let bytes = origin.utf8
