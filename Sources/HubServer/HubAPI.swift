@@ -90,7 +90,7 @@ public struct HubAPI: Sendable {
         }
         router.get("/v1/digest") { request, _ in
             let (caller, _) = try await identify(request)
-            return try json(try await store.digest(node: caller.centre), request: request)
+            return try json(try await store.digest(node: caller.centre, schemaVersion: caller.schemaVersion), request: request)
         }
         router.get("/healthz") { _, _ in
             try json(["status": "ok", "schema": store.schemaTag], request: nil)
@@ -224,8 +224,8 @@ public struct HubAPI: Sendable {
     /// The caller (token, schema) and the replica it names in `WIRSync-Replica` (protocol 2;
     /// nil without the header, which a route that needs it refuses).
     private func identify(_ request: Request) async throws -> (Caller, String?) {
-        let caller = try await authenticate(request)
-        try checkSchema(request)
+        var caller = try await authenticate(request)
+        caller.schemaVersion = try checkSchema(request)
         let origin = request.headers[HTTPField.Name(Wire.replicaHeader)!]
         if let origin, !Origin.isWellFormed(origin) {
             throw HubError.badRequest(code: "invalid_replica", message: "\(Wire.replicaHeader) must name a replica (centre.suffix), not \(origin)")
@@ -281,14 +281,12 @@ public struct HubAPI: Sendable {
         return caller
     }
 
-    private func checkSchema(_ request: Request) throws {
+    /// The schema version the request speaks, if the hub serves it (docs/schema-evolution.md).
+    private func checkSchema(_ request: Request) throws -> Int {
         guard let tag = request.headers[HTTPField.Name(Wire.schemaHeader)!] else {
             throw HubError.badRequest(code: "missing_schema", message: "send the \(Wire.schemaHeader) header, e.g. \(store.schemaTag)")
         }
-        guard tag == store.schemaTag else {
-            throw HubError.schemaMismatch(
-                "the replica speaks schema \(tag), the hub \(store.schemaTag); update wirsync or the hub so that both match")
-        }
+        return try store.servedVersion(of: tag)
     }
 
     private func parameter(_ raw: Substring?, name: String, default fallback: Int64, range: ClosedRange<Int64>) throws -> Int64 {

@@ -7,10 +7,14 @@ import SyncCore
 public struct Caller: Hashable, Sendable {
     public var centre: String
     public var token: Int64
+    /// The schema version the request speaks (its `WIRSync-Schema` header), nil until checked:
+    /// the hub's own version then.
+    public var schemaVersion: Int?
 
-    public init(centre: String, token: Int64) {
+    public init(centre: String, token: Int64, schemaVersion: Int? = nil) {
         self.centre = centre
         self.token = token
+        self.schemaVersion = schemaVersion
     }
 }
 

@@ -62,7 +62,11 @@ extension HubStore {
     /// - Parameter offered: for a change offered again after a restore, the query whether a
     ///   hub sequence applied such a change too: two versions brought back from history do
     ///   not race each other (their record, if they raced, comes back from a mirror).
-    func merge(_ change: Change, seq: Int64, scope: ScopeRule, applier: Applier, db: Database, offered: RawStatement? = nil) throws -> MergeRecords {
+    /// - Parameter partial: the change is an insert of a replica of an older schema version,
+    ///   which leaves out the columns it does not know.
+    func merge(
+        _ change: Change, seq: Int64, scope: ScopeRule, applier: Applier, db: Database, offered: RawStatement? = nil, partial: Bool = false
+    ) throws -> MergeRecords {
         let isConcurrent = { (stamp: Stamp) in
             guard stamp.version.origin != change.origin, let at = stamp.seq ?? 0 > change.seen ? stamp.seq ?? 0 : nil else { return false }
             guard let offered else { return true }
@@ -77,7 +81,7 @@ extension HubStore {
         }
         // A row offered again comes as an insert of the columns whose value is the insert's own,
         // after updates for the newer ones: a column it leaves out takes part in no record.
-        let applied = try applier.apply(change, seq: seq, scope: scope, partial: offered != nil, keep: isConcurrent)
+        let applied = try applier.apply(change, seq: seq, scope: scope, partial: offered != nil || partial, keep: isConcurrent)
         let (table, plan) = (applied.table, applied.plan)
         if plan.isDuplicate {
             if change.op == .update, offered == nil { try Self.checkSameValues(change, table: table, applier: applier) }

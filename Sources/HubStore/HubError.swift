@@ -16,7 +16,8 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
     case forbidden(String)
     case badRequest(code: String, message: String)
     case apply(ApplyError)
-    case schemaMismatch(String)
+    /// The request's schema is one the hub does not serve; the code says which side to update.
+    case schemaMismatch(code: String, message: String)
     case cursorAhead(String)
     /// A protocol-2 request from a replica that has not had a session (or moved to another token).
     case noSession(String)
@@ -47,7 +48,7 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
         case .forbidden: "forbidden"
         case .badRequest(let code, _): code
         case .apply(let error): error.code
-        case .schemaMismatch: "schema_mismatch"
+        case .schemaMismatch(let code, _): code
         case .cursorAhead: "cursor_ahead"
         case .noSession: "no_session"
         case .hubBehind: "hub_behind"
@@ -91,7 +92,7 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
             "\(id) already has a token; give a further PC its own with `wirsync-hub replica add \(id)`, or add --rotate to replace every token of \(id)"
         case .noSuchClient(let id): "\(id) has no working token"
         case .noSuchReplica(let origin): "the hub knows no replica \(origin); see `wirsync-hub replica list`"
-        case .unauthorized(let message), .forbidden(let message), .schemaMismatch(let message),
+        case .unauthorized(let message), .forbidden(let message), .schemaMismatch(_, let message),
             .cursorAhead(let message), .noSession(let message), .hubBehind(let message), .replicaDiverged(let message), .tooLarge(let message), .unsupportedEncoding(let message), .clockAhead(let message),
             .cannotResolve(let message), .noSuchRow(let message), .alreadyErased(let message):
             message

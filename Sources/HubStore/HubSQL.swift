@@ -14,6 +14,7 @@ enum HubSQL {
             ("v3-hardening", v3),
             ("v4-history", v4),
             ("v5-erasure", { db in try db.execute(sql: v5) }),
+            ("v6-schema-versions", { db in try db.execute(sql: SchemaInstaller.sinceSQL + v6) }),
         ])
 
     private static let tablesV1 = """
@@ -196,6 +197,14 @@ enum HubSQL {
     /// retention settings.
     /// The hub's connections run with `secure_delete`; the pages freed before it are
     /// overwritten once, by a `VACUUM` after the upgrade (`HubStore.open`).
+    /// The window of schema versions the hub serves, and the version each replica last spoke
+    /// (docs/schema-evolution.md).
+    private static let v6 = """
+        ALTER TABLE sync_hub_state ADD COLUMN oldest_version INTEGER;
+        ALTER TABLE sync_replicas ADD COLUMN schema_version INTEGER;
+        ALTER TABLE sync_tokens ADD COLUMN schema_version INTEGER;
+        """
+
     private static let v5 = """
         -- Rows erased (DSGVO Art. 17): their key, never a value. A later change of one is refused.
         CREATE TABLE sync_hub_erased (

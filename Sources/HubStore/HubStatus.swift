@@ -16,14 +16,26 @@ public struct HubStatus: Hashable, Sendable, Codable {
     public var conflictsTotal: Int
     /// The last restore of the hub from an older backup that replicas found (or HMSI declared).
     public var restore: RestoreInfo?
+    /// The schema versions the hub serves, and which replica last spoke which.
+    public var versions: SchemaVersions
 
     enum CodingKeys: String, CodingKey {
-        case schema, rows, restore, history
+        case schema, rows, restore, history, versions
         case logSeq = "log_seq"
         case logEntries = "log_entries"
         case conflictsOpen = "conflicts_open"
         case conflictsTotal = "conflicts_total"
     }
+}
+
+/// The window of schema versions a hub serves, and the active replicas on each
+/// (docs/schema-evolution.md).
+public struct SchemaVersions: Hashable, Sendable, Codable {
+    public var oldest: Int
+    public var newest: Int
+    /// Replica (or, for a replica of wirsync 1, centre) names by the version they last spoke;
+    /// "unknown" for those that have not synced since the hub recorded versions.
+    public var replicas: [String: [String]]
 }
 
 /// A restore of the hub, and how far the replicas have got with it.
@@ -57,6 +69,7 @@ extension HubStore {
     public func status() async throws(HubError) -> HubStatus {
         let tables = schema.tables.map(\.name)
         let tag = schemaTag
+        let served = servedVersions
         return try await read { db in
             var rows: [String: Int] = [:]
             for table in tables {
@@ -69,8 +82,26 @@ extension HubStore {
                 logEntries: history.entries, history: history, rows: rows,
                 conflictsOpen: try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_conflicts WHERE resolved_at IS NULL") ?? 0,
                 conflictsTotal: try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_conflicts") ?? 0,
-                restore: try Self.lastRestore(db))
+                restore: try Self.lastRestore(db), versions: try Self.versions(db, served: served))
         }
+    }
+
+    private static func versions(_ db: Database, served: ClosedRange<Int>) throws -> SchemaVersions {
+        var replicas: [String: [String]] = [:]
+        for row in try Row.fetchAll(
+            db,
+            sql: """
+                SELECT r.origin AS name, r.schema_version AS version FROM sync_replicas r JOIN sync_tokens t ON t.id = r.token
+                WHERE r.revoked_at IS NULL AND t.revoked_at IS NULL
+                UNION ALL
+                SELECT t.centre, t.schema_version FROM sync_tokens t
+                WHERE t.revoked_at IS NULL AND NOT EXISTS (SELECT 1 FROM sync_replicas r WHERE r.token = t.id) AND t.last_pull_at IS NOT NULL
+                ORDER BY 1
+                """)
+        {
+            replicas[(row["version"] as Int?).map(String.init) ?? "unknown", default: []].append(row["name"])
+        }
+        return SchemaVersions(oldest: served.lowerBound, newest: served.upperBound, replicas: replicas)
     }
 
     private static func lastRestore(_ db: Database) throws -> RestoreInfo? {
@@ -103,9 +134,12 @@ extension HubStore {
 extension HubStore {
     /// Row counts and SHA-256 of every replicated table in `node`'s scope, computed as a
     /// replica computes them (`wirsync verify`).
-    public func digest(node: String) async throws(HubError) -> DigestResponse {
+    ///
+    /// - Parameter schemaVersion: the version the asking replica speaks: the digest covers the
+    ///   tables and columns it knows.
+    public func digest(node: String, schemaVersion: Int? = nil) async throws(HubError) -> DigestResponse {
         let now = clock.nowMillis()
-        let schema = self.schema
+        let schema = schemaVersion.flatMap { view(version: $0) } ?? self.schema
         return try await read { db in
             DigestResponse(tables: try Digest.tables(db, schema: schema, centre: node == Node.hmsi ? nil : node), hubTime: now)
         }

@@ -18,10 +18,16 @@ public import SyncCore
 ///   horizon (every provisioned replica pulled past them) and by the retention settings.
 /// - **Erasure.** An erased row is gone with every copy of its values the store keeps, freed
 ///   storage included, and is never written again.
+/// - **Schema versions.** A caller's `schemaVersion` selects the view of the schema it is
+///   served: its pushes name only that version's tables and columns, and an insert leaves the
+///   others as they are; its pulls and digests carry only those.
 /// - **Errors** are `HubError`s: a client's mistake is a 4xx with a code, and changes nothing.
 public protocol HubStorage: Sendable {
     /// The schema the store holds, as in the `WIRSync-Schema` header (`wir/1`).
     var schemaTag: String { get }
+    /// The version a request's `WIRSync-Schema` header names, if the store serves it (a
+    /// window of versions: docs/schema-evolution.md); a 409 that says which side to update if not.
+    func servedVersion(of tag: String) throws(HubError) -> Int
 
     // MARK: Sync API
     func authenticate(token: String) async throws(HubError) -> Caller?
@@ -31,7 +37,7 @@ public protocol HubStorage: Sendable {
     func receipts(caller: Caller, origin: String, after: Int64, limit: Int) async throws(HubError) -> ReceiptsResponse
     func reoffer(caller: Caller, origin: String, request: ReofferRequest, skewBoundMillis: Int64) async throws(HubError) -> ReofferResponse
     func rebuildConflicts(caller: Caller, origin: String, request: RebuildRequest) async throws(HubError) -> RebuildResponse
-    func digest(node: String) async throws(HubError) -> DigestResponse
+    func digest(node: String, schemaVersion: Int?) async throws(HubError) -> DigestResponse
     func erase(table: String, pk: String, reason: String, by actor: String, caller: Caller) async throws(HubError) -> Erasure
 
     // MARK: Operators

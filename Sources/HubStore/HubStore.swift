@@ -21,19 +21,60 @@ public final class HubStore: Sendable {
     /// The identity of this hub, made when it was created: a hub rebuilt from scratch has
     /// another, and replicas tell by it (a hub restored from a backup keeps it).
     public let hubID: String
+    /// The oldest schema version the hub serves beside its own (docs/schema-evolution.md).
+    public let oldestVersion: Int
+    /// The schema as each version it serves sees it, oldest first.
+    let views: [Int: StoreSchema]
     let pool: DatabasePool
     let clock: any WallClock
 
     /// The schema the hub speaks, as in the `WIRSync-Schema` header: `wir/1`.
     public var schemaTag: String { Wire.schemaTag(name: schemaName, version: schema.version) }
 
-    private init(path: String, schema: StoreSchema, schemaName: String, hubID: String, pool: DatabasePool, clock: any WallClock) {
+    /// The versions the hub serves.
+    public var servedVersions: ClosedRange<Int> { oldestVersion...schema.version }
+
+    private init(
+        path: String, schema: StoreSchema, schemaName: String, hubID: String, oldestVersion: Int, pool: DatabasePool, clock: any WallClock
+    ) {
         self.path = path
         self.schema = schema
         self.schemaName = schemaName
         self.hubID = hubID
+        self.oldestVersion = oldestVersion
+        views = Dictionary(uniqueKeysWithValues: (oldestVersion...schema.version).map { ($0, schema.view(version: $0)) })
         self.pool = pool
         self.clock = clock
+    }
+
+    /// The schema as a replica of `version` sees it; nil for a version the hub does not serve.
+    public func view(version: Int) -> StoreSchema? { views[version] }
+
+    /// Checks a request's `WIRSync-Schema` header (`wir/1`) and returns its version, or says
+    /// which side to update, to what.
+    public func servedVersion(of tag: String) throws(HubError) -> Int {
+        let parts = tag.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0] == schemaName, let version = Int(parts[1]) else {
+            throw .schemaMismatch(
+                code: "schema_mismatch", message: "the replica speaks schema \(tag), the hub \(schemaName) versions \(servedText)")
+        }
+        if version < oldestVersion {
+            throw .schemaMismatch(
+                code: "schema_too_old",
+                message: "the replica's schema version \(version) is older than the hub serves (\(servedText)): install a wirsync "
+                    + "of schema version \(oldestVersion) or newer on this PC and run `wirsync upgrade`")
+        }
+        if version > schema.version {
+            throw .schemaMismatch(
+                code: "schema_too_new",
+                message: "the replica's schema version \(version) is newer than the hub's (\(servedText)): HMSI must upgrade "
+                    + "wirsync-hub to schema version \(version) first (`wirsync-hub upgrade`)")
+        }
+        return version
+    }
+
+    private var servedText: String {
+        oldestVersion == schema.version ? "\(schemaName)/\(oldestVersion)" : "\(schemaName)/\(oldestVersion) to \(schemaName)/\(schema.version)"
     }
 
     // MARK: Creating and opening
@@ -54,24 +95,64 @@ public final class HubStore: Sendable {
             try await pool.write { db in
                 _ = try SchemaInstaller.migrate(db, to: definition, from: 0)
                 try db.execute(
-                    sql: "INSERT INTO sync_hub_state (id, schema_name, schema_version, created_at, hub_id) VALUES (1, ?, ?, ?, ?)",
-                    arguments: [definition.name, definition.version, now, UUID().uuidString.lowercased()])
+                    sql: "INSERT INTO sync_hub_state (id, schema_name, schema_version, oldest_version, created_at, hub_id) VALUES (1, ?, ?, ?, ?, ?)",
+                    arguments: [definition.name, definition.version, definition.oldestSupported, now, UUID().uuidString.lowercased()])
             }
             try pool.close()
             let store = try open(path: path, clock: clock)
-            for table in store.schema.tables where table.scope == .reference {
-                guard let rows = try fixtures(table.name) else { continue }
-                let changes = try rows.map { row in
-                    guard case .text(let pk)? = row[table.primaryKey] else {
-                        throw HubError.badRequest(code: "invalid_fixture", message: "a \(table.name) fixture row has no \(table.primaryKey)")
-                    }
-                    return HubWrite(op: .insert, table: table.name, pk: pk, centre: nil, values: row.filter { $0.key != table.primaryKey })
-                }
-                try await store.writeAsHub(changes)
-            }
+            try await store.loadFixtures(fixtures)
             return store
         } catch {
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            throw map(error, path: path)
+        }
+    }
+
+    /// Loads the fixture rows of the reference tables that `since` or later added, as writes of the hub.
+    private func loadFixtures(_ fixtures: (String) throws -> [[String: Value]]?, since: Int = 1) async throws {
+        for table in schema.tables where table.scope == .reference && table.since >= since {
+            guard let rows = try fixtures(table.name) else { continue }
+            let changes = try rows.map { row in
+                guard case .text(let pk)? = row[table.primaryKey] else {
+                    throw HubError.badRequest(code: "invalid_fixture", message: "a \(table.name) fixture row has no \(table.primaryKey)")
+                }
+                return HubWrite(op: .insert, table: table.name, pk: pk, centre: nil, values: row.filter { $0.key != table.primaryKey })
+            }
+            try await writeAsHub(changes)
+        }
+    }
+
+    /// Upgrades the hub's schema to `definition`'s newer version in place (`wirsync-hub
+    /// upgrade`): runs the new migrations under the rules of docs/schema-evolution.md, records
+    /// the window of versions it serves, and loads the fixtures of new reference tables.
+    /// Returns the version the store had. Run while the hub is stopped.
+    public static func upgradeSchema(
+        path: String, to definition: SchemaDefinition, clock: any WallClock = SystemClock(),
+        fixtures: (String) throws -> [[String: Value]]?
+    ) async throws(HubError) -> Int {
+        let store = try open(path: path, clock: clock)
+        let installed = store.schema.version
+        guard store.schemaName == definition.name else {
+            throw .notAHub(path: path, reason: "its schema is \(store.schemaName), not \(definition.name)")
+        }
+        guard installed < definition.version else {
+            throw .badRequest(
+                code: "nothing_to_upgrade",
+                message: "the hub is at schema version \(installed), and this wirsync-hub has version \(definition.version): nothing to upgrade")
+        }
+        do {
+            try await store.pool.write { db in
+                _ = try SchemaInstaller.migrate(db, to: definition, from: installed)
+                try db.execute(
+                    sql: "UPDATE sync_hub_state SET schema_version = ?, oldest_version = ?",
+                    arguments: [definition.version, definition.oldestSupported])
+            }
+            try store.close()
+            let upgraded = try open(path: path, clock: clock)
+            try await upgraded.loadFixtures(fixtures, since: installed + 1)
+            try upgraded.close()
+            return installed
+        } catch {
             throw map(error, path: path)
         }
     }
@@ -96,17 +177,18 @@ public final class HubStore: Sendable {
                 try pool.writeWithoutTransaction { db in try db.execute(sql: "VACUUM") }
                 try StoreConnection.truncateWAL(pool)
             }
-            let (name, version, hubID) = try pool.read { db -> (String, Int, String) in
-                guard let row = try Row.fetchOne(db, sql: "SELECT schema_name, schema_version, hub_id FROM sync_hub_state") else {
+            let (name, version, oldest, hubID) = try pool.read { db -> (String, Int, Int?, String) in
+                guard let row = try Row.fetchOne(db, sql: "SELECT schema_name, schema_version, oldest_version, hub_id FROM sync_hub_state") else {
                     throw HubError.notAHub(path: path, reason: "its sync_hub_state is empty")
                 }
-                return (row["schema_name"], row["schema_version"], row["hub_id"])
+                return (row["schema_name"], row["schema_version"], row["oldest_version"], row["hub_id"])
             }
             if let definition {
                 try pool.write { db in try SchemaInstaller.refresh(db, from: definition, name: name, version: version) }
             }
             let schema = try pool.read { db in try SchemaInstaller.load(db, version: version) }
-            return HubStore(path: path, schema: schema, schemaName: name, hubID: hubID, pool: pool, clock: clock)
+            return HubStore(
+                path: path, schema: schema, schemaName: name, hubID: hubID, oldestVersion: min(oldest ?? version, version), pool: pool, clock: clock)
         } catch {
             throw map(error, path: path)
         }

@@ -63,6 +63,19 @@ extension HubStore {
             chains = nil
         }
 
+        // A replica of an older schema version names only the tables and columns it knows; its
+        // inserts leave the others as they are (docs/schema-evolution.md).
+        let version = caller.schemaVersion ?? schema.version
+        if version < schema.version, let view = view(version: version) {
+            for change in request.changes {
+                guard let table = view.table(named: change.table) else {
+                    throw .apply(.unknownTable(change.table))
+                }
+                if let name = change.values.keys.first(where: { table.column(named: $0) == nil && $0 != table.primaryKey }) {
+                    throw .apply(.unknownColumn(table: table.name, column: name))
+                }
+            }
+        }
         let now = clock.nowMillis()
         let scope = ScopeRule(centre: caller.centre == Node.hmsi ? nil : caller.centre, reference: caller.centre == Node.hmsi)
         return try await write { db in
@@ -77,22 +90,22 @@ extension HubStore {
             if let ahead = fresh.max(by: { $0.hlc < $1.hlc }), ahead.hlc.millis > now + skewBoundMillis {
                 throw HubError.clockAhead(Self.clockAheadMessage(change: ahead, now: now, bound: skewBoundMillis))
             }
-            let result = try self.apply(fresh, scope: scope, in: db, now: now)
+            let result = try self.apply(fresh, scope: scope, in: db, now: now, olderSchema: version < self.schema.version)
             let newAcked = max(acked, request.lastSeq)
             if let origin, let chains, let after = request.after {
                 if newAcked > acked {
                     let received = Array(chains.suffix(Int(newAcked - acked)))
                     try db.execute(
                         sql: """
-                            UPDATE sync_replicas SET acked = ?, acked_chain = ?, acked_hlc = max(acked_hlc, ?), last_push_at = ?
+                            UPDATE sync_replicas SET acked = ?, acked_chain = ?, acked_hlc = max(acked_hlc, ?), last_push_at = ?, schema_version = ?
                             WHERE origin = ?
                             """,
-                        arguments: [newAcked, received.last!.rawValue, fresh.map(\.hlc.rawValue).max() ?? 0, now, origin])
+                        arguments: [newAcked, received.last!.rawValue, fresh.map(\.hlc.rawValue).max() ?? 0, now, version, origin])
                     try db.execute(
                         sql: "INSERT OR REPLACE INTO sync_receipts (origin, last_seq, after_seq, hub_seq, chains) VALUES (?, ?, ?, ?, ?)",
                         arguments: [origin, newAcked, max(after, acked), result.hubSeqRange?.lowerBound, Fingerprint.pack(received)])
                 } else {
-                    try db.execute(sql: "UPDATE sync_replicas SET last_push_at = ? WHERE origin = ?", arguments: [now, origin])
+                    try db.execute(sql: "UPDATE sync_replicas SET last_push_at = ?, schema_version = ? WHERE origin = ?", arguments: [now, version, origin])
                 }
             } else {
                 try db.execute(
@@ -102,7 +115,7 @@ extension HubStore {
                         """,
                     arguments: [caller.centre, request.replicaID, newAcked])
             }
-            try db.execute(sql: "UPDATE sync_tokens SET last_push_at = ? WHERE id = ?", arguments: [now, caller.token])
+            try db.execute(sql: "UPDATE sync_tokens SET last_push_at = ?, schema_version = ? WHERE id = ?", arguments: [now, version, caller.token])
             if let highest = fresh.map(\.hlc).max() {
                 try db.execute(sql: "UPDATE sync_hub_state SET hlc = max(hlc, ?)", arguments: [highest.rawValue])
             }
@@ -205,9 +218,14 @@ extension HubStore {
     /// alone when a constraint fails. `totalChangesCount` checks that this holds: a refusal
     /// after a write fails the whole batch instead of committing half a change.
     ///
-    /// - Parameter offeredBy: the replica that offers these versions again after a hub
-    ///   restore: logged as such, and they race no other version offered again.
-    func apply(_ changes: [Change], scope: ScopeRule, in db: Database, now: Int64, offeredBy: String? = nil) throws -> Applied {
+    /// - Parameters:
+    ///   - offeredBy: the replica that offers these versions again after a hub restore: logged
+    ///     as such, and they race no other version offered again.
+    ///   - olderSchema: the changes come from a replica of an older schema version, whose
+    ///     inserts leave out the columns it does not know.
+    func apply(
+        _ changes: [Change], scope: ScopeRule, in db: Database, now: Int64, offeredBy: String? = nil, olderSchema: Bool = false
+    ) throws -> Applied {
         let applier = try Applier(db: db, schema: schema)
         let hubNode = try applier.nodeID(Self.origin)
         let offerer = try offeredBy.map { try applier.nodeID($0) }
@@ -258,7 +276,8 @@ extension HubStore {
             let written = db.totalChangesCount
             let records: MergeRecords
             do {
-                records = try self.merge(change, seq: nextSeq, scope: scope, applier: applier, db: db, offered: alsoOffered)
+                records = try self.merge(
+                    change, seq: nextSeq, scope: scope, applier: applier, db: db, offered: alsoOffered, partial: olderSchema && change.op == .insert)
             } catch let error as ApplyError {
                 guard db.totalChangesCount == written else {
                     throw HubError.sqlite("change \(change.seq) was refused after it had written (\(error.description)); nothing was applied")
@@ -332,7 +351,9 @@ extension HubStore {
     ///   whose origin is its centre.
     public func pull(caller: Caller, origin: String?, after: Int64, limit: Int, delta asked: Bool = false) async throws(HubError) -> PullPage {
         let now = clock.nowMillis()
-        let schema = self.schema
+        // A replica of an older schema version gets the tables and columns it knows (docs/schema-evolution.md).
+        let version = caller.schemaVersion ?? self.schema.version
+        let schema = view(version: version) ?? self.schema
         let centre = caller.centre
         let legacyOwn: String? = origin == nil ? caller.centre : nil
         if let origin {
@@ -390,6 +411,7 @@ extension HubStore {
                     continue
                 }
                 guard let table = schema.table(id: row.table), HubSQL.op(row.op) != nil || row.op == HubSQL.eraseOp else {
+                    if self.schema.table(id: row.table) != nil { continue }
                     throw HubError.sqlite("hub log entry \(row.seq) is unreadable")
                 }
                 let key = RowKey(table: table.name, pk: row.pk)
@@ -420,8 +442,12 @@ extension HubStore {
             let full = rows.count == limit || cut != nil
             let next = cut ?? (full ? rows.last!.seq : last)
             var seenIDs = Set<Int64>()
-            let conflicts = try conflictIDs.filter { seenIDs.insert($0).inserted }.map { id in
+            let conflicts = try conflictIDs.filter { seenIDs.insert($0).inserted }.compactMap { id -> ConflictRecord? in
                 guard let record = try self.conflictRecord(id: id, db: db) else { throw HubError.noSuchConflict(id) }
+                // A race over a table or column the replica's version does not know is not its to see.
+                guard let table = schema.table(named: record.table), record.column.map({ table.column(named: $0) != nil }) ?? true else {
+                    return nil
+                }
                 return record
             }
             return PullPage(
@@ -430,10 +456,12 @@ extension HubStore {
         }
         try await write { db in
             try db.execute(
-                sql: "UPDATE sync_tokens SET last_pull_at = ?, served = max(served, ?) WHERE id = ?", arguments: [now, response.nextCursor, caller.token])
+                sql: "UPDATE sync_tokens SET last_pull_at = ?, served = max(served, ?), schema_version = ? WHERE id = ?",
+                arguments: [now, response.nextCursor, version, caller.token])
             if let origin {
                 try db.execute(
-                    sql: "UPDATE sync_replicas SET last_pull_at = ?, cursor = ? WHERE origin = ?", arguments: [now, response.nextCursor, origin])
+                    sql: "UPDATE sync_replicas SET last_pull_at = ?, cursor = ?, schema_version = ? WHERE origin = ?",
+                    arguments: [now, response.nextCursor, version, origin])
             }
             try Self.compact(db, limit: Self.compactionStep, now: now)
         }

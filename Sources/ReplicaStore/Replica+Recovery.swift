@@ -12,6 +12,8 @@ public struct Recovery: Hashable, Sendable, Codable {
         case hubRestored = "hub_restored"
         /// The hub had collected deletes this replica never pulled; it re-synced its scope.
         case resynced
+        /// The replica's schema was upgraded; one whole pull fills the new tables and columns.
+        case upgraded
     }
 
     public var at: Int64

@@ -98,16 +98,41 @@ public final class Replica: Sendable {
             }
             // Entries captured before the migration get their versions under the old columns.
             try replica.fold(db)
-            let schema = try SchemaInstaller.migrate(db, to: definition, from: installed)
+            // The capture triggers name the columns: off while the migrations run, installed anew after.
             let triggers = try String.fetchAll(
                 db, sql: "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'sync\\_%' ESCAPE '\\'")
             for trigger in triggers { try db.execute(sql: "DROP TRIGGER \(quoted(trigger))") }
+            let schema = try SchemaInstaller.migrate(db, to: definition, from: installed)
             try installTriggers(db, schema: schema, node: node)
+            try Self.awaitNewColumns(db, schema: schema, after: installed)
             try db.execute(
                 sql: "UPDATE sync_state SET schema_version = ?, hub_url = coalesce(?, hub_url)",
                 arguments: [definition.version, hubURL])
         }
         return (try open(path: path), .migrated(from: installed))
+    }
+
+    /// After an upgrade from `installed`: the rows this replica holds have no values yet for
+    /// the columns the new version added (the hub left them out of its pulls). Each gets a
+    /// placeholder version below every real one, and the cursor goes back to the start for
+    /// one whole pull, in which the hub's values of those columns win the placeholders and the
+    /// new tables fill (docs/schema-evolution.md, "Upgrading a replica").
+    private static func awaitNewColumns(_ db: Database, schema: StoreSchema, after installed: Int) throws {
+        try db.execute(sql: "INSERT OR IGNORE INTO sync_nodes (name) VALUES (?)", arguments: [Node.hub])
+        for table in schema.tables where table.since <= installed {
+            for column in table.columns where column.since > installed {
+                try db.execute(
+                    sql: """
+                        INSERT OR IGNORE INTO sync_cols (tbl, pk, col, hlc, node, seq)
+                        SELECT tbl, pk, ?, 0, (SELECT id FROM sync_nodes WHERE name = ?), NULL FROM sync_rows WHERE tbl = ? AND alive = 1
+                        """,
+                    arguments: [column.ordinal, Node.hub, table.id])
+            }
+        }
+        try db.execute(sql: "UPDATE sync_state SET cursor = 0, cursor_check = NULL, delta = 0")
+        try recordRecovery(
+            .upgraded, "schema upgraded from version \(installed) to \(schema.version): one whole pull fills the new tables and columns",
+            db: db, now: Int64(Date().timeIntervalSince1970 * 1000))
     }
 
     private static func installTriggers(_ db: Database, schema: StoreSchema, node: String) throws {

@@ -13,6 +13,7 @@ enum ReplicaLayout {
             ("v3-hardening", { db in try db.execute(sql: "ALTER TABLE sync_columns ADD COLUMN hmsi_only INTEGER NOT NULL DEFAULT 0") }),
             ("v4-checkpoints", { db in try db.execute(sql: checkpointsSQL) }),
             ("v5-history", { db in try db.execute(sql: historySQL) }),
+            ("v6-schema-versions", { db in try db.execute(sql: SchemaInstaller.sinceSQL) }),
         ])
 
     /// Version 5 (docs/history-and-erasure.md): the rows a re-sync has not yet found at the

@@ -23,7 +23,7 @@ public struct SampleData: Sendable {
 
     /// How many rows of each table `scale` rows make.
     public struct Counts: Hashable, Sendable {
-        public var organisations, projects, volunteers, deployments, kivStrategies: Int
+        public var organisations, projects, volunteers, deployments, kivStrategies, courses: Int
 
         public init(scale: Int) {
             let scale = max(scale, 5)
@@ -31,10 +31,11 @@ public struct SampleData: Sendable {
             projects = max(1, scale / 10)
             volunteers = max(1, scale / 5)
             kivStrategies = max(1, scale / 100)
-            deployments = scale - organisations - projects - volunteers - kivStrategies
+            courses = max(1, scale / 100)
+            deployments = scale - organisations - projects - volunteers - kivStrategies - courses
         }
 
-        public var total: Int { organisations + projects + volunteers + deployments + kivStrategies }
+        public var total: Int { organisations + projects + volunteers + deployments + kivStrategies + courses }
     }
 
     public let centre: String
@@ -48,7 +49,7 @@ public struct SampleData: Sendable {
     }
 
     /// The tables in an order that respects their references.
-    public static let tables = ["organisations", "projects", "volunteers", "deployments", "kiv_strategies"]
+    public static let tables = ["organisations", "projects", "volunteers", "deployments", "kiv_strategies", "courses"]
 
     /// All rows, table by table, generated lazily.
     public func rows() -> some Sequence<Row> {
@@ -62,6 +63,7 @@ public struct SampleData: Sendable {
         case "volunteers": counts.volunteers
         case "deployments": counts.deployments
         case "kiv_strategies": counts.kivStrategies
+        case "courses": counts.courses
         default: 0
         }
     }
@@ -82,6 +84,7 @@ public struct SampleData: Sendable {
         case "volunteers": volunteer(index: index, into: &values)
         case "deployments": deployment(&random, into: &values)
         case "kiv_strategies": kivStrategy(&random, into: &values)
+        case "courses": course(&random, into: &values)
         default: preconditionFailure("no sample data for table \(table)")
         }
         return Row(table: table, pk: id(table: table, index: index), values: values)
@@ -183,6 +186,23 @@ public struct SampleData: Sendable {
         values["end_date"] = .text(String(format: "%04d-%02d-01", year + 1, Int.random(in: 1...6, using: &random)))
         values["grant_eur"] = .integer(Int64.random(in: 5...20, using: &random) * 1000)
         values["status"] = .text(["beantragt", "bewilligt", "laufend", "beschlossen", "abgebrochen"].randomElement(using: &random)!)
+    }
+
+    /// A MitSprache – Deutsch4U course (schema version 2), run by one of the centre's organisations.
+    private func course(_ random: inout SplitMix64, into values: inout [String: Value]) {
+        let level = ["A1", "A2", "B1"].randomElement(using: &random)!
+        let womenOnly = Int.random(in: 0..<3, using: &random) == 0
+        let kind = ["Vormittagskurs", "Abendkurs", "Kurs mit Kinderbetreuung", "Alltagsdeutsch", "Deutsch im Beruf"].randomElement(using: &random)!
+        values["organisation_id"] = .text(id(table: "organisations", index: Int.random(in: 0..<counts.organisations, using: &random)))
+        values["title"] = .text("MitSprache – Deutsch4U \(level): \(womenOnly ? "Frauenkurs, " : "")\(kind) \(place)")
+        values["level"] = .text(level)
+        let year = Int.random(in: 2024...2026, using: &random)
+        let month = Int.random(in: 1...9, using: &random)
+        values["start_date"] = .text(String(format: "%04d-%02d-01", year, month))
+        values["end_date"] = .text(String(format: "%04d-%02d-28", year, month + 3))
+        values["hours"] = .integer(Int64([40, 60, 80, 100].randomElement(using: &random)!))
+        values["participants"] = .integer(Int64.random(in: 6...18, using: &random))
+        values["women_only"] = .integer(womenOnly ? 1 : 0)
     }
 
     // MARK: Randomness

@@ -110,7 +110,19 @@ public enum Merge {
             mergeRegister(alive: true)
             if let base = state.base, base.version >= incoming {
                 if base.version == incoming {
-                    plan.isDuplicate = true
+                    // A column whose version is below the row's base is one the replica has no value
+                    // of yet: a placeholder left by a schema upgrade (docs/schema-evolution.md). The
+                    // insert gives it its value; every other column has it already.
+                    let unknown = columns.filter { column in state.overrides[column].map { $0.version < incoming } ?? false }
+                    guard !unknown.isEmpty else {
+                        plan.isDuplicate = true
+                        return plan
+                    }
+                    plan.isDuplicate = false
+                    for column in unknown {
+                        plan.won[column] = state.overrides[column]
+                        plan.after.overrides[column] = nil
+                    }
                 } else {
                     for column in columns { plan.lost[column] = state.stamp(ofColumn: column) ?? base }
                 }

@@ -71,17 +71,27 @@ public struct SchemaDefinition: Hashable, Sendable {
 
     public var name: String
     public var version: Int
+    /// The oldest version a hub of this schema serves beside `version` (the manifest's
+    /// `oldest_supported`; docs/schema-evolution.md).
+    public var oldestSupported: Int
     public var tables: [Table]
+    /// Made by `at(version:)` for an older version: the manifest's tables and columns that a
+    /// later version adds are not there yet, and the installer passes them.
+    public private(set) var isEarlierVersion = false
     /// Migrations 1...version, in order.
     public var migrations: [Migration]
 
-    public init(name: String, version: Int, tables: [Table], migrations: [Migration]) throws(SchemaError) {
+    public init(name: String, version: Int, oldestSupported: Int? = nil, tables: [Table], migrations: [Migration]) throws(SchemaError) {
         self.name = name
         self.version = version
+        self.oldestSupported = oldestSupported ?? version
         self.tables = tables
         self.migrations = migrations.sorted { $0.version < $1.version }
         guard self.migrations.map(\.version) == Array(1...max(version, 1)), version >= 1 else {
             throw .invalid("schema \(name) version \(version) needs migrations 1...\(version), found \(self.migrations.map(\.version))")
+        }
+        guard (1...version).contains(self.oldestSupported) else {
+            throw .invalid("oldest_supported \(self.oldestSupported) must be a version from 1 to \(version)")
         }
         var seen = Set<String>()
         for table in tables where !seen.insert(table.name).inserted {
@@ -91,12 +101,27 @@ public struct SchemaDefinition: Hashable, Sendable {
 
     public func scope(of table: String) -> Scope? { tables.first { $0.name == table }?.scope }
 
+    /// The same schema as it was at `version` (migrations 1...version), for a replica that is
+    /// to start on an older version (`wirsync init --schema-version`). The manifest's tables
+    /// are kept: the installer records a table once a migration has created it.
+    public func at(version older: Int) throws(SchemaError) -> SchemaDefinition {
+        guard (1...version).contains(older) else {
+            throw .invalid("schema \(name) has versions 1 to \(version), not \(older)")
+        }
+        var earlier = try SchemaDefinition(
+            name: name, version: older, oldestSupported: min(oldestSupported, older), tables: tables,
+            migrations: migrations.filter { $0.version <= older })
+        earlier.isEarlierVersion = older < version || isEarlierVersion
+        return earlier
+    }
+
     /// Reads a schema from files keyed by their path relative to the repository root
     /// (`schema/manifest.json`, `schema/migrations/0001_wir.sql`, …).
     public static func load(files: [String: String], root: String = "schema") throws(SchemaError) -> SchemaDefinition {
         struct Manifest: Decodable {
             var name: String
             var version: Int
+            var oldest_supported: Int?
             var tables: [Table]
         }
         guard let manifestText = files["\(root)/manifest.json"] else {
@@ -117,7 +142,8 @@ public struct SchemaDefinition: Hashable, Sendable {
             migrations.append(Migration(version: version, sql: sql))
         }
         return try SchemaDefinition(
-            name: manifest.name, version: manifest.version, tables: manifest.tables, migrations: migrations)
+            name: manifest.name, version: manifest.version, oldestSupported: manifest.oldest_supported, tables: manifest.tables,
+            migrations: migrations)
     }
 
     /// Reads a schema from a directory laid out like the repository's `schema/`.

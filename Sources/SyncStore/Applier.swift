@@ -91,7 +91,8 @@ package final class Applier {
     ///
     /// - Parameter partial: an insert may leave out columns whose value it does not know (a
     ///   row re-derived from a replica's versions after a hub restore, whose newer values of
-    ///   those columns travel as updates of their own).
+    ///   those columns travel as updates of their own; a replica of an older schema version,
+    ///   which does not know the columns: a new row takes their DEFAULT).
     package func validate(_ change: Change, scope: ScopeRule, partial: Bool = false) throws(ApplyError) -> (TableSpec, [Int: Value]) {
         guard let table = schema.table(named: change.table) else { throw .unknownTable(change.table) }
         let pk = change.pk
@@ -270,7 +271,9 @@ package final class Applier {
     ) throws -> AppliedChange {
         let stored = try storedRow(table: table, pk: pk)
         // A partial insert needs a row to take the values it leaves out from.
-        if partial, op == .insert, !stored.exists, let missing = table.columns.first(where: { $0.notNull && values[$0.ordinal] == nil }) {
+        if partial, op == .insert, !stored.exists,
+            let missing = table.columns.first(where: { $0.notNull && $0.defaultValue == nil && values[$0.ordinal] == nil })
+        {
             throw ApplyError.invalidValue(table: table.name, pk: pk, column: missing.name, reason: "an insert must set this NOT NULL column")
         }
         if stored.exists, stored.scope != centre {
@@ -323,7 +326,8 @@ package final class Applier {
                 applied.displaced[column] = DisplacedValue(stamp: stamp, value: stored.ghosts[column] ?? .null)
             }
             let row = table.columns.map { column in
-                plan.won[column.ordinal] != nil && writes(column.ordinal) ? values[column.ordinal] ?? .null : stored.ghosts[column.ordinal] ?? .null
+                plan.won[column.ordinal] != nil && writes(column.ordinal)
+                    ? values[column.ordinal] ?? .null : stored.ghosts[column.ordinal] ?? column.defaultValue ?? .null
             }
             try statement(.insert(table: table.id), table).execute([pkValue] + row)
         case (true, false):

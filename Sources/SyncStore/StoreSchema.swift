@@ -11,6 +11,11 @@ public struct ColumnSpec: Hashable, Sendable {
     public let notNull: Bool
     /// Only HMSI decides this column's value (the manifest's `hmsi_only`).
     public let hmsiOnly: Bool
+    /// The schema version that added the column.
+    public let since: Int
+    /// The value of the column's DEFAULT, if it has one: what an insert of a replica that
+    /// does not know the column leaves there.
+    public let defaultValue: Value?
 }
 
 /// A replicated table as installed in a store.
@@ -32,9 +37,12 @@ public struct TableSpec: Hashable, Sendable {
     /// The tables the schema's foreign keys name, by column ordinal (single-column keys to a
     /// primary key): a centre may reference only rows of its own scope (docs/security.md).
     public let references: [Int: String]
+    /// The schema version that added the table.
+    public let since: Int
 
-    init(id: Int, name: String, scope: Scope, primaryKey: String, columns: [ColumnSpec], references: [Int: String] = [:]) {
+    init(id: Int, name: String, scope: Scope, primaryKey: String, columns: [ColumnSpec], references: [Int: String] = [:], since: Int = 1) {
         self.references = references
+        self.since = since
         self.id = id
         self.name = name
         self.scope = scope
@@ -62,6 +70,20 @@ public struct StoreSchema: Hashable, Sendable {
     public func table(named name: String) -> TableSpec? { tables.first { $0.name == name } }
 
     public func table(id: Int) -> TableSpec? { tables.first { $0.id == id } }
+
+    /// The schema as a replica of an older `version` knows it: the tables and columns that
+    /// version had, with the same ids and ordinals (docs/schema-evolution.md). The schema
+    /// itself for its own version or a newer one.
+    public func view(version older: Int) -> StoreSchema {
+        guard older < version else { return self }
+        let tables = self.tables.filter { $0.since <= older }.map { table in
+            TableSpec(
+                id: table.id, name: table.name, scope: table.scope, primaryKey: table.primaryKey,
+                columns: table.columns.filter { $0.since <= older },
+                references: table.references.filter { ordinal, _ in table.column(ordinal: ordinal)!.since <= older }, since: table.since)
+        }
+        return StoreSchema(version: older, tables: tables)
+    }
 }
 
 /// Installs a domain schema and the engine's shared `sync_*` tables into a store.
@@ -115,32 +137,52 @@ package enum SchemaInstaller {
         ) STRICT, WITHOUT ROWID;
         """
 
-    /// Runs the migrations after `installedVersion` and records the replicated tables.
+    /// Engine layout step `v6-schema-versions`, shared: the schema version that added each
+    /// replicated table and column (everything before it was version 1).
+    package static let sinceSQL = """
+        ALTER TABLE sync_tables ADD COLUMN since INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE sync_columns ADD COLUMN since INTEGER NOT NULL DEFAULT 1;
+        """
+
+    /// Runs the migrations after `installedVersion` one at a time, checks that each one after
+    /// the first is one an offline fleet can live with (`MigrationRules`), and records the
+    /// replicated tables after each, so every table and column knows the version that added it.
     package static func migrate(
         _ db: Database, to schema: SchemaDefinition, from installedVersion: Int
     ) throws -> StoreSchema {
         for migration in schema.migrations where migration.version > installedVersion {
+            let before = migration.version > 1 ? try MigrationRules.Snapshot(db) : nil
             do {
                 try db.execute(sql: migration.sql)
             } catch let error as DatabaseError {
                 throw SchemaError.invalid("migration \(migration.version) failed: \(error.message ?? "\(error)")")
             }
-        }
-        for table in schema.tables {
-            try record(table, in: db)
+            if let before {
+                try MigrationRules.check(migration.version, before: before, after: try MigrationRules.Snapshot(db), schema: schema)
+            }
+            // The manifest describes the newest version: an earlier one may lack some of its tables and columns.
+            let last = migration.version == schema.version && !schema.isEarlierVersion
+            for table in schema.tables where try last || db.tableExists(table.name) {
+                try record(table, in: db, since: migration.version, final: last)
+            }
         }
         return try load(db, version: schema.version)
     }
 
-    /// Records again what the manifest of the installed schema version says of its tables
-    /// (a store made by an older wirsync learns the columns only HMSI decides); runs no
-    /// migration. Does nothing for another schema or version.
+    /// Records again what the manifest says of the tables of the installed schema version (a
+    /// store made by an older wirsync learns the columns only HMSI decides); runs no
+    /// migration. Does nothing for another schema or a newer version.
     package static func refresh(_ db: Database, from schema: SchemaDefinition, name: String, version: Int) throws {
-        guard schema.name == name, schema.version == version else { return }
-        for table in schema.tables { try record(table, in: db) }
+        guard schema.name == name, version <= schema.version else { return }
+        let final = version == schema.version
+        for table in schema.tables where try final || db.tableExists(table.name) {
+            try record(table, in: db, since: version, final: final)
+        }
     }
 
-    private static func record(_ table: SchemaDefinition.Table, in db: Database) throws {
+    /// Records a table as it is now; a table or column not recorded yet was added by `since`.
+    /// Before the `final` version a column the manifest names may not exist yet.
+    private static func record(_ table: SchemaDefinition.Table, in db: Database, since: Int, final: Bool) throws {
         guard isSimpleIdentifier(table.name) else {
             throw SchemaError.invalid("table name \(table.name) must be a plain lower-case identifier")
         }
@@ -156,7 +198,7 @@ package enum SchemaInstaller {
             throw SchemaError.invalid("\(table.name).\(generated["name"] as String) is generated; replicated columns must be writable")
         }
         let keyName: String = key["name"]
-        for name in table.hmsiOnly {
+        for name in table.hmsiOnly where final || info.contains(where: { ($0["name"] as String) == name }) {
             guard info.contains(where: { ($0["name"] as String) == name }), name != keyName, name != Node.centreColumn else {
                 throw SchemaError.invalid("\(table.name) lists \(name) as hmsi_only, which is not one of its value columns")
             }
@@ -172,13 +214,16 @@ package enum SchemaInstaller {
         let tableID: Int
         if let existing = try Row.fetchOne(db, sql: "SELECT id, scope FROM sync_tables WHERE name = ?", arguments: [table.name]) {
             guard (existing["scope"] as String) == table.scope.rawValue else {
-                throw SchemaError.invalid("\(table.name) cannot change scope from \(existing["scope"] as String) to \(table.scope.rawValue)")
+                throw SchemaError.invalid(
+                    "\(table.name) cannot change scope from \(existing["scope"] as String) to \(table.scope.rawValue): replicas of older "
+                        + "versions would go on reading and writing it under the old rule. Two steps: add a new table with the new scope, "
+                        + "and copy the rows at HMSI; the old table stays")
             }
             tableID = existing["id"]
         } else {
             try db.execute(
-                sql: "INSERT INTO sync_tables (name, scope, pk) VALUES (?, ?, ?)",
-                arguments: [table.name, table.scope.rawValue, keyName])
+                sql: "INSERT INTO sync_tables (name, scope, pk, since) VALUES (?, ?, ?, ?)",
+                arguments: [table.name, table.scope.rawValue, keyName, since])
             tableID = Int(db.lastInsertedRowID)
         }
 
@@ -203,8 +248,8 @@ package enum SchemaInstaller {
                     arguments: [type, column["notnull"] as Int, hmsiOnly, tableID, ordinal])
             } else {
                 try db.execute(
-                    sql: "INSERT INTO sync_columns (tbl, ord, name, type, not_null, hmsi_only) VALUES (?, ?, ?, ?, ?, ?)",
-                    arguments: [tableID, nextOrdinal, name, type, column["notnull"] as Int, hmsiOnly])
+                    sql: "INSERT INTO sync_columns (tbl, ord, name, type, not_null, hmsi_only, since) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    arguments: [tableID, nextOrdinal, name, type, column["notnull"] as Int, hmsiOnly, since])
                 ordinals[name] = nextOrdinal
                 nextOrdinal += 1
             }
@@ -217,17 +262,24 @@ package enum SchemaInstaller {
     /// Reads the replicated tables recorded in a store.
     package static func load(_ db: Database, version: Int) throws -> StoreSchema {
         let columns = try Row.fetchAll(
-            db, sql: "SELECT tbl, ord, name, type, not_null, hmsi_only FROM sync_columns WHERE retired = 0 ORDER BY tbl, ord")
+            db, sql: "SELECT tbl, ord, name, type, not_null, hmsi_only, since FROM sync_columns WHERE retired = 0 ORDER BY tbl, ord")
         let byTable = Dictionary(grouping: columns) { $0["tbl"] as Int }
-        let tables = try Row.fetchAll(db, sql: "SELECT id, name, scope, pk FROM sync_tables ORDER BY id").map { row in
+        let tables = try Row.fetchAll(db, sql: "SELECT id, name, scope, pk, since FROM sync_tables ORDER BY id").map { row in
             let id: Int = row["id"]
             guard let scope = Scope(rawValue: row["scope"]) else {
                 throw SchemaError.invalid("sync_tables has an unknown scope for \(row["name"] as String)")
             }
+            var defaults: [String: Value] = [:]
+            for column in try Row.fetchAll(
+                db, sql: "SELECT name, dflt_value FROM pragma_table_xinfo(?) WHERE dflt_value IS NOT NULL", arguments: [row["name"] as String])
+            {
+                let value = try DatabaseValue.fetchOne(db, sql: "SELECT \(column["dflt_value"] as String)") ?? .null
+                defaults[column["name"]] = Value(value)
+            }
             let columns = (byTable[id] ?? []).map {
                 ColumnSpec(
                     ordinal: $0["ord"], name: $0["name"], type: $0["type"], notNull: ($0["not_null"] as Int) != 0,
-                    hmsiOnly: ($0["hmsi_only"] as Int) != 0)
+                    hmsiOnly: ($0["hmsi_only"] as Int) != 0, since: $0["since"], defaultValue: defaults[$0["name"]])
             }
             let ordinals = Dictionary(columns.map { ($0.name, $0.ordinal) }, uniquingKeysWith: { first, _ in first })
             var references: [Int: String] = [:]
@@ -236,7 +288,8 @@ package enum SchemaInstaller {
                 if let ordinal = ordinals[key[0]["from"]] { references[ordinal] = key[0]["table"] }
             }
             return TableSpec(
-                id: id, name: row["name"], scope: scope, primaryKey: row["pk"], columns: columns, references: references)
+                id: id, name: row["name"], scope: scope, primaryKey: row["pk"], columns: columns, references: references,
+                since: row["since"])
         }
         return StoreSchema(version: version, tables: tables)
     }

@@ -70,6 +70,7 @@ struct HistoryBenchmark: AsyncParsableCommand {
         "volunteers": "UPDATE volunteers SET phone = '0561 ' || ?",
         "deployments": "UPDATE deployments SET note = 'Runde ' || ?",
         "kiv_strategies": "UPDATE kiv_strategies SET population = ?",
+        "courses": "UPDATE courses SET participants = ?",
     ]
 
     /// The hub's file size, stopped (its WAL checkpointed into the file), then the seconds of

@@ -16,15 +16,17 @@ struct Init: AsyncParsableCommand {
     @OptionGroup var store: StoreOption
     @Flag(help: "A hub to rebuild from the replicas after the old one was lost: no reference data of its own; HMSI's replica brings it back.")
     var rebuild = false
+    @Option(name: .long, help: ArgumentHelp("Create the store at this older schema version (default: the newest).", valueName: "n"))
+    var schemaVersion: Int?
 
     func run() async throws {
         do {
-            let schema = try WIRSchema.definition()
+            let schema = try schemaVersion.map { try WIRSchema.definition().at(version: $0) } ?? WIRSchema.definition()
             let hub = try await HubStore.create(path: store.path, schema: schema) { table in
                 rebuild ? nil : try WIRSchema.fixtureRows(table: table)
             }
             let status = try await hub.status()
-            print("Created hub store \(store.path) (schema \(hub.schemaTag)).")
+            print("Created hub store \(store.path) (schema \(hub.schemaTag); serves replicas of versions \(hub.servedVersions.lowerBound) to \(hub.servedVersions.upperBound)).")
             if rebuild {
                 print("It holds nothing yet: every replica offers what it holds on its first sync with it (docs/recovery.md).")
                 print("Next: give HMSI's replica a token first (`wirsync-hub centre add hmsi --db \(store.path)`), then every centre.")
@@ -32,6 +34,34 @@ struct Init: AsyncParsableCommand {
             }
             print("Loaded \(status.rows["centres"] ?? 0) centres and \(status.rows["funding_lines"] ?? 0) funding lines.")
             print("Next: give each centre a token with `wirsync-hub centre add ID --db \(store.path)`.")
+        } catch {
+            throw fail(error)
+        }
+    }
+}
+
+struct Upgrade: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Upgrade the hub store to the schema version of this wirsync-hub, keeping everything.",
+        discussion: """
+            Stop the hub first, and back it up (`wirsync-hub backup`). Runs the schema's new \
+            migrations, which must be ones an offline fleet can live with (docs/schema-evolution.md), \
+            records the versions the hub serves from now on (the manifest's oldest_supported up to \
+            the new version) and loads the fixtures of new reference tables. Centres on an older \
+            version keep syncing; each upgrades with its own `wirsync upgrade`.
+            """
+    )
+
+    @OptionGroup var store: StoreOption
+    @Option(name: .long, help: ArgumentHelp("Upgrade to this version instead of the newest.", valueName: "n"))
+    var schemaVersion: Int?
+
+    func run() async throws {
+        do {
+            let schema = try schemaVersion.map { try WIRSchema.definition().at(version: $0) } ?? WIRSchema.definition()
+            let from = try await HubStore.upgradeSchema(path: store.path, to: schema) { table in try WIRSchema.fixtureRows(table: table) }
+            print("Upgraded hub store \(store.path) from schema version \(from) to \(schema.version).")
+            print("It serves replicas of versions \(schema.oldestSupported) to \(schema.version); `wirsync-hub status` lists which replica runs which.")
         } catch {
             throw fail(error)
         }

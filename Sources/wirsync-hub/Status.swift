@@ -27,6 +27,12 @@ struct Status: AsyncParsableCommand {
             }.map(\.node)
             if json { return try printJSON(Report(status: status, stale: stale)) }
             print("Hub store  \(hub.path) (schema \(status.schema))")
+            let versions = status.versions
+            let served = versions.oldest == versions.newest ? "version \(versions.newest)" : "versions \(versions.oldest) to \(versions.newest)"
+            let running = versions.replicas.sorted { $0.key < $1.key }.map { version, names in
+                "version \(version): \(names.count) (\(names.prefix(8).joined(separator: ", "))\(names.count > 8 ? ", …" : ""))"
+            }
+            print("Schema     serves \(served)" + (running.isEmpty ? "" : "; replicas on " + running.joined(separator: "; ")))
             print("Hub log    \(status.logEntries) entries, the last at \(status.logSeq)" + (LogSeq.millis(status.logSeq).map { " (\(timestamp($0)))" } ?? ""))
             let history = status.history
             print("History    one live entry per row; \(history.superseded) superseded entries await compaction"

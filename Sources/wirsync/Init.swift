@@ -34,6 +34,11 @@ struct Init: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Use the schema in this directory instead of the built-in one.", valueName: "dir"))
     var schema: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Create the replica at this older schema version (default: the newest); `wirsync upgrade` moves it on.", valueName: "n"))
+    var schemaVersion: Int?
+
     func validate() throws {
         guard centre == Node.hmsi || WIRSchema.centre(id: centre) != nil else {
             let close = WIRSchema.centres.map(\.id).filter { $0.contains(centre) || centre.contains($0) }
@@ -51,19 +56,65 @@ struct Init: ParsableCommand {
 
     func run() throws {
         do {
-            let definition = try schema.map { try SchemaDefinition.load(directory: URL(fileURLWithPath: $0)) } ?? WIRSchema.definition()
+            let newest = try schema.map { try SchemaDefinition.load(directory: URL(fileURLWithPath: $0)) } ?? WIRSchema.definition()
+            let definition = try schemaVersion.map { try newest.at(version: $0) } ?? newest
             let (created, outcome) = try Replica.initialise(path: replica.db, node: centre, hubURL: hub, schema: definition)
             switch outcome {
             case .created:
                 print("Created replica \(replica.db) for \(centre) (schema \(definition.name) v\(definition.version), WAL mode).")
                 print("Every write to its \(created.schema.tables.count) domain tables is captured, by any tool.")
             case .migrated(let from):
-                print("Migrated replica \(replica.db) of \(centre) from schema v\(from) to v\(definition.version).")
+                Upgrade.report(path: replica.db, from: from, to: definition.version)
             }
         } catch let error as ReplicaError {
             throw fail(error)
         } catch let error as SchemaError {
             throw fail(error)
         }
+    }
+}
+
+struct Upgrade: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Upgrade a replica to the schema version of this wirsync, offline, keeping everything.",
+        discussion: """
+            Runs the schema's new migrations on the replica in one transaction and re-installs \
+            the capture triggers. Pending changes, open conflicts and the cursor stay: changes \
+            captured under the old version are pushed on the next sync. That sync also pulls \
+            the centre's rows once more, whole, to fill the new tables and columns \
+            (docs/schema-evolution.md). A hub serves older versions beside its own, so a centre \
+            may upgrade when it suits; `wirsync status` says when an upgrade is available.
+            """
+    )
+
+    @OptionGroup var replica: ReplicaOption
+
+    @Option(name: .long, help: ArgumentHelp("Use the schema in this directory instead of the built-in one.", valueName: "dir"))
+    var schema: String?
+
+    @Option(name: .long, help: ArgumentHelp("Upgrade to this version instead of the newest.", valueName: "n"))
+    var schemaVersion: Int?
+
+    func run() throws {
+        do {
+            let newest = try schema.map { try SchemaDefinition.load(directory: URL(fileURLWithPath: $0)) } ?? WIRSchema.definition()
+            let definition = try schemaVersion.map { try newest.at(version: $0) } ?? newest
+            let current = try Replica.open(path: replica.db)
+            guard current.schema.version < definition.version else {
+                print("Replica \(replica.db) is at schema version \(current.schema.version); this wirsync has \(definition.version): nothing to upgrade.")
+                return
+            }
+            let (_, outcome) = try Replica.initialise(path: replica.db, node: current.node, hubURL: nil, schema: definition)
+            if case .migrated(let from) = outcome { Self.report(path: replica.db, from: from, to: definition.version) }
+        } catch let error as ReplicaError {
+            throw fail(error)
+        } catch let error as SchemaError {
+            throw fail(error)
+        }
+    }
+
+    static func report(path: String, from: Int, to: Int) {
+        print("Upgraded replica \(path) from schema version \(from) to \(to); pending changes, conflicts and cursor are kept.")
+        print("The next `wirsync sync` pushes what is pending and pulls the centre's rows once more, whole, for the new tables and columns.")
     }
 }

@@ -3,6 +3,7 @@ import CLISupport
 import Foundation
 import ReplicaStore
 import SyncCore
+import WIRSchema
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,7 +25,7 @@ struct Status: ParsableCommand {
             ("Replica", replica.db),
             ("Centre", status.centre),
             ("Origin", "\(status.origin) (this replica's name at the hub)"),
-            ("Schema", "version \(status.schemaVersion)"),
+            ("Schema", "version \(status.schemaVersion)" + upgradeHint(status.schemaVersion)),
             ("Pending", status.pending == 1 ? "1 change not yet pushed" : "\(status.pending) changes not yet pushed"),
             ("Cursor", cursor(status.cursor)),
             ("Hub", status.hubURL ?? "not set (give --hub to init)"),
@@ -77,4 +78,10 @@ func duration(_ millis: Int64) -> String {
 func clockTime(_ hlc: HLC) -> String {
     let text = CLI.time(hlc.millis, fractions: true)
     return hlc.counter == 0 ? text : "\(text) +\(hlc.counter)"
+}
+
+/// What `status` adds when this wirsync brings a newer schema than the replica has.
+private func upgradeHint(_ version: Int) -> String {
+    guard let newest = try? WIRSchema.definition().version, newest > version else { return "" }
+    return " (this wirsync has version \(newest): `wirsync upgrade` moves the replica on, offline, keeping everything)"
 }

@@ -42,7 +42,7 @@ struct BadInputTests {
         ]
     }
 
-    static func push(_ body: ByteBuffer, token: String? = nil, schema: String? = "wir/1", headers: HTTPFields = [:]) -> @Sendable (HubHarness, any TestClientProtocol) async throws -> TestResponse {
+    static func push(_ body: ByteBuffer, token: String? = nil, schema: String? = "wir/2", headers: HTTPFields = [:]) -> @Sendable (HubHarness, any TestClientProtocol) async throws -> TestResponse {
         { harness, client in try await client.push(body: body, token: token ?? harness.token(kassel), schema: schema, headers: headers) }
     }
 
@@ -78,10 +78,16 @@ struct BadInputTests {
              send: push(batch([insertJSON(seq: 1)], replicaID: "r1\u{0}zweite"))),
         Case(name: "two JSON documents", status: .badRequest, code: "malformed_json", send: push(body().merged(with: body()))),
         Case(name: "missing schema header", status: .badRequest, code: "missing_schema", send: push(body(), schema: nil)),
-        Case(name: "schema mismatch", status: .conflict, code: "schema_mismatch", send: push(body(), schema: "wir/2")),
-        Case(name: "pull with schema mismatch", status: .conflict, code: "schema_mismatch") { harness, client in
+        Case(name: "another schema", status: .conflict, code: "schema_mismatch", send: push(body(), schema: "notes/1")),
+        Case(name: "a malformed schema header", status: .conflict, code: "schema_mismatch", send: push(body(), schema: "wir/zwei")),
+        Case(name: "a schema newer than the hub's", status: .conflict, code: "schema_too_new", send: push(body(), schema: "wir/3")),
+        Case(name: "pull with a schema older than the hub serves", status: .conflict, code: "schema_too_old") { harness, client in
             try await client.pull(after: 0, token: harness.token(kassel), schema: "wir/0")
         },
+        Case(name: "a version-1 push naming a column of version 2", status: .badRequest, code: "unknown_column",
+             send: push(body { $0["table"] = "projects"; $0["values"] = ["centre_id": kassel, "foerderkennzeichen": "X"] }, schema: "wir/1")),
+        Case(name: "a version-1 push naming a table of version 2", status: .badRequest, code: "unknown_table",
+             send: push(body { $0["table"] = "courses" }, schema: "wir/1")),
         Case(name: "pull cursor ahead of the log", status: .conflict, code: "cursor_ahead") { harness, client in
             try await client.pull(after: Int64.max / 2, token: harness.token(kassel))
         },
@@ -124,7 +130,7 @@ struct BadInputTests {
         Case(name: "receipts without the replica header", status: .badRequest, code: "missing_replica") { harness, client in
             try await client.execute(
                 uri: "/v1/receipts?after=0", method: .get,
-                headers: [.authorization: "Bearer \(harness.token(kassel))", HTTPField.Name(Wire.schemaHeader)!: "wir/1"])
+                headers: [.authorization: "Bearer \(harness.token(kassel))", HTTPField.Name(Wire.schemaHeader)!: "wir/2"])
         },
         Case(name: "a push of protocol 2 without its chains", status: .badRequest, code: "invalid_batch") { harness, client in
             try await client.session(harness.replica(kassel), token: harness.token(kassel))

@@ -13,7 +13,7 @@ import Testing
 /// libcurl against the real hub on a loopback socket.
 @Suite("libcurl transport", .timeLimit(.minutes(2)))
 struct CurlTransportTests {
-    private func transport(port: Int, token: String, schema: String = "wir/1", stall: Int = 20) throws -> CurlTransport {
+    private func transport(port: Int, token: String, schema: String = "wir/2", stall: Int = 20) throws -> CurlTransport {
         var configuration = CurlConfiguration(hubURL: "http://127.0.0.1:\(port)", token: token, schemaTag: schema)
         configuration.lowSpeedSeconds = stall
         configuration.connectTimeout = .seconds(2)
@@ -61,7 +61,7 @@ struct CurlTransportTests {
                 _ = try await transport(port: port, token: harness.token(kassel), schema: "wir/7").pull(after: 0, limit: 10, origin: nil)
                 Issue.record("a schema mismatch was served")
             } catch let error as TransportError {
-                guard case .hub(409, "schema_mismatch", _) = error else { Issue.record("\(error)"); return }
+                guard case .hub(409, "schema_too_new", _) = error else { Issue.record("\(error)"); return }
                 #expect(!error.isTransient)
             }
         }
@@ -118,7 +118,7 @@ struct CurlTransportTests {
     @Test func tlsIsVerifiedSoAPlainServerCannotPassForTheHub() async throws {
         let harness = try await HubHarness()
         try await harness.application().test(.live) { client in
-            var configuration = CurlConfiguration(hubURL: "https://127.0.0.1:\(try #require(client.port))", token: "t", schemaTag: "wir/1")
+            var configuration = CurlConfiguration(hubURL: "https://127.0.0.1:\(try #require(client.port))", token: "t", schemaTag: "wir/2")
             configuration.connectTimeout = .seconds(2)
             do {
                 _ = try await CurlTransport(configuration).pull(after: 0, limit: 1, origin: nil)
@@ -141,7 +141,7 @@ struct CurlTransportTests {
             Response(status: .ok, headers: [.contentType: "application/json", .contentEncoding: encoding], body: .init(byteBuffer: bomb))
         }
         try await Application(router: router).test(.live) { client in
-            var configuration = CurlConfiguration(hubURL: "http://127.0.0.1:\(try #require(client.port))", token: "t", schemaTag: "wir/1")
+            var configuration = CurlConfiguration(hubURL: "http://127.0.0.1:\(try #require(client.port))", token: "t", schemaTag: "wir/2")
             configuration.maxResponseBytes = 1 << 20
             do {
                 _ = try await CurlTransport(configuration).pull(after: 0, limit: 1, origin: nil)

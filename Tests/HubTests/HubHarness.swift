@@ -100,7 +100,7 @@ extension TestResponse {
 
 extension TestClientProtocol {
     func push(
-        body: ByteBuffer, token: String?, schema: String? = "wir/1", headers extra: HTTPFields = [:]
+        body: ByteBuffer, token: String?, schema: String? = "wir/2", headers extra: HTTPFields = [:]
     ) async throws -> TestResponse {
         var headers = extra
         headers[.contentType] = "application/json"
@@ -123,7 +123,7 @@ extension TestClientProtocol {
 
     /// A pull; protocol 2 with an `origin`, protocol 1 (as wirsync 1 pulls) without.
     func pull(
-        after: Int64, limit: Int? = nil, token: String?, origin: String? = nil, schema: String? = "wir/1", gzip: Bool = true
+        after: Int64, limit: Int? = nil, token: String?, origin: String? = nil, schema: String? = "wir/2", gzip: Bool = true
     ) async throws -> TestResponse {
         var headers: HTTPFields = [:]
         if let token { headers[.authorization] = "Bearer \(token)" }
@@ -139,7 +139,7 @@ extension TestClientProtocol {
         try await execute(
             uri: path, method: .post,
             headers: [
-                .authorization: "Bearer \(token)", HTTPField.Name(Wire.schemaHeader)!: "wir/1", HTTPField.Name(Wire.replicaHeader)!: origin,
+                .authorization: "Bearer \(token)", HTTPField.Name(Wire.schemaHeader)!: "wir/2", HTTPField.Name(Wire.replicaHeader)!: origin,
                 .contentType: "application/json",
             ],
             body: ByteBuffer(bytes: body))

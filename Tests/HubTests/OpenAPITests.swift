@@ -39,7 +39,7 @@ struct OpenAPITests {
             _ = try await recorder.execute(
                 uri: "/v1/receipts?after=0&limit=5", method: .get,
                 headers: [
-                    .authorization: "Bearer \(harness.token(kassel))", HTTPField.Name(Wire.schemaHeader)!: "wir/1",
+                    .authorization: "Bearer \(harness.token(kassel))", HTTPField.Name(Wire.schemaHeader)!: "wir/2",
                     HTTPField.Name(Wire.replicaHeader)!: origin,
                 ])
             let again = try harness.replica(kassel).rederive(afterHubSeq: 0, ownAbove: .zero, from: nil, limit: 20).changes
@@ -62,7 +62,7 @@ struct OpenAPITests {
             _ = try await recorder.pull(after: 0, limit: 0, token: harness.token(kassel))
             _ = try await recorder.execute(uri: "/healthz", method: .get)
             _ = try await recorder.execute(
-                uri: "/v1/digest", method: .get, headers: [.authorization: "Bearer \(harness.token(kassel))", HTTPField.Name("WIRSync-Schema")!: "wir/1"])
+                uri: "/v1/digest", method: .get, headers: [.authorization: "Bearer \(harness.token(kassel))", HTTPField.Name("WIRSync-Schema")!: "wir/2"])
             return recorder
         }
         let exchanges = recorder.recorded

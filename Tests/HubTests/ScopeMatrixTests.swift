@@ -40,7 +40,7 @@ struct ScopeMatrixTests {
             }
             let digest = try await client.execute(
                 uri: "/v1/digest", method: .get,
-                headers: [.authorization: "Bearer \(harness.token(kassel))", HTTPField.Name(Wire.schemaHeader)!: "wir/1"]
+                headers: [.authorization: "Bearer \(harness.token(kassel))", HTTPField.Name(Wire.schemaHeader)!: "wir/2"]
             ).decode(DigestResponse.self)
             let ownDigest = try await harness.store.digest(node: kassel)
             #expect(digest.tables == ownDigest.tables, "the digest covers Kassel's rows only")
@@ -101,7 +101,9 @@ struct ScopeMatrixTests {
         case ("qualification", _): .text("keine")
         case ("active", _): .integer(1)
         case ("max_share", _): .real(0.5)
-        case ("hours", _): .real(1.5)
+        case ("hours", "REAL"): .real(1.5)
+        case ("level", _): .text("A1")
+        case ("women_only", _): .integer(0)
         case (_, "INTEGER"): .integer(1)
         case (_, "REAL"): .real(1)
         case (_, "BLOB"): .blob(Data([1]))

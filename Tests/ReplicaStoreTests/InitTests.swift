@@ -27,7 +27,7 @@ struct InitTests {
         #expect(tables == (domainTables + ["grdb_migrations"]).sorted(), "domain tables, sync_*, and GRDB's record of the engine's layout steps")
         let status = try replica.status()
         #expect(status.centre == kassel)
-        #expect(status.schemaVersion == 1)
+        #expect(status.schemaVersion == 2)
         #expect(status.pending == 0)
         #expect(status.cursor == 0)
     }

@@ -41,8 +41,8 @@ public final class Deployment {
 
     /// A replica for `node` with a token and the hub's URL.
     @discardableResult
-    public func centre(_ node: String, schema: String? = nil) throws -> String {
-        try runChecked(wirsync, ["init", "--db", path(node), "--centre", node, "--hub", hubURL] + (schema.map { ["--schema", $0] } ?? []))
+    public func centre(_ node: String, schema: String? = nil, _ extra: [String] = []) throws -> String {
+        try runChecked(wirsync, ["init", "--db", path(node), "--centre", node, "--hub", hubURL] + (schema.map { ["--schema", $0] } ?? []) + extra)
         let token = try runChecked(hubBinary, ["centre", "add", node, "--db", hubPath, "--rotate"])
         try token.write(toFile: path(node) + ".token", atomically: true, encoding: .utf8)
         chmod(path(node) + ".token", 0o600)

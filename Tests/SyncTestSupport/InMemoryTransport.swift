@@ -10,19 +10,23 @@ public final class InMemoryTransport: HubTransport {
     /// Fails every request with this error while set, to simulate a line that is down.
     public let failure = LockedValue<TransportError?>(nil)
     public let requests = LockedValue(0)
+    /// The `WIRSync-Schema` header it sends, as a replica of that version would; nil: the hub's own.
+    public let schemaTag: String?
 
-    public init(store: HubStore, token: String) {
+    public init(store: HubStore, token: String, schemaTag: String? = nil) {
         self.store = store
         self.token = token
+        self.schemaTag = schemaTag
     }
 
     private func hub<T>(_ body: (Caller) async throws(HubError) -> T) async throws(TransportError) -> T {
         requests.update { $0 += 1 }
         if let error = failure.value { throw error }
         do throws(HubError) {
-            guard let caller = try await store.authenticate(token: token) else {
+            guard var caller = try await store.authenticate(token: token) else {
                 throw HubError.unauthorized("the token is unknown or revoked; ask HMSI for a new one")
             }
+            caller.schemaVersion = try schemaTag.map { tag throws(HubError) in try store.servedVersion(of: tag) }
             return try await body(caller)
         } catch {
             throw .hub(status: error.status == 500 ? 400 : error.status, code: error.code, message: error.description)

@@ -73,7 +73,7 @@ public struct Snapshot: Hashable, Sendable, CustomStringConvertible {
 /// With `centre`, only what is in that centre's scope: its own rows of centre-scoped
 /// tables (those with `centre_id`) and every row of the others.
 public func snapshot(_ path: String, tables: [String] = domainTables, versions: Bool = true, centre: String? = nil) throws -> Snapshot {
-    let centreTables: Set<String> = ["organisations", "projects", "volunteers", "deployments", "kiv_strategies"]
+    let centreTables: Set<String> = ["organisations", "projects", "volunteers", "deployments", "kiv_strategies", "courses"]
     var queries = tables.map { table in
         let filter = centre.flatMap { centreTables.contains(table) ? " WHERE centre_id = '\($0)'" : nil } ?? ""
         return (table, "SELECT * FROM \(table)\(filter) ORDER BY id")
@@ -93,15 +93,16 @@ public func snapshot(_ path: String, tables: [String] = domainTables, versions: 
     }
     return try readOnly(path).read { db in
         var result: [String: [[Value]]] = [:]
-        for (name, sql) in queries {
+        // A file of schema version 1 has no table of version 2.
+        for (name, sql) in queries where try !domainTables.contains(name) || db.tableExists(name) {
             result[name] = try Row.fetchAll(db, sql: sql).map { row in row.databaseValues.map(Value.init) }
         }
         return Snapshot(tables: result)
     }
 }
 
-/// The WIR domain tables.
-public let domainTables = ["centres", "funding_lines", "organisations", "projects", "volunteers", "deployments", "kiv_strategies"]
+/// The WIR domain tables (schema version 2).
+public let domainTables = ["centres", "funding_lines", "organisations", "projects", "volunteers", "deployments", "kiv_strategies", "courses"]
 
 /// One row of the readable change log view.
 public struct CapturedChange: Hashable, Sendable {

@@ -187,19 +187,19 @@ struct EndToEndTests {
         let giessen = try deployment.centre("giessen", schema: schema)
         let mismatch = try deployment.sync("giessen")
         #expect(mismatch.status == 65)
-        #expect(mismatch.stderr.contains("the replica speaks schema wir/2, the hub wir/1"))
+        #expect(mismatch.stderr.contains("the replica's schema version 3 is newer than the hub's (wir/1 to wir/2)"), "\(mismatch.stderr)")
         #expect(try runChecked(deployment.wirsync, ["status", "--db", giessen, "--json"]).contains("\"cursor\":0"))
     }
 
-    /// The repository's schema plus a migration 2 that adds a column.
+    /// The repository's schema plus a migration 3 that adds a column.
     private func newerSchema(in directory: TemporaryDirectory) throws -> String {
         let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../schema")
-        let target = directory.url.appendingPathComponent("schema-v2")
+        let target = directory.url.appendingPathComponent("schema-v3")
         try FileManager.default.copyItem(at: source, to: target)
         try "ALTER TABLE projects ADD COLUMN website TEXT;".write(
-            to: target.appendingPathComponent("migrations/0002_website.sql"), atomically: true, encoding: .utf8)
+            to: target.appendingPathComponent("migrations/0003_website.sql"), atomically: true, encoding: .utf8)
         let manifest = target.appendingPathComponent("manifest.json")
-        try String(contentsOf: manifest, encoding: .utf8).replacingOccurrences(of: "\"version\": 1", with: "\"version\": 2")
+        try String(contentsOf: manifest, encoding: .utf8).replacingOccurrences(of: "\"version\": 2", with: "\"version\": 3")
             .write(to: manifest, atomically: true, encoding: .utf8)
         return target.path
     }

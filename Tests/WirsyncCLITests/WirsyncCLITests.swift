@@ -28,7 +28,7 @@ struct WirsyncCLITests {
         let output = try runChecked(wirsync, ["status", "--db", db, "--json"])
         let json = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])
         #expect(json["centre"] as? String == "fulda")
-        #expect(json["schema_version"] as? Int == 1)
+        #expect(json["schema_version"] as? Int == 2)
         #expect(json["pending"] as? Int == 1)
         #expect(json["cursor"] as? Int == 0)
     }
@@ -49,7 +49,7 @@ struct WirsyncCLITests {
         try runChecked(wirsync, ["init", "--db", db, "--centre", "kassel"])
         let again = try run(wirsync, ["init", "--db", db, "--centre", "kassel"])
         #expect(again.status == 1)
-        #expect(again.stderr == "wirsync: \(db) is already a replica of kassel at schema version 1; nothing to do\n")
+        #expect(again.stderr == "wirsync: \(db) is already a replica of kassel at schema version 2; nothing to do\n")
     }
 
     @Test func anUnknownCentreIsAUsageError() throws {
