@@ -99,6 +99,8 @@ public struct SyncSession: Sendable {
         let started = clock.nowMillis()
         var report = SyncReport()
         do throws(SyncError) {
+            // A table a tool rebuilt or changed may have writes no trigger captured: nothing moves until it is repaired.
+            do throws(ReplicaError) { try replica.checkNoDrift() } catch { throw .replica(error) }
             let session = try await begin(into: &report, progress: progress)
             try await push(origin: session.origin, into: &report, progress: progress)
             try await pull(origin: session.origin, expected: session.response.pendingPull, into: &report, progress: progress)

@@ -99,9 +99,7 @@ public final class Replica: Sendable {
             // Entries captured before the migration get their versions under the old columns.
             try replica.fold(db)
             // The capture triggers name the columns: off while the migrations run, installed anew after.
-            let triggers = try String.fetchAll(
-                db, sql: "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'sync\\_%' ESCAPE '\\'")
-            for trigger in triggers { try db.execute(sql: "DROP TRIGGER \(quoted(trigger))") }
+            try dropTriggers(db)
             let schema = try SchemaInstaller.migrate(db, to: definition, from: installed)
             try installTriggers(db, schema: schema, node: node)
             try Self.awaitNewColumns(db, schema: schema, after: installed)
@@ -135,6 +133,12 @@ public final class Replica: Sendable {
             db: db, now: Int64(Date().timeIntervalSince1970 * 1000))
     }
 
+    private static func dropTriggers(_ db: Database) throws {
+        let triggers = try String.fetchAll(
+            db, sql: "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'sync\\_%' ESCAPE '\\'")
+        for trigger in triggers { try db.execute(sql: "DROP TRIGGER \(quoted(trigger))") }
+    }
+
     private static func installTriggers(_ db: Database, schema: StoreSchema, node: String) throws {
         for table in schema.tables {
             for sql in CaptureSQL.triggers(for: table, node: node) { try db.execute(sql: sql) }
@@ -150,7 +154,7 @@ public final class Replica: Sendable {
                 throw ReplicaError.notAReplica(path: path, reason: "it has no sync_state")
             }
             // A replica of an older wirsync is upgraded in place, data and pending changes kept.
-            try ReplicaLayout.layout.upgrade(queue)
+            let steps = try ReplicaLayout.layout.upgrade(queue)
             let (node, version, name) = try queue.read { db -> (String, Int, String) in
                 guard let row = try Row.fetchOne(db, sql: "SELECT node, schema_version, schema_name FROM sync_state") else {
                     throw ReplicaError.notAReplica(path: path, reason: "its sync_state is empty")
@@ -158,6 +162,14 @@ public final class Replica: Sendable {
                 return (row["node"], row["schema_version"], row["schema_name"])
             }
             let schema = try queue.read { db in try SchemaInstaller.load(db, version: version) }
+            // Its capture triggers are those of the older engine: installed anew once, as this one
+            // makes them, so that drift is told by them from here on (docs/schema-evolution.md).
+            if !steps.isEmpty, !steps.contains(ReplicaLayout.captureStep) {
+                try queue.write { db in
+                    try dropTriggers(db)
+                    try installTriggers(db, schema: schema, node: node)
+                }
+            }
             return Replica(path: path, node: node, schema: schema, schemaName: name, queue: queue)
         } catch {
             throw map(error, path: path)

@@ -14,6 +14,10 @@ public enum ReplicaError: Error, Sendable, CustomStringConvertible {
     case apply(ApplyError)
     case staleCursor(current: Int64, received: Int64)
     case sqlite(message: String)
+    /// A replicated table is not as the engine installed it (docs/schema-evolution.md, "Drift").
+    case drift(path: String, [Drift])
+    /// `wirsync repair` cannot bring a table back by itself.
+    case repair(String)
 
     public var description: String {
         switch self {
@@ -39,6 +43,11 @@ public enum ReplicaError: Error, Sendable, CustomStringConvertible {
             "the hub sent cursor \(received), behind this replica's \(current); nothing applied"
         case .sqlite(let message):
             "database error: \(message)"
+        case .drift(let path, let found):
+            "capture is not intact, so nothing is synced: " + found.map(\.description).joined(separator: "; ")
+                + "; run `wirsync repair --db \(path)`"
+        case .repair(let message):
+            "cannot repair \(message)"
         }
     }
 }

@@ -4,6 +4,11 @@ import SyncStore
 
 /// The engine's tables in a replica, step by step (docs/replicas-and-restores.md).
 enum ReplicaLayout {
+    /// The newest step that changed the capture triggers an engine installs: a file from
+    /// before it has its triggers installed anew when it is opened (`Replica.open`). A change
+    /// of `CaptureSQL` comes with a new step, named here.
+    static let captureStep = "v6-schema-versions"
+
     static let layout = EngineLayout(
         marker: "sync_state",
         legacy: { db in try db.execute(sql: recordTablesSQL) },

@@ -40,6 +40,11 @@ struct Status: ParsableCommand {
         for (label, value) in rows {
             print(label.padding(toLength: 11, withPad: " ", startingAt: 0) + value)
         }
+        let drift = try replica.read { try $0.drift() }
+        if !drift.isEmpty {
+            print("Drift      capture is not intact, nothing is synced: " + drift.map(\.description).joined(separator: "; ")
+                + "; run `wirsync repair --db \(replica.db)`")
+        }
         if let offset = status.lastSync?.hubOffsetMillis, abs(offset) > 60_000 {
             let direction = offset < 0 ? "ahead of" : "behind"
             print("Warning    this PC's clock is \(duration(abs(offset))) \(direction) the hub's; set it right")

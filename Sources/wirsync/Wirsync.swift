@@ -17,7 +17,7 @@ struct Wirsync: AsyncParsableCommand {
 
             Start with `wirsync init --db centre.db --centre landkreis-kassel --hub https://…`,             put the centre's token into centre.db.token (chmod 600), then `wirsync sync --db centre.db`             or run `wirsync daemon --db centre.db` under systemd.
             """,
-        subcommands: [Init.self, Upgrade.self, Sync.self, Status.self, Conflicts.self, Erase.self, Daemon.self, Verify.self, Backup.self, Restore.self, Sample.self]
+        subcommands: [Init.self, Upgrade.self, Sync.self, Repair.self, Status.self, Conflicts.self, Erase.self, Daemon.self, Verify.self, Backup.self, Restore.self, Sample.self]
     )
 }
 

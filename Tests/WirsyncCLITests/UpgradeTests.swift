@@ -58,7 +58,7 @@ struct UpgradeTests {
         #expect(!replicas.contains("copy of"), "nothing forked")
 
         // The upgraded hub learned from its built-in manifest which columns only HMSI decides:
-        // the replica of wirsync 1 keeps its triggers and lets a write of one through; the hub refuses it.
+        // the replica of wirsync 1 was told nothing of it and lets a write of one through; the hub refuses it.
         let flag = "SELECT c.hmsi_only FROM sync_columns c JOIN sync_tables t ON t.id = c.tbl WHERE t.name = 'projects' AND c.name = 'approved_cents';"
         #expect(try sqlite3(deployment.hubPath, flag).trimmingCharacters(in: .whitespacesAndNewlines) == "1")
         let project = try sqlite3(deployment.path(kassel), "SELECT id FROM projects ORDER BY id LIMIT 1;").trimmingCharacters(in: .whitespacesAndNewlines)
