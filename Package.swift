@@ -21,6 +21,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
         .package(url: "https://github.com/adam-fowler/compress-nio", exact: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", exact: "5.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", exact: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", exact: "2.1.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
     ],
     targets: [
         // Pure model: HLC, values, changes, the merge rule, the schema manifest. No dependencies.
@@ -78,7 +81,25 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
+        ),
+        // The HMSI console (docs/console.md): server-rendered pages on their own listener,
+        // templates and styles embedded from console/.
+        .target(
+            name: "HubConsole",
+            dependencies: [
+                "SyncCore", "HubStore", "HubServer", "WIRSchema",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            plugins: ["EmbedSchemaPlugin"]
         ),
         // libcurl, with typed wrappers for its variadic setopt/getinfo.
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
@@ -113,9 +134,11 @@ let package = Package(
         .executableTarget(
             name: "wirsync-hub",
             dependencies: [
-                "SyncCore", "SyncStore", "WIRSchema", "HubStore", "HubServer", "CLISupport",
+                "SyncCore", "SyncStore", "WIRSchema", "HubStore", "HubServer", "HubConsole", "CLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
         // The daemon's memory floor for the bench: its libraries loaded, none of its code.
@@ -147,7 +170,7 @@ let package = Package(
         .testTarget(
             name: "HubTests",
             dependencies: [
-                "SyncCore", "SyncStore", "ReplicaStore", "HubStore", "HubServer", "WIRSchema", "SampleData", "SyncTestSupport",
+                "SyncCore", "SyncStore", "ReplicaStore", "HubStore", "HubServer", "HubConsole", "WIRSchema", "SampleData", "SyncTestSupport",
                 "CurlTransport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -7,6 +7,8 @@ import HummingbirdCore
 import HummingbirdTLS
 public import Logging
 import NIOCore
+public import ServiceLifecycle
+import UnixSignals
 public import SyncCore
 import SyncStore
 
@@ -41,19 +43,19 @@ public struct HubAPI: Sendable {
     public func router() -> Router<HubRequestContext> {
         let router = Router(context: HubRequestContext.self)
         let routes = RouteTable()
-        router.add(middleware: HubMiddleware(clock: clock, metrics: metrics, routes: routes))
+        router.add(middleware: HubMiddleware(store: store, clock: clock, metrics: metrics, routes: routes))
         router.post("/v1/session") { request, context in try await session(request, context: context) }
         router.post("/v1/push") { request, context in try await push(request, context: context) }
         router.get("/v1/pull") { request, context in try await pull(request, context: context) }
-        router.get("/v1/receipts") { request, _ in
-            let (caller, origin) = try await identifyReplica(request)
+        router.get("/v1/receipts") { request, context in
+            let (caller, origin) = try await identifyReplica(request, context: context)
             let query = request.uri.queryParameters
             let after = try parameter(query["after"], name: "after", default: 0, range: 0...Int64.max)
             let limit = try parameter(query["limit"], name: "limit", default: 1000, range: 1...5000)
             return try json(try await store.receipts(caller: caller, origin: origin, after: after, limit: Int(limit)), request: request)
         }
         router.post("/v1/reoffer") { request, context in
-            let (caller, origin) = try await identifyReplica(request)
+            let (caller, origin) = try await identifyReplica(request, context: context)
             let body: ReofferRequest = try await decode(request, what: "offered changes")
             let response = try await store.reoffer(caller: caller, origin: origin, request: body, skewBoundMillis: configuration.skewBoundMillis)
             metrics.pushed(applied: response.applied, refused: response.refused.count, conflicts: response.conflicts)
@@ -66,7 +68,7 @@ public struct HubAPI: Sendable {
             return try json(response, request: request)
         }
         router.post("/v1/conflicts/rebuild") { request, context in
-            let (caller, origin) = try await identifyReplica(request)
+            let (caller, origin) = try await identifyReplica(request, context: context)
             let body: RebuildRequest = try await decode(request, what: "conflict records")
             let response = try await store.rebuildConflicts(caller: caller, origin: origin, request: body)
             context.logger.notice(
@@ -75,7 +77,7 @@ public struct HubAPI: Sendable {
             return try json(response, request: request)
         }
         router.post("/v1/erase") { request, context in
-            let (caller, origin) = try await identifyReplica(request)
+            let (caller, origin) = try await identifyReplica(request, context: context)
             let body: EraseRequest = try await decode(request, what: "an erasure")
             let erasure = try await store.erase(
                 table: body.table, pk: body.pk, reason: body.reason, by: "\(caller.centre) (\(origin))", caller: caller)
@@ -88,8 +90,8 @@ public struct HubAPI: Sendable {
             }
             return try json(erasure, request: request)
         }
-        router.get("/v1/digest") { request, _ in
-            let (caller, _) = try await identify(request)
+        router.get("/v1/digest") { request, context in
+            let (caller, _) = try await identify(request, context: context)
             return try json(try await store.digest(node: caller.centre, schemaVersion: caller.schemaVersion), request: request)
         }
         router.get("/healthz") { _, _ in
@@ -114,15 +116,15 @@ public struct HubAPI: Sendable {
     {
         Application(
             router: router(),
-            server: try server(logger: logger),
+            server: try Self.httpServer(configuration: configuration, logger: logger),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wirsync-hub"),
             onServerRunning: onServerRunning,
             logger: logger)
     }
 
     /// HTTP/1.1 with the connection limits, inside TLS when the configuration names a
-    /// certificate and key.
-    private func server(logger: Logger) throws(ServeError) -> HTTPServerBuilder {
+    /// certificate and key (the sync API's listener, and the console's).
+    public static func httpServer(configuration: HubServerConfiguration, logger: Logger) throws(ServeError) -> HTTPServerBuilder {
         let connections = ConnectionGuard(
             limit: configuration.maxConnections, headerTimeout: .seconds(Int64(configuration.headerTimeoutSeconds)), logger: logger)
         let http = HTTPServerBuilder.http1(
@@ -142,18 +144,20 @@ public struct HubAPI: Sendable {
         }
     }
 
-    /// Serves until SIGTERM or SIGINT, then lets running requests finish. `ready` is called
-    /// with the port once the server listens (useful with port 0).
-    public func serve(logger: Logger, ready: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+    /// Serves until SIGTERM or SIGINT, then lets running requests finish, with `alongside`
+    /// (the console's listener) in the same service group. `ready` is called with the port
+    /// once the server listens (useful with port 0).
+    public func serve(logger: Logger, alongside: [any Service] = [], ready: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         let port = configuration.port
         let app = try application(logger: logger) { channel in ready(channel.localAddress?.port ?? port) }
-        try await app.runService()
+        let group = ServiceGroup(configuration: .init(services: [app as any Service] + alongside, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
     }
 
     // MARK: Routes
 
     private func session(_ request: Request, context: HubRequestContext) async throws -> Response {
-        let (caller, origin) = try await identifyReplica(request)
+        let (caller, origin) = try await identifyReplica(request, context: context)
         let body: SessionRequest = try await decode(request, what: "a session")
         let outcome = try await store.session(caller: caller, origin: origin, request: body)
         let response = outcome.response
@@ -163,6 +167,10 @@ public struct HubAPI: Sendable {
         if let parent = outcome.forkedFrom {
             context.logger.warning("replica forked", metadata: ["centre": "\(caller.centre)", "replica": "\(origin)", "from": "\(parent)"])
         }
+        try? await store.recordActivity(
+            ActivityEntry(
+                at: response.hubTime, centre: caller.centre, origin: origin, route: "session", status: 200,
+                detail: response.resync == true ? "re-sync from the start" : response.mustFork != nil ? "must fork" : "ok"))
         context.logger.info(
             "session",
             metadata: [
@@ -173,7 +181,7 @@ public struct HubAPI: Sendable {
     }
 
     private func push(_ request: Request, context: HubRequestContext) async throws -> Response {
-        let (caller, origin) = try await identify(request)
+        let (caller, origin) = try await identify(request, context: context)
         let body = try await collect(request)
         let batch: PushRequest
         do {
@@ -194,6 +202,11 @@ public struct HubAPI: Sendable {
                 "applied": "\(response.applied)", "duplicates": "\(response.duplicates)",
                 "refused": "\(response.refused.count)", "conflicts": "\(response.conflicts)", "acked": "\(response.ackedSeq)",
             ])
+        try? await store.recordActivity(
+            ActivityEntry(
+                at: response.hubTime, centre: caller.centre, origin: batch.replicaID, route: "push", status: 200, applied: response.applied,
+                refused: response.refused.count, conflicts: response.conflicts,
+                detail: response.refused.prefix(5).map { "\($0.code): \($0.message)" }.joined(separator: "\n")))
         for refusal in response.refused {
             context.logger.warning(
                 "refused", metadata: ["centre": "\(caller.centre)", "seq": "\(refusal.seq)", "code": "\(refusal.code)", "reason": "\(refusal.message)"])
@@ -202,7 +215,7 @@ public struct HubAPI: Sendable {
     }
 
     private func pull(_ request: Request, context: HubRequestContext) async throws -> Response {
-        let (caller, origin) = try await identify(request)
+        let (caller, origin) = try await identify(request, context: context)
         let query = request.uri.queryParameters
         let after = try parameter(query["after"], name: "after", default: 0, range: 0...Int64.max)
         let limit = try parameter(
@@ -223,19 +236,21 @@ public struct HubAPI: Sendable {
 
     /// The caller (token, schema) and the replica it names in `WIRSync-Replica` (protocol 2;
     /// nil without the header, which a route that needs it refuses).
-    private func identify(_ request: Request) async throws -> (Caller, String?) {
+    private func identify(_ request: Request, context: HubRequestContext) async throws -> (Caller, String?) {
         var caller = try await authenticate(request)
-        caller.schemaVersion = try checkSchema(request)
         let origin = request.headers[HTTPField.Name(Wire.replicaHeader)!]
-        if let origin, !Origin.isWellFormed(origin) {
-            throw HubError.badRequest(code: "invalid_replica", message: "\(Wire.replicaHeader) must name a replica (centre.suffix), not \(origin)")
+        guard origin.map(Origin.isWellFormed) ?? true else {
+            context.caller.set(centre: caller.centre, origin: nil)
+            throw HubError.badRequest(code: "invalid_replica", message: "\(Wire.replicaHeader) must name a replica (centre.suffix), not \(origin!)")
         }
+        context.caller.set(centre: caller.centre, origin: origin)
+        caller.schemaVersion = try checkSchema(request)
         return (caller, origin)
     }
 
     /// As `identify`, for the routes of protocol 2 only, which need the replica's name.
-    private func identifyReplica(_ request: Request) async throws -> (Caller, String) {
-        let (caller, origin) = try await identify(request)
+    private func identifyReplica(_ request: Request, context: HubRequestContext) async throws -> (Caller, String) {
+        let (caller, origin) = try await identify(request, context: context)
         guard let origin else {
             throw HubError.badRequest(code: "missing_replica", message: "send the \(Wire.replicaHeader) header with the replica's name")
         }

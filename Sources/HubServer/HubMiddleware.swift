@@ -15,6 +15,7 @@ import Synchronization
 struct HubMiddleware: RouterMiddleware {
     typealias Context = HubRequestContext
 
+    let store: any HubStorage
     let clock: any WallClock
     let metrics: HubMetrics
     /// The routes, to answer a known path with an unknown method by 405 rather than 404.
@@ -26,6 +27,14 @@ struct HubMiddleware: RouterMiddleware {
             response = try await next(request, context)
         } catch {
             response = errorResponse(error, request: request, context: context)
+            // A refusal of a known centre is part of its sync health (docs/console.md).
+            if let caller = context.caller.known {
+                let (status, code, message, _) = classify(error, path: request.uri.path)
+                try? await store.recordActivity(
+                    ActivityEntry(
+                        at: clock.nowMillis(), centre: caller.centre, origin: caller.origin,
+                        route: String(request.uri.path.split(separator: "/").last ?? "?"), status: Int(status.code), code: code, detail: message))
+            }
         }
         response.headers[HTTPField.Name(Wire.hubTimeHeader)!] = String(clock.nowMillis())
         metrics.request(route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: response.status.code)

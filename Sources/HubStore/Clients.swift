@@ -57,9 +57,14 @@ public struct ReplicaInfo: Hashable, Sendable, Codable {
     public var lastSessionAt: Int64?
     public var lastPushAt: Int64?
     public var lastPullAt: Int64?
+    /// The schema version it last spoke, and its clock minus the hub's at its last session.
+    public var schemaVersion: Int?
+    public var clockOffsetMs: Int64?
 
     enum CodingKeys: String, CodingKey {
         case origin, centre, token, state, acked, cursor
+        case schemaVersion = "schema_version"
+        case clockOffsetMs = "clock_offset_ms"
         case tokenLabel = "token_label"
         case forkedFrom = "forked_from"
         case createdAt = "created_at"
@@ -200,7 +205,8 @@ extension HubStore {
                 ReplicaInfo(
                     origin: $0["origin"], centre: $0["centre"], token: $0["token"], tokenLabel: $0["label"], state: $0["state"],
                     forkedFrom: $0["forked_from"], createdAt: $0["created_at"], acked: $0["acked"], cursor: $0["cursor"],
-                    lastSessionAt: $0["last_session_at"], lastPushAt: $0["last_push_at"], lastPullAt: $0["last_pull_at"])
+                    lastSessionAt: $0["last_session_at"], lastPushAt: $0["last_push_at"], lastPullAt: $0["last_pull_at"],
+                    schemaVersion: $0["schema_version"], clockOffsetMs: $0["clock_offset_ms"])
             }
         }
     }

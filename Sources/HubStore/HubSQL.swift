@@ -15,6 +15,7 @@ enum HubSQL {
             ("v4-history", v4),
             ("v5-erasure", { db in try db.execute(sql: v5) }),
             ("v6-schema-versions", { db in try db.execute(sql: SchemaInstaller.sinceSQL + v6) }),
+            ("v7-console", { db in try db.execute(sql: v7) }),
         ])
 
     private static let tablesV1 = """
@@ -203,6 +204,47 @@ enum HubSQL {
         ALTER TABLE sync_hub_state ADD COLUMN oldest_version INTEGER;
         ALTER TABLE sync_replicas ADD COLUMN schema_version INTEGER;
         ALTER TABLE sync_tokens ADD COLUMN schema_version INTEGER;
+        """
+
+    /// Version 7 (docs/console.md): the HMSI console's accounts and sessions, what each sync
+    /// request of a known caller came to, and each replica's clock offset.
+    private static let v7 = """
+        -- A console account: the bcrypt hash of its password once set up; until then the SHA-256
+        -- of its one-time setup secret.
+        CREATE TABLE sync_console_accounts (
+            name              TEXT PRIMARY KEY NOT NULL,
+            password_hash     TEXT,
+            setup_sha256      TEXT,
+            setup_expires_at  INTEGER,
+            created_at        INTEGER NOT NULL
+        ) STRICT;
+        -- A console session: the SHA-256 of the cookie's token, never the token.
+        CREATE TABLE sync_console_sessions (
+            token_sha256  TEXT PRIMARY KEY NOT NULL,
+            account       TEXT NOT NULL REFERENCES sync_console_accounts(name) ON DELETE CASCADE,
+            csrf          TEXT NOT NULL,
+            created_at    INTEGER NOT NULL,
+            last_seen_at  INTEGER NOT NULL,
+            expires_at    INTEGER NOT NULL
+        ) STRICT;
+        -- Every session and push of a replica, and every refused request of a known caller:
+        -- counts and reasons, never a value. At most 500 per centre.
+        CREATE TABLE sync_hub_activity (
+            id         INTEGER PRIMARY KEY,
+            at         INTEGER NOT NULL,
+            centre     TEXT NOT NULL,
+            origin     TEXT,
+            route      TEXT NOT NULL,
+            status     INTEGER NOT NULL,
+            code       TEXT,
+            applied    INTEGER NOT NULL DEFAULT 0,
+            refused    INTEGER NOT NULL DEFAULT 0,
+            conflicts  INTEGER NOT NULL DEFAULT 0,
+            detail     TEXT NOT NULL
+        ) STRICT;
+        CREATE INDEX sync_hub_activity_centre ON sync_hub_activity (centre, id);
+        -- The replica's clock minus the hub's at its last session (protocol 2's `clock`).
+        ALTER TABLE sync_replicas ADD COLUMN clock_offset_ms INTEGER;
         """
 
     private static let v5 = """

@@ -54,6 +54,22 @@ public protocol HubStorage: Sendable {
     func retention() async throws(HubError) -> Retention
     func setRetention(_ retention: Retention, by actor: String) async throws(HubError) -> Retention
     func auditEntries(limit: Int) async throws(HubError) -> [AuditEntry]
+
+    // MARK: The HMSI console (docs/console.md)
+    /// What each sync request of a known caller came to; the console's health of a centre.
+    func recordActivity(_ entry: ActivityEntry) async throws(HubError)
+    func activity(centre: String?, limit: Int) async throws(HubError) -> [ActivityEntry]
+    func addConsoleAccount(_ name: String, reset: Bool) async throws(HubError) -> String
+    func removeConsoleAccount(_ name: String) async throws(HubError)
+    func consoleAccounts() async throws(HubError) -> [ConsoleAccount]
+    func completeConsoleSetup(_ name: String, secret: String, passwordHash: String) async throws(HubError) -> Bool
+    func consolePasswordHash(_ name: String) async throws(HubError) -> String?
+    func startConsoleSession(account: String, tokenSHA256: String, csrf: String, lifetimeMillis: Int64) async throws(HubError)
+    func consoleSession(tokenSHA256: String, idleMillis: Int64) async throws(HubError) -> ConsoleSession?
+    func endConsoleSession(tokenSHA256: String) async throws(HubError)
+    func audit(actor: String, action: String, table: String?, pk: String?, centre: String?, detail: String) async throws(HubError)
+    func report(_ report: ConsoleReport) async throws(HubError) -> ReportTable
+    func currentRow(table: String, pk: String) async throws(HubError) -> [(column: String, value: Value)]?
 }
 
 extension HubStore: HubStorage {}

@@ -149,8 +149,11 @@ extension HubStore {
             let resync = try request.cursor > 0 && mustFork == nil && pullFrom < Self.collectedThrough(scopeOf: caller.centre, db: db)
             if resync { pullFrom = 0 }
             try db.execute(
-                sql: "UPDATE sync_replicas SET last_session_at = ?, cursor = ?, resynced_at = CASE WHEN ? THEN ? ELSE resynced_at END WHERE origin = ?",
-                arguments: [now, pullFrom, inAgreement, now, origin])
+                sql: """
+                    UPDATE sync_replicas SET last_session_at = ?, cursor = ?, resynced_at = CASE WHEN ? THEN ? ELSE resynced_at END,
+                        clock_offset_ms = coalesce(?, clock_offset_ms) WHERE origin = ?
+                    """,
+                arguments: [now, pullFrom, inAgreement, now, request.clock.map { $0 - now }, origin])
             if inAgreement { try self.closeRestoreIfEveryoneResynced(db: db, now: now) }
             return SessionOutcome(
                 response: SessionResponse(

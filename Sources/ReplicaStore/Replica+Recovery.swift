@@ -108,7 +108,7 @@ extension Replica {
                     cursorCheck: (state["cursor_check"] as String?).flatMap(Fingerprint.init(hex:)), hubID: state["hub_id"],
                     legacyReplicaID: origin == node ? state["replica_id"] : nil, forkedFrom: lineage?["origin"],
                     partedAt: lineage?["parted_at"], adoptAcked: adoptAcked, ackedHLC: HLC(rawValue: ackedHLC), ownHLC: HLC(rawValue: ownHLC),
-                    checkpoints: try Checkpoints.all(db: db)),
+                    checkpoints: try Checkpoints.all(db: db), clock: Int64(Date().timeIntervalSince1970 * 1000)),
                 chains: chains)
         }
     }

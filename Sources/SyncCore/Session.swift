@@ -96,6 +96,9 @@ public struct SessionRequest: Hashable, Sendable, Codable {
     /// just below the cursor may belong to a history the replica never followed, when the hub
     /// was put back to backups of different times (docs/replicas-and-restores.md).
     public var checkpoints: [LogPosition]?
+    /// The replica's wall clock (Unix ms) when it sent the session (nil: not said): the hub
+    /// records the offset from its own, for HMSI's console.
+    public var clock: Int64?
 
     /// The most checkpoints a session may carry.
     public static let maxCheckpoints = 32
@@ -103,8 +106,10 @@ public struct SessionRequest: Hashable, Sendable, Codable {
     public init(
         centre: String, acked: Int64, ackedChain: Fingerprint, cursor: Int64, cursorCheck: Fingerprint?, hubID: String?,
         legacyReplicaID: String? = nil, forkedFrom: String? = nil, partedAt: Int64? = nil, adoptAcked: Bool = false,
-        ackedHLC: HLC = .zero, ownHLC: HLC? = nil, checkpoints: [LogPosition]? = nil
+        ackedHLC: HLC = .zero, ownHLC: HLC? = nil, checkpoints: [LogPosition]? = nil,
+        clock: Int64? = nil
     ) {
+        self.clock = clock
         self.ownHLC = ownHLC
         self.checkpoints = checkpoints
         self.centre = centre
@@ -131,7 +136,7 @@ public struct SessionRequest: Hashable, Sendable, Codable {
         case adoptAcked = "adopt_acked"
         case ackedHLC = "acked_hlc"
         case ownHLC = "own_hlc"
-        case checkpoints
+        case checkpoints, clock
     }
 }
 

@@ -26,6 +26,27 @@ public enum WIRSchema {
             .map { $0.mapValues(\.value) }
     }
 
+    /// The outline of Hessen and each centre's seat, from `fixtures/map.json` (the console's map).
+    public static let map: HessenMap = {
+        guard let text = EmbeddedFiles.files["fixtures/map.json"],
+            let map = try? JSONDecoder().decode(HessenMap.self, from: Data(text.utf8))
+        else { preconditionFailure("fixtures/map.json is missing or malformed in this build") }
+        return map
+    }()
+
+    public struct HessenMap: Hashable, Sendable, Codable {
+        /// Longitude and latitude pairs, clockwise.
+        public var outline: [[Double]]
+        public var seats: [Seat]
+    }
+
+    public struct Seat: Hashable, Sendable, Codable {
+        public var id: String
+        public var seat: String
+        public var lat: Double
+        public var lon: Double
+    }
+
     public struct Centre: Hashable, Sendable, Codable {
         public var id: String
         public var name: String

@@ -1,8 +1,11 @@
 import ArgumentParser
 import CLISupport
 import Foundation
+import HubConsole
 import HubServer
 import HubStore
+import Hummingbird
+import ServiceLifecycle
 import Logging
 import SyncCore
 
@@ -11,6 +14,9 @@ struct Serve: AsyncParsableCommand {
         abstract: "Serve the sync API (protocol v1) over HTTP until SIGTERM or SIGINT.",
         discussion: """
             Routes: POST /v1/push, GET /v1/pull, GET /healthz, GET /metrics (Prometheus). \
+            With --console-port, the HMSI console (web pages for ministry staff, docs/console.md) \
+            is served on a listener of its own, /console/ on that port; accounts come from \
+            `wirsync-hub admin add`. \
             Serves HTTPS with --tls-cert and --tls-key; without them, plain HTTP meant for \
             127.0.0.1 behind a TLS-terminating proxy (listening elsewhere without TLS is warned about). \
             Logs go to standard error, one line per request outcome. On SIGTERM or SIGINT the \
@@ -36,6 +42,10 @@ struct Serve: AsyncParsableCommand {
     var tlsCert: String?
     @Option(help: ArgumentHelp("The PEM private key of --tls-cert (or WIRSYNC_HUB_TLS_KEY); keep it mode 600.", valueName: "file"))
     var tlsKey: String?
+
+    @Option(help: "Serve the HMSI console on this port, a listener of its own (or WIRSYNC_HUB_CONSOLE_PORT; default: no console).")
+    var consolePort: Int?
+    @Option(help: "Address the console listens on (or WIRSYNC_HUB_CONSOLE_HOST; default 127.0.0.1).") var consoleHost: String?
 
     private func setting<T: LosslessStringConvertible>(_ flag: T?, _ variable: String, _ fallback: T) throws -> T {
         if let flag { return flag }
@@ -78,8 +88,30 @@ struct Serve: AsyncParsableCommand {
         }
         let scheme = configuration.tls == nil ? "http" : "https"
         let announcement = "wirsync-hub: serving \(hub.path) (schema \(hub.schemaTag)) on \(scheme)://\(configuration.host):"
+        var console: [any Service] = []
+        if let consolePort = try consolePort ?? environment["WIRSYNC_HUB_CONSOLE_PORT"].map({ raw in
+            guard let port = Int(raw) else { throw ValidationError("WIRSYNC_HUB_CONSOLE_PORT=\(raw) is not a port") }
+            return port
+        }) {
+            var server = configuration
+            server.host = consoleHost ?? environment["WIRSYNC_HUB_CONSOLE_HOST"] ?? "127.0.0.1"
+            server.port = consolePort
+            if configuration.tls == nil, !server.listensOnLoopbackOnly {
+                CLI.warn("wirsync-hub", "the console listens on \(server.host) without TLS: passwords and sessions travel in clear; put it behind a TLS proxy")
+            }
+            let host = server.host
+            do {
+                console.append(
+                    try HubConsole(store: hub, configuration: ConsoleConfiguration(server: server)).application(logger: logger) { channel in
+                        let port = channel.localAddress?.port ?? consolePort
+                        FileHandle.standardOutput.write(Data("wirsync-hub: console on \(scheme)://\(host):\(port)/console/\n".utf8))
+                    })
+            } catch let error as ServeError {
+                throw CLI.fail("wirsync-hub", "\(error)")
+            }
+        }
         do {
-            try await HubAPI(store: hub, configuration: configuration).serve(logger: logger) { port in
+            try await HubAPI(store: hub, configuration: configuration).serve(logger: logger, alongside: console) { port in
                 FileHandle.standardOutput.write(Data("\(announcement)\(port)\n".utf8))
             }
         } catch let error as ServeError {

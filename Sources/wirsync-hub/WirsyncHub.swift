@@ -20,7 +20,7 @@ struct WirsyncHub: AsyncParsableCommand {
             `wirsync-hub centre add ID --db hub.db`, then `wirsync-hub serve --db hub.db`.
             Every option can also come from the environment: --db from WIRSYNC_HUB_DB, and so on.
             """,
-        subcommands: [Init.self, Upgrade.self, Centre.self, Replica.self, Serve.self, Conflicts.self, Status.self, Erase.self, Audit.self, RetentionCommand.self, Backup.self, Restore.self]
+        subcommands: [Init.self, Upgrade.self, Centre.self, Replica.self, Admin.self, Serve.self, Conflicts.self, Status.self, Erase.self, Audit.self, RetentionCommand.self, Backup.self, Restore.self]
     )
 }
 
