@@ -66,7 +66,12 @@ enum HessenMapSVG {
             if nudge > 0 {
                 svg += String(format: "<line class=\"zu\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", true_.x, true_.y, at.x, at.y)
             }
-            svg += marker(centre.state.kind, x: at.x, y: at.y) + "</a>\n"
+            svg += marker(centre.state.kind, x: at.x, y: at.y)
+            // Centres that need attention carry their seat's name on the map as well.
+            if centre.state.kind == .failed || centre.state.kind == .quiet {
+                svg += String(format: "<text class=\"name\" x=\"%.1f\" y=\"%.1f\">", at.x, at.y - 11) + escaped(seat.seat) + "</text>"
+            }
+            svg += "</a>\n"
         }
         return svg + "</svg>"
     }
@@ -89,10 +94,21 @@ enum HessenMapSVG {
 
 /// A report as a chart, as a CSV for German Excel, and its cells as text.
 enum ReportFormat {
-    static func display(_ cell: ReportTable.Cell) -> String {
+    /// Decimals per column: 2 where any of its numbers has a fraction, so that a column
+    /// reads alike ("14,00" beside "1,50"); none where all are whole.
+    static func decimals(_ table: ReportTable) -> [Int] {
+        table.columns.indices.map { index in
+            table.rows.contains { row in
+                if case .number(let value) = row[index] { return value != value.rounded() }
+                return false
+            } ? 2 : 0
+        }
+    }
+
+    static func display(_ cell: ReportTable.Cell, decimals: Int) -> String {
         switch cell {
         case .text(let text): text
-        case .number(let number): Format.number(number, decimals: number == number.rounded() ? 0 : 2)
+        case .number(let number): Format.number(number, decimals: decimals)
         }
     }
 
@@ -118,10 +134,11 @@ enum ReportFormat {
     /// (summed over the group's rows), at most 40 groups, largest first.
     static func chart(_ table: ReportTable, title: String) -> String {
         let numeric = table.columns.indices.filter { index in table.rows.contains { $0[index].isNumber } }
+        let places = decimals(table)
         var groups: [(label: String, values: [Double])] = []
         var position: [String: Int] = [:]
         for row in table.rows {
-            let label = display(row[0])
+            let label = display(row[0], decimals: places[0])
             if position[label] == nil {
                 position[label] = groups.count
                 groups.append((label, Array(repeating: 0, count: numeric.count)))
@@ -137,7 +154,8 @@ enum ReportFormat {
         let groupHeight = Double(numeric.count) * barHeight + 8
         let height = 30 + Double(shown.count) * groupHeight + 10
         var svg = """
-            <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 \(Int(labelWidth + barWidth + 110)) \(Int(height))" class="diagramm" \
+            <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 \(Int(labelWidth + barWidth + 110)) \(Int(height))" \
+            width="\(Int(labelWidth + barWidth + 110))" height="\(Int(height))" class="diagramm" \
             role="img" aria-label="\(escaped("Balkendiagramm: " + title))">
             <title>\(escaped(title))</title>
 
@@ -154,7 +172,7 @@ enum ReportFormat {
             for (series, value) in group.values.enumerated() {
                 let y = top + Double(series) * barHeight
                 let length = max(1, value / maximum * barWidth)
-                let text = escaped(Format.number(value, decimals: value == value.rounded() ? 0 : 2))
+                let text = escaped(Format.number(value, decimals: places[numeric[series]]))
                 svg += "<rect class=\"reihe\(series)\" x=\"\(n(labelWidth))\" y=\"\(n(y))\" width=\"\(n(length))\" height=\"\(n(barHeight - 2))\">"
                 svg += "<title>\(escaped(group.label)): \(text)</title></rect>"
                 svg += "<text class=\"wert\" x=\"\(n(labelWidth + length + 4))\" y=\"\(n(y + barHeight - 4))\">\(text)</text>\n"

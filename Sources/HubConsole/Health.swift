@@ -78,15 +78,48 @@ struct CentreHealth {
         }
     }
 
+    /// The table's order: failed first, then the longest quiet, then never synced, then today.
+    var urgency: (Int, Int) {
+        switch state {
+        case .failed: (0, 0)
+        case .quiet(let days): (1, -days)
+        case .never: (2, 0)
+        case .today: (3, 0)
+        }
+    }
+
     var reason: String {
         if case .failed(let reason) = state { return reason }
         return ""
     }
 
+    /// The cause in a few German words, for the overview's table; the centre's page has it whole.
+    var cause: String {
+        guard case .failed(let reason) = state else { return "" }
+        let code = String(reason.prefix { $0 != ":" })
+        return Self.causes[code].map { "\($0) (\(code))" } ?? "abgelehnt (\(code))"
+    }
+
+    static let causes = [
+        "clock_ahead": "Die Uhr des PCs geht vor",
+        "unauthorized": "Token ungültig oder gesperrt",
+        "forbidden": "Anfrage außerhalb des eigenen Bereichs",
+        "schema_too_old": "Schemaversion zu alt für den Hub",
+        "schema_too_new": "Schemaversion neuer als der Hub",
+        "schema_mismatch": "Schemaversion passt nicht",
+        "missing_schema": "Schemaversion fehlt",
+        "hub_behind": "Hub hinter dem Replikat (Wiederherstellung?)",
+        "cursor_ahead": "Hub hinter dem Replikat (Wiederherstellung?)",
+        "replica_diverged": "Replikat weicht vom Hub ab",
+        "too_large": "Anfrage zu groß",
+        "invalid_batch": "fehlerhafte Sendung",
+        "malformed_json": "fehlerhafte Sendung",
+    ]
+
     /// The centre as a row of the overview's table and the head of its page.
     var row: [String: Any] {
         [
-            "id": id, "name": name, "kind": kind, "state": state.label, "css": state.css, "reason": reason, "failed": !reason.isEmpty,
+            "id": id, "name": name, "kind": kind, "state": state.label, "css": state.css, "reason": reason, "cause": cause, "failed": !reason.isEmpty,
             "replicas": activeReplicas, "push": Format.time(lastPush), "pull": Format.time(lastPull), "conflicts": openConflicts,
             "refused": refused, "versions": versions.isEmpty ? "–" : versions, "offset": Format.offset(clockOffset),
         ]
@@ -105,10 +138,19 @@ enum Format {
         return String(format: "%02d.%02d.%04d %02d:%02d", parts.day!, parts.month!, parts.year!, parts.hour!, parts.minute!)
     }
 
+    /// How far a PC's clock was from the hub's at its last session: "+12 s", "−3 min";
+    /// under a second is the network's delay, not the clock's.
     static func offset(_ millis: Int64?) -> String {
         guard let millis else { return "–" }
-        let seconds = Double(millis) / 1000
-        return (seconds >= 0 ? "+" : "−") + number(abs(seconds), decimals: 1) + " s"
+        let seconds = abs(millis) / 1000
+        guard seconds >= 1 else { return "< 1 s" }
+        let sign = millis > 0 ? "+" : "−"
+        switch seconds {
+        case ..<120: return "\(sign)\(seconds) s"
+        case ..<7_200: return "\(sign)\(seconds / 60) min"
+        case ..<172_800: return "\(sign)\(seconds / 3_600) h"
+        default: return "\(sign)\(seconds / 86_400) Tage"
+        }
     }
 
     /// 1234567.5 → "1.234.567,50" with `decimals` 2.

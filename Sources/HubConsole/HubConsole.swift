@@ -180,6 +180,17 @@ public struct HubConsole: Sendable {
         configuration.server.tls != nil || request.headers[HTTPField.Name("X-Forwarded-Proto")!]?.lowercased() == "https"
     }
 
+    /// The browser's address, for the login limit and the audit: the connection's, or, when
+    /// the connection comes from a proxy on this machine, the address it names last in
+    /// `X-Forwarded-For` (else every login behind nginx would share one limit).
+    static func client(_ request: Request, context: ConsoleContext) -> String {
+        guard context.address == "127.0.0.1" || context.address == "::1",
+            let forwarded = request.headers[HTTPField.Name("X-Forwarded-For")!]?.split(separator: ",").last?.trimmingCharacters(in: .whitespaces),
+            (2...45).contains(forwarded.count), forwarded.allSatisfy({ $0.isHexDigit || $0 == "." || $0 == ":" })
+        else { return context.address }
+        return forwarded
+    }
+
     /// Runs bcrypt on NIO's thread pool, off the cooperative pool.
     func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async throws -> T {
         try await NIOThreadPool.singleton.runIfActive(work)

@@ -45,14 +45,15 @@ extension HubConsole {
 
     func login(_ request: Request, context: ConsoleContext) async throws -> Response {
         let fields = try await preSessionForm(request)
-        let name = fields["name"]?.trimmingCharacters(in: .whitespaces) ?? ""
+        let name = String((fields["name"] ?? "").trimmingCharacters(in: .whitespaces).prefix(64))
         let password = fields["passwort"] ?? ""
-        let keys = ["name:" + name.lowercased(), "address:" + context.address]
+        let address = Self.client(request, context: context)
+        let keys = ["name:" + name.lowercased(), "address:" + address]
         let now = clock.nowMillis()
         if let wait = throttle.retryAfter(keys, now: now) {
             try await store.audit(
                 actor: "console", action: "console_login_refused", table: nil, pk: nil, centre: nil,
-                detail: "too many failed logins for \(name) or from \(context.address)")
+                detail: "too many failed logins for \(name) or from \(address)")
             var headers = HTTPFields()
             headers[.retryAfter] = String(wait)
             throw ConsoleFailure(
@@ -66,7 +67,7 @@ extension HubConsole {
         guard stored != nil, matches else {
             throttle.failed(keys, now: now)
             try await store.audit(
-                actor: "console", action: "console_login_failed", table: nil, pk: nil, centre: nil, detail: "name \(name) from \(context.address)")
+                actor: "console", action: "console_login_failed", table: nil, pk: nil, centre: nil, detail: "name \(name) from \(address)")
             return formPage(
                 "anmelden", title: "Anmelden", request: request, values: ["error": "Name oder Passwort ist falsch.", "name": name],
                 status: .unauthorized)
@@ -75,7 +76,7 @@ extension HubConsole {
         let token = HubStore.randomToken(bytes: 32)
         try await store.startConsoleSession(
             account: name, tokenSHA256: HubStore.sha256(token), csrf: HubStore.randomToken(bytes: 24), lifetimeMillis: configuration.lifetimeMillis)
-        try await store.audit(actor: "console:\(name)", action: "console_login", table: nil, pk: nil, centre: nil, detail: "from \(context.address)")
+        try await store.audit(actor: "console:\(name)", action: "console_login", table: nil, pk: nil, centre: nil, detail: "from \(address)")
         var response = Response.redirect(to: "/console/uebersicht", type: .found)
         response.headers[.setCookie] = setCookie(Self.sessionCookie, token, maxAge: Int(configuration.lifetimeMillis / 1000), request: request)
         response.headers.append(HTTPField(name: .setCookie, value: setCookie(Self.formCookie, "", maxAge: 0, request: request)))
@@ -84,7 +85,7 @@ extension HubConsole {
 
     func setup(_ request: Request, context: ConsoleContext) async throws -> Response {
         let fields = try await preSessionForm(request)
-        let name = fields["name"]?.trimmingCharacters(in: .whitespaces) ?? ""
+        let name = String((fields["name"] ?? "").trimmingCharacters(in: .whitespaces).prefix(64))
         let secret = fields["geheimnis"]?.trimmingCharacters(in: .whitespaces) ?? ""
         let password = fields["passwort"] ?? ""
         func again(_ message: String) -> Response {
@@ -95,7 +96,7 @@ extension HubConsole {
             return again("Das Passwort muss mindestens 12 Zeichen lang sein (höchstens 72 Bytes).")
         }
         let now = clock.nowMillis()
-        let keys = ["setup:" + name.lowercased(), "address:" + context.address]
+        let keys = ["setup:" + name.lowercased(), "address:" + Self.client(request, context: context)]
         if throttle.retryAfter(keys, now: now) != nil {
             throw ConsoleFailure(status: .tooManyRequests, message: "Zu viele fehlgeschlagene Versuche. Bitte warten Sie 15 Minuten.")
         }
@@ -129,7 +130,8 @@ extension HubConsole {
             "uebersicht", title: "Übersicht", session: session,
             values: [
                 "map": HessenMapSVG.render(healths),
-                "centres": healths.map(\.row),
+                "centres": healths.enumerated().sorted { ($0.element.urgency.0, $0.element.urgency.1, $0.offset) < ($1.element.urgency.0, $1.element.urgency.1, $1.offset) }
+                    .map(\.element.row),
                 "today": counts[.today] ?? 0, "quiet": counts[.quiet] ?? 0, "failed": counts[.failed] ?? 0, "never": counts[.never] ?? 0,
             ])
     }
@@ -307,6 +309,7 @@ extension HubConsole {
             throw ConsoleFailure(status: .notFound, message: "Diesen Bericht gibt es nicht.")
         }
         let table = try await store.report(report)
+        let places = ReportFormat.decimals(table)
         if csv {
             try await store.audit(actor: "console:\(session.account)", action: "report_downloaded", table: nil, pk: nil, centre: nil, detail: "\(name).csv")
             return Response(
@@ -321,7 +324,9 @@ extension HubConsole {
             values: [
                 "name": name, "title": report.title, "about": report.about, "chart": ReportFormat.chart(table, title: report.title),
                 "columns": table.columns.map { ["label": $0] },
-                "rows": table.rows.map { row in ["cells": row.map { ["text": ReportFormat.display($0), "number": $0.isNumber] }] },
+                "rows": table.rows.map { row in
+                    ["cells": zip(row, places).map { cell, decimals in ["text": ReportFormat.display(cell, decimals: decimals), "number": cell.isNumber] }]
+                },
                 "empty": table.rows.isEmpty,
             ])
     }

@@ -131,6 +131,25 @@ struct ConsoleTests {
         #expect(refusals.count == 2)
     }
 
+    /// Behind a TLS proxy on the hub's machine every connection comes from 127.0.0.1: the
+    /// limit then counts the address the proxy names, so one guesser does not lock out the ministry.
+    @Test func behindAProxyTheLimitCountsTheAddressItNames() async throws {
+        let console = try await ConsoleHarness()
+        try await console.test { browser in
+            try await browser.signedIn(console)
+            _ = try await browser.submit("/console/abmelden", ["csrf": try await browser.csrf("/console/uebersicht")])
+            browser.extraHeaders = [HTTPField.Name("X-Forwarded-For")!: "203.0.113.9"]
+            for guess in 1...5 {
+                #expect(try await browser.signIn("rate-\(guess)", password: "versuch-\(guess)").status == .unauthorized)
+            }
+            #expect(try await browser.signIn("referat-iv", password: ConsoleHarness.password).status == .tooManyRequests, "the guesser's address waits")
+            browser.extraHeaders = [HTTPField.Name("X-Forwarded-For")!: "10.1.2.3, 198.51.100.7"]
+            #expect(try await browser.signIn("referat-iv", password: ConsoleHarness.password).status == .found, "a colleague behind the same proxy does not")
+        }
+        let failures = try await console.harness.store.auditEntries(limit: 50).filter { $0.action == "console_login_failed" }
+        #expect(failures.count == 5 && failures.allSatisfy { $0.detail.hasSuffix("from 203.0.113.9") })
+    }
+
     @Test func everyValueFromACentreIsShownAsText() async throws {
         let console = try await ConsoleHarness()
         let script = "<script>alert('wirsync')</script>"
