@@ -377,3 +377,35 @@ final class ConsoleBrowser: @unchecked Sendable {
         #expect(response.status == .found, "\(response.text)")
     }
 }
+
+/// The console's colours against their backgrounds: WCAG 2 level AA asks 4.5:1 for text.
+@Suite("The HMSI console's colours")
+struct ConsoleColourTests {
+    @Test func everyColourOfTextAndStateMeetsWCAGAAContrast() throws {
+        let css = try String(contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../console/console.css").standardized.path, encoding: .utf8)
+        var colours: [String: String] = [:]
+        for match in css.matches(of: /--([a-z]+): (#[0-9a-f]{6});/) { colours[String(match.1)] = String(match.2) }
+        #expect(colours.count == 8, "\(colours)")
+        for (name, colour) in colours where name != "line" {
+            #expect(Self.contrast(colour, "#ffffff") >= 4.5, "--\(name) \(colour) on white: \(Self.contrast(colour, "#ffffff"))")
+        }
+        // The map: the state shapes on the Land's fill, and the header's white on the accent.
+        #expect(Self.contrast(colours["never"]!, "#eef3f8") >= 3, "a ring on the map (a graphic: 3:1)")
+        #expect(Self.contrast(colours["warn"]!, "#eef3f8") >= 3 && Self.contrast(colours["ok"]!, "#eef3f8") >= 3)
+    }
+
+    static func contrast(_ a: String, _ b: String) -> Double {
+        func luminance(_ hex: String) -> Double {
+            let value = Int(hex.dropFirst(), radix: 16)!
+            func linear(_ byte: Int) -> Double {
+                let channel = Double(byte) / 255
+                return channel <= 0.03928 ? channel / 12.92 : pow((channel + 0.055) / 1.055, 2.4)
+            }
+            let (red, green, blue) = (linear(value >> 16), linear((value >> 8) & 0xFF), linear(value & 0xFF))
+            return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+        }
+        let (l1, l2) = (luminance(a), luminance(b))
+        return (max(l1, l2) + 0.05) / (min(l1, l2) + 0.05)
+    }
+}
