@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", exact: "2.5.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", exact: "2.1.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
     ],
     targets: [
         // Pure model: HLC, values, changes, the merge rule, the schema manifest. No dependencies.
@@ -63,6 +64,16 @@ let package = Package(
             dependencies: [
                 "SyncCore", "SyncStore", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The hub's store on PostgreSQL (docs/postgres.md): where it is, its credentials, values
+        // kept exactly, the digest, and the log sequencer several hub processes share.
+        .target(
+            name: "HubPostgres",
+            dependencies: [
+                "SyncCore", "SyncStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // The hub's HTTP API (protocol v1) on Hummingbird: auth, limits, gzip, errors, metrics.
@@ -178,6 +189,17 @@ let package = Package(
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .testTarget(
+            name: "PostgresTests",
+            dependencies: [
+                "SyncCore", "SyncStore", "HubStore", "HubPostgres", "WIRSchema", "SyncTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -6,9 +6,7 @@ package import SyncCore
 /// A digest of each replicated table's rows in a scope, computed the same way by replica and
 /// hub, so `wirsync verify` can compare them without sending the rows.
 ///
-/// Rows are taken in primary-key order (binary collation); each contributes its key and
-/// its columns in name order, every value with its storage class and length, so `1`,
-/// `1.0`, `'1'` and `X'31'` all hash differently.
+/// Rows are taken in primary-key order (binary collation) and fed to a `TableHasher`.
 package enum Digest {
     /// - Parameter centre: the centre whose rows of centre-scoped tables count; nil for all.
     package static func tables(_ db: Database, schema: StoreSchema, centre: String?) throws -> [String: TableDigest] {
@@ -21,18 +19,36 @@ package enum Digest {
             // two texts that differ only after one must not digest alike.
             let rows = try RawStatement(
                 db, sql: "SELECT \(names) FROM \(quoted(table.name))\(filter) ORDER BY \(quoted(table.primaryKey))")
-            var hasher = SHA256()
-            var count = 0
+            var digest = TableHasher()
             try rows.run(filter.isEmpty ? [] : [Value(centre)]) { row in
-                for index in 0...columns.count { feed(row.value(Int32(index)), into: &hasher) }
-                count += 1
+                digest.add((0...columns.count).map { row.value(Int32($0)) })
             }
-            digests[table.name] = TableDigest(rows: count, sha256: hasher.finalize().map { String(format: "%02x", $0) }.joined())
+            digests[table.name] = digest.finalize()
         }
         return digests
     }
+}
 
-    private static func feed(_ value: Value, into hasher: inout SHA256) {
+/// The digest of one table: its rows fed in primary-key order (byte-wise), each value with its
+/// storage class and length, so `1`, `1.0`, `'1'` and `X'31'` all hash differently. Any store
+/// that feeds the same rows in the same order gets the same digest (SQLite's and PostgreSQL's).
+package struct TableHasher {
+    private var hasher = SHA256()
+    private var count = 0
+
+    package init() {}
+
+    /// One row: its key, then its columns in name order.
+    package mutating func add(_ row: [Value]) {
+        for value in row { feed(value) }
+        count += 1
+    }
+
+    package func finalize() -> TableDigest {
+        TableDigest(rows: count, sha256: hasher.finalize().map { String(format: "%02x", $0) }.joined())
+    }
+
+    private mutating func feed(_ value: Value) {
         func bytes(_ tag: UInt8, _ payload: some Sequence<UInt8>) {
             let payload = Array(payload)
             hasher.update(data: [tag])
