@@ -139,11 +139,14 @@ extension HubConsole {
     func centrePage(_ request: Request, context: ConsoleContext) async throws -> Response {
         let session = try await requireSession(request, context: context)
         let id = context.parameters.get("id") ?? ""
-        guard let health = try await centreHealths().first(where: { $0.id == id }) else {
+        guard let centre = WIRSchema.centre(id: id) else {
             throw ConsoleFailure(status: .notFound, message: "Es gibt kein WIR-Vielfaltszentrum mit der Kennung \(id).")
         }
         let replicas = try await store.replicas(centre: id)
-        let activity = try await store.activity(centre: id, limit: 50)
+        let all = try await store.activity(centre: id, limit: HubStore.activityPerCentre)
+        let health = CentreHealth(
+            centre: centre, client: try await store.clients().first { $0.node == id }, replicas: replicas, activity: all, now: clock.nowMillis())
+        let activity = all.prefix(50)
         return page(
             "zentrum", title: health.name, session: session,
             values: [
@@ -182,7 +185,9 @@ extension HubConsole {
     func centreHealths() async throws -> [CentreHealth] {
         let clients = Dictionary(try await store.clients().map { ($0.node, $0) }, uniquingKeysWith: { first, _ in first })
         let replicas = Dictionary(grouping: try await store.replicas(centre: nil), by: \.centre)
-        let activity = Dictionary(grouping: try await store.activity(centre: nil, limit: 33 * 500), by: \.centre)
+        // Every entry the hub keeps: of each centre and of HMSI's own replicas.
+        let kept = (WIRSchema.centres.count + 1) * HubStore.activityPerCentre
+        let activity = Dictionary(grouping: try await store.activity(centre: nil, limit: kept), by: \.centre)
         let now = clock.nowMillis()
         return WIRSchema.centres.map { centre in
             CentreHealth(
@@ -198,11 +203,14 @@ extension HubConsole {
         let centre = query["zentrum"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
         let table = query["tabelle"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
         let state = query["status"].map(String.init) ?? "offen"
-        var records = try await store.conflicts(centre: centre, openOnly: state == "offen")
-        if let table { records = records.filter { $0.table == table } }
-        if state == "erledigt" { records = records.filter { $0.resolvedAt != nil } }
+        // One read: every record, for the tables the filter offers, then the selection.
+        let all = try await store.conflicts(centre: nil, openOnly: false)
+        let tables = Set(all.map(\.table)).sorted()
+        let records = all.filter { record in
+            (centre == nil || record.centre == centre) && (table == nil || record.table == table)
+                && (state == "offen" ? record.resolvedAt == nil : state == "erledigt" ? record.resolvedAt != nil : true)
+        }
         let names = Dictionary(uniqueKeysWithValues: WIRSchema.centres.map { ($0.id, $0.name) })
-        let tables = Set(try await store.conflicts(centre: nil, openOnly: false).map(\.table)).sorted()
         return page(
             "konflikte", title: "Konflikte", session: session,
             values: [

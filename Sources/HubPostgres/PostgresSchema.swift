@@ -1,4 +1,3 @@
-import Foundation
 package import PostgresNIO
 package import SyncCore
 package import SyncStore
@@ -38,6 +37,4 @@ package enum PostgresSchema {
         }
         return digests
     }
-
-    package static func quoted(_ name: String) -> String { "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
 }

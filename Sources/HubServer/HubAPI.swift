@@ -167,10 +167,11 @@ public struct HubAPI: Sendable {
         if let parent = outcome.forkedFrom {
             context.logger.warning("replica forked", metadata: ["centre": "\(caller.centre)", "replica": "\(origin)", "from": "\(parent)"])
         }
-        try? await store.recordActivity(
+        await store.record(
             ActivityEntry(
                 at: response.hubTime, centre: caller.centre, origin: origin, route: "session", status: 200,
-                detail: response.resync == true ? "re-sync from the start" : response.mustFork != nil ? "must fork" : "ok"))
+                detail: response.resync == true ? "re-sync from the start" : response.mustFork != nil ? "must fork" : "ok"),
+            logger: context.logger)
         context.logger.info(
             "session",
             metadata: [
@@ -202,11 +203,12 @@ public struct HubAPI: Sendable {
                 "applied": "\(response.applied)", "duplicates": "\(response.duplicates)",
                 "refused": "\(response.refused.count)", "conflicts": "\(response.conflicts)", "acked": "\(response.ackedSeq)",
             ])
-        try? await store.recordActivity(
+        await store.record(
             ActivityEntry(
                 at: response.hubTime, centre: caller.centre, origin: batch.replicaID, route: "push", status: 200, applied: response.applied,
                 refused: response.refused.count, conflicts: response.conflicts,
-                detail: response.refused.prefix(5).map { "\($0.code): \($0.message)" }.joined(separator: "\n")))
+                detail: response.refused.prefix(5).map { "\($0.code): \($0.message)" }.joined(separator: "\n")),
+            logger: context.logger)
         for refusal in response.refused {
             context.logger.warning(
                 "refused", metadata: ["centre": "\(caller.centre)", "seq": "\(refusal.seq)", "code": "\(refusal.code)", "reason": "\(refusal.message)"])

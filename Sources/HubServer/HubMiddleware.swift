@@ -30,10 +30,11 @@ struct HubMiddleware: RouterMiddleware {
             // A refusal of a known centre is part of its sync health (docs/console.md).
             if let caller = context.caller.known {
                 let (status, code, message, _) = classify(error, path: request.uri.path)
-                try? await store.recordActivity(
+                await store.record(
                     ActivityEntry(
                         at: clock.nowMillis(), centre: caller.centre, origin: caller.origin,
-                        route: String(request.uri.path.split(separator: "/").last ?? "?"), status: Int(status.code), code: code, detail: message))
+                        route: String(request.uri.path.split(separator: "/").last ?? "?"), status: Int(status.code), code: code, detail: message),
+                    logger: context.logger)
             }
         }
         response.headers[HTTPField.Name(Wire.hubTimeHeader)!] = String(clock.nowMillis())

@@ -1,4 +1,6 @@
 public import Hummingbird
+import HubStore
+import Logging
 import Synchronization
 
 /// The request context of the hub's routes.
@@ -19,4 +21,16 @@ final class KnownCaller: Sendable {
 
     func set(centre: String, origin: String?) { value.withLock { $0 = (centre, origin) } }
     var known: (centre: String, origin: String?)? { value.withLock { $0 } }
+}
+
+extension HubStorage {
+    /// Records what a sync request came to, for the console (docs/console.md). The request's
+    /// answer does not depend on it: a failure to record is logged, not returned.
+    func record(_ entry: ActivityEntry, logger: Logger) async {
+        do {
+            try await recordActivity(entry)
+        } catch {
+            logger.warning("activity not recorded", metadata: ["centre": "\(entry.centre)", "route": "\(entry.route)", "error": "\(error)"])
+        }
+    }
 }

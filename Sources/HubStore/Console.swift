@@ -80,7 +80,7 @@ public enum ConsoleReport: String, Sendable, CaseIterable {
 
 extension HubStore {
     /// How many activity entries a centre keeps.
-    static let activityPerCentre = 500
+    public static let activityPerCentre = 500
 
     // MARK: Accounts
 

@@ -8,6 +8,7 @@ import HummingbirdTesting
 import Logging
 import ReplicaStore
 import SyncCore
+import SyncStore
 import SyncTestSupport
 import Testing
 
@@ -274,9 +275,9 @@ final class ConsoleHarness: Sendable {
     func titleConflict(kasselTitle: String, hmsiTitle: String) async throws -> Int64 {
         try await harness.application().test(.router) { client in
             let project = try await sharedProject(harness, client: client, seed: 16)
-            try edit(harness.replica(Node.hmsi), "UPDATE projects SET title = \(sqlLiteral(hmsiTitle)) WHERE id = '\(project)'", offset: 1_000)
+            try edit(harness.replica(Node.hmsi), "UPDATE projects SET title = \(literal(hmsiTitle)) WHERE id = '\(project)'", offset: 1_000)
             try await client.sync(harness.replica(Node.hmsi), token: harness.token(Node.hmsi))
-            try edit(harness.replica(kassel), "UPDATE projects SET title = \(sqlLiteral(kasselTitle)) WHERE id = '\(project)'", offset: 2_000)
+            try edit(harness.replica(kassel), "UPDATE projects SET title = \(literal(kasselTitle)) WHERE id = '\(project)'", offset: 2_000)
             try await client.sync(harness.replica(kassel), token: harness.token(kassel))
         }
         let record = try #require(try await harness.store.conflicts(centre: kassel, openOnly: true).first)
@@ -307,8 +308,6 @@ final class ConsoleHarness: Sendable {
         return personal
     }
 }
-
-func sqlLiteral(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
 
 /// A client with a cookie jar, as a browser keeps one: every request sends the cookies the
 /// console set, and forms go as `application/x-www-form-urlencoded`.

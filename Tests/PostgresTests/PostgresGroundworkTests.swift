@@ -179,8 +179,8 @@ struct PostgresValueTests {
         let rows: [String: [[Value]]] = try await openWriter(directory.path("hub.db")).read { db in
             var rows: [String: [[Value]]] = [:]
             for table in schema.tables {
-                let names = ([table.primaryKey] + table.columns.map(\.name)).map { "\"\($0)\"" }.joined(separator: ", ")
-                let statement = try RawStatement(db, sql: "SELECT \(names) FROM \"\(table.name)\"")
+                let names = ([table.primaryKey] + table.columns.map(\.name)).map(quoted).joined(separator: ", ")
+                let statement = try RawStatement(db, sql: "SELECT \(names) FROM \(quoted(table.name))")
                 try statement.run([]) { row in rows[table.name, default: []].append((0...table.columns.count).map { row.value(Int32($0)) }) }
             }
             return rows
@@ -191,11 +191,11 @@ struct PostgresValueTests {
             try await client.withConnection { connection in
                 for table in schema.tables {
                     try await connection.query(PostgresQuery(unsafeSQL: PostgresSchema.createTable(table)), logger: connection.logger)
-                    let names = ([table.primaryKey] + table.columns.map(\.name)).map(PostgresSchema.quoted).joined(separator: ", ")
+                    let names = ([table.primaryKey] + table.columns.map(\.name)).map(quoted).joined(separator: ", ")
                     let types = ["TEXT"] + table.columns.map(\.type)
                     for row in rows[table.name] ?? [] {
                         var query = PostgresQuery(
-                            unsafeSQL: "INSERT INTO \(PostgresSchema.quoted(table.name)) (\(names)) VALUES (\((1...row.count).map { "$\($0)" }.joined(separator: ", ")))")
+                            unsafeSQL: "INSERT INTO \(quoted(table.name)) (\(names)) VALUES (\((1...row.count).map { "$\($0)" }.joined(separator: ", ")))")
                         for (value, type) in zip(row, types) { try PostgresValues.bind(value, type: type, into: &query.binds) }
                         try await connection.query(query, logger: connection.logger)
                     }
