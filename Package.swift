@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache", exact: "2.1.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
         .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
     ],
     targets: [
         // Pure model: HLC, values, changes, the merge rule, the schema manifest. No dependencies.
@@ -71,9 +72,13 @@ let package = Package(
         .target(
             name: "HubPostgres",
             dependencies: [
-                "SyncCore", "SyncStore",
+                "SyncCore", "SyncStore", "HubStore", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The hub's HTTP API (protocol v1) on Hummingbird: auth, limits, gzip, errors, metrics.
@@ -145,7 +150,7 @@ let package = Package(
         .executableTarget(
             name: "wirsync-hub",
             dependencies: [
-                "SyncCore", "SyncStore", "WIRSchema", "HubStore", "HubServer", "HubConsole", "CLISupport",
+                "SyncCore", "SyncStore", "WIRSchema", "HubStore", "HubPostgres", "HubServer", "HubConsole", "CLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -166,7 +171,7 @@ let package = Package(
         .target(
             name: "SyncTestSupport",
             dependencies: [
-                "SyncCore", "SyncStore", "WIRSchema", "ReplicaStore", "HubStore", .product(name: "GRDB", package: "GRDB.swift"),
+                "SyncCore", "SyncStore", "WIRSchema", "ReplicaStore", "HubStore", "HubPostgres", .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Tests/SyncTestSupport"
         ),

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GRDB
+import SyncStore
 import SyncCore
 
 /// Who sent a request: the centre (or HMSI) its token belongs to, and which token.
@@ -154,7 +155,7 @@ extension HubStore {
     public func authenticate(token: String) async throws(HubError) -> Caller? {
         let hash = Self.hash(token: token)
         return try await read { db in
-            try Row.fetchOne(
+            try SQLRow.fetchOne(
                 db, sql: "SELECT id, centre FROM sync_tokens WHERE token_sha256 = ? AND revoked_at IS NULL", arguments: [hash]
             ).map { Caller(centre: $0["centre"], token: $0["id"]) }
         }
@@ -163,7 +164,7 @@ extension HubStore {
     /// Every centre and HMSI, with token state, last contact and open conflicts.
     public func clients() async throws(HubError) -> [ClientInfo] {
         try await read { db in
-            try Row.fetchAll(
+            try SQLRow.fetchAll(
                 db,
                 sql: """
                     SELECT n.id AS node, n.name,
@@ -193,14 +194,14 @@ extension HubStore {
     /// The replicas that have registered, of one centre or of all, by centre and origin.
     public func replicas(centre: String? = nil) async throws(HubError) -> [ReplicaInfo] {
         try await read { db in
-            try Row.fetchAll(
+            try SQLRow.fetchAll(
                 db,
                 sql: """
                     SELECT r.*, t.label, CASE WHEN r.revoked_at IS NULL AND t.revoked_at IS NULL THEN 'active' ELSE 'revoked' END AS state
                     FROM sync_replicas r JOIN sync_tokens t ON t.id = r.token
-                    WHERE ? IS NULL OR r.centre = ? ORDER BY r.centre, r.created_at, r.origin
+                    WHERE ? = 1 OR r.centre = ? ORDER BY r.centre, r.created_at, r.origin
                     """,
-                arguments: [centre, centre]
+                arguments: [centre == nil, centre]
             ).map {
                 ReplicaInfo(
                     origin: $0["origin"], centre: $0["centre"], token: $0["token"], tokenLabel: $0["label"], state: $0["state"],

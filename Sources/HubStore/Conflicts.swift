@@ -65,7 +65,7 @@ extension HubStore {
     /// - Parameter partial: the change is an insert of a replica of an older schema version,
     ///   which leaves out the columns it does not know.
     func merge(
-        _ change: Change, seq: Int64, scope: ScopeRule, applier: Applier, db: Database, offered: RawStatement? = nil, partial: Bool = false
+        _ change: Change, seq: Int64, scope: ScopeRule, applier: Applier, db: any SQLSession, offered: (any SQLStatement)? = nil, partial: Bool = false
     ) throws -> MergeRecords {
         let isConcurrent = { (stamp: Stamp) in
             guard stamp.version.origin != change.origin, let at = stamp.seq ?? 0 > change.seen ? stamp.seq ?? 0 : nil else { return false }
@@ -150,30 +150,31 @@ extension HubStore {
         return try applier.storedRow(table: table, pk: pk).ghosts[column] ?? .null
     }
 
-    /// Stores a new conflict record. Through `RawStatement`, which binds a text whole: GRDB
-    /// binds it up to its first NUL character, and a loser's value must not lose a byte.
-    func record(_ conflict: NewConflict, applier: Applier, db: Database, now: Int64) throws -> Int64 {
-        try RawStatement(
-            db,
-            sql: """
-                INSERT INTO sync_conflicts (tbl, pk, centre, col, winner_value, winner_node, winner_hlc,
-                                            loser_value, loser_node, loser_hlc, recorded_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """
-        ).execute([
+    /// Stores a new conflict record; a session binds a text whole, and a loser's value must not lose a byte.
+    func record(_ conflict: NewConflict, applier: Applier, db: any SQLSession, now: Int64) throws -> Int64 {
+        var id: Int64?
+        try db.prepare(
+            """
+            INSERT INTO sync_conflicts (tbl, pk, centre, col, winner_value, winner_node, winner_hlc,
+                                        loser_value, loser_node, loser_hlc, recorded_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+            """
+        ).run([
             .integer(Int64(conflict.tableID)), .text(conflict.pk), Value(conflict.centre), Value(conflict.column.map(Int64.init)),
-            conflict.winner.value, .integer(try applier.nodeID(conflict.winner.origin)), .integer(conflict.winner.hlc.rawValue),
-            conflict.loser.value, .integer(try applier.nodeID(conflict.loser.origin)), .integer(conflict.loser.hlc.rawValue), .integer(now),
-        ])
-        return db.lastInsertedRowID
+            db.bindAny(conflict.winner.value), .integer(try applier.nodeID(conflict.winner.origin)), .integer(conflict.winner.hlc.rawValue),
+            db.bindAny(conflict.loser.value), .integer(try applier.nodeID(conflict.loser.origin)), .integer(conflict.loser.hlc.rawValue),
+            .integer(now),
+        ]) { row in id = row.integer(0) }
+        guard let id else { throw HubError.sqlite("sync_conflicts gave no id") }
+        return id
     }
 
     /// The id of the record of the same race (table, row, column, both versions), if the hub holds one.
-    func existingRecord(_ conflict: NewConflict, applier: Applier, db: Database) throws -> Int64? {
+    func existingRecord(_ conflict: NewConflict, applier: Applier, db: any SQLSession) throws -> Int64? {
         try Int64.fetchOne(
             db,
             sql: """
-                SELECT id FROM sync_conflicts WHERE tbl = ? AND pk = ? AND col IS ? AND winner_node = ? AND winner_hlc = ?
+                SELECT id FROM sync_conflicts WHERE tbl = ? AND pk = ? AND col IS NOT DISTINCT FROM ? AND winner_node = ? AND winner_hlc = ?
                     AND loser_node = ? AND loser_hlc = ?
                 """,
             arguments: [
@@ -190,7 +191,7 @@ extension HubStore {
         let now = clock.nowMillis()
         return try await write { db in
             _ = try self.registeredReplica(origin, caller: caller, db: db)
-            let applier = try Applier(db: db, schema: self.schema)
+            let applier = try Applier(session: db, schema: self.schema)
             let hubNode = try applier.nodeID(Self.origin)
             let restore = try Int64.fetchOne(db, sql: "SELECT max(id) FROM sync_hub_events WHERE kind = 'restore'")
             var ids: [RebuildResponse.Mapping] = []
@@ -227,7 +228,7 @@ extension HubStore {
                     db: db, now: now)
                 if let restore {
                     try db.execute(
-                        sql: "INSERT OR IGNORE INTO sync_conflict_rebuilds (restore, old_id, new_id) VALUES (?, ?, ?)", arguments: [restore, record.id, id])
+                        sql: "INSERT INTO sync_conflict_rebuilds (restore, old_id, new_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", arguments: [restore, record.id, id])
                 }
                 ids.append(.init(old: record.id, new: id))
             }
@@ -237,37 +238,36 @@ extension HubStore {
 
     // MARK: Reading and resolving
 
-    /// The conflict records with their origins' names and their values whole.
+    /// The conflict records with their origins' names (a session reads values whole).
     private static let conflictsSQL = """
-        SELECT c.*, w.name AS winner_origin, l.name AS loser_origin,
-            \(Value.bytesColumn("winner_value", of: "c")), \(Value.bytesColumn("loser_value", of: "c"))
+        SELECT c.*, w.name AS winner_origin, l.name AS loser_origin
         FROM sync_conflicts c JOIN sync_nodes w ON w.id = c.winner_node JOIN sync_nodes l ON l.id = c.loser_node
         """
 
-    func conflictRecord(id: Int64, db: Database) throws -> ConflictRecord? {
-        guard let row = try Row.fetchOne(db, sql: Self.conflictsSQL + " WHERE c.id = ?", arguments: [id]) else { return nil }
-        return try conflictRecord(row)
+    func conflictRecord(id: Int64, db: any SQLSession) throws -> ConflictRecord? {
+        guard let row = try SQLRow.fetchOne(db, sql: Self.conflictsSQL + " WHERE c.id = ?", arguments: [id]) else { return nil }
+        return try conflictRecord(row, db: db)
     }
 
-    private func conflictRecord(_ row: Row) throws -> ConflictRecord {
+    private func conflictRecord(_ row: SQLRow, db: any SQLSession) throws -> ConflictRecord {
         let table = try table(id: row["tbl"])
         let column: Int? = row["col"]
         return ConflictRecord(
             id: row["id"], table: table.name, pk: row["pk"], centre: row["centre"],
             column: column.flatMap { table.column(ordinal: $0)?.name },
-            winner: ConflictSide(value: Value(row, whole: "winner_value"), origin: row["winner_origin"], hlc: HLC(rawValue: row["winner_hlc"])),
-            loser: ConflictSide(value: Value(row, whole: "loser_value"), origin: row["loser_origin"], hlc: HLC(rawValue: row["loser_hlc"])),
+            winner: ConflictSide(value: try db.readAny(row.value("winner_value")), origin: row["winner_origin"], hlc: HLC(rawValue: row["winner_hlc"])),
+            loser: ConflictSide(value: try db.readAny(row.value("loser_value")), origin: row["loser_origin"], hlc: HLC(rawValue: row["loser_hlc"])),
             recordedAt: row["recorded_at"], resolvedAt: row["resolved_at"], resolvedBy: row["resolved_by"], kept: row["kept"])
     }
 
     /// Conflict records, newest first; optionally of one centre's rows and only open ones.
     public func conflicts(centre: String? = nil, openOnly: Bool = false) async throws(HubError) -> [ConflictRecord] {
         try await read { db in
-            try Row.fetchAll(
+            try SQLRow.fetchAll(
                 db,
-                sql: Self.conflictsSQL + " WHERE (? IS NULL OR c.centre = ?) AND (? = 0 OR c.resolved_at IS NULL) ORDER BY c.id DESC",
-                arguments: [centre, centre, openOnly ? 1 : 0]
-            ).map { try self.conflictRecord($0) }
+                sql: Self.conflictsSQL + " WHERE (? = 1 OR c.centre = ?) AND (? = 0 OR c.resolved_at IS NULL) ORDER BY c.id DESC",
+                arguments: [centre == nil, centre, openOnly ? 1 : 0]
+            ).map { try self.conflictRecord($0, db: db) }
         }
     }
 
@@ -295,7 +295,7 @@ extension HubStore {
             try db.execute(
                 sql: "UPDATE sync_conflicts SET resolved_at = ?, resolved_by = ?, kept = ? WHERE id = ?",
                 arguments: [now, resolver, keep.rawValue, id])
-            let applier = try Applier(db: db, schema: self.schema)
+            let applier = try Applier(session: db, schema: self.schema)
             let seq = try Self.nextSeq(db, now: now)
             try self.announce(
                 conflict: id, tableID: self.schema.table(named: record.table)!.id, pk: record.pk, centre: record.centre,
@@ -305,7 +305,7 @@ extension HubStore {
     }
 
     /// The change that puts a conflict's losing value back.
-    private func restoration(of record: ConflictRecord, db: Database) throws -> HubWrite {
+    private func restoration(of record: ConflictRecord, db: any SQLSession) throws -> HubWrite {
         guard let table = schema.table(named: record.table) else { throw HubError.cannotResolve("unknown table \(record.table)") }
         if let column = record.column {
             return HubWrite(op: .update, table: table.name, pk: record.pk, centre: record.centre, values: [column: record.loser.value])
@@ -316,7 +316,7 @@ extension HubStore {
         // The lost row (or edit) comes back as a new insert; columns it does not name keep
         // what the deleted row still holds.
         var values = try JSONDecoder().decode([String: Value].self, from: Data(json.utf8))
-        let applier = try Applier(db: db, schema: schema)
+        let applier = try Applier(session: db, schema: schema)
         let ghosts = try applier.storedRow(table: table, pk: record.pk).ghosts
         for column in table.columns where values[column.name] == nil {
             values[column.name] = ghosts[column.ordinal] ?? .null

@@ -131,7 +131,7 @@ extension HubStore {
     public func consoleAccounts() async throws(HubError) -> [ConsoleAccount] {
         let now = clock.nowMillis()
         return try await read { db in
-            try Row.fetchAll(
+            try SQLRow.fetchAll(
                 db,
                 sql: """
                     SELECT a.name, a.password_hash IS NOT NULL AS active, a.created_at,
@@ -148,7 +148,7 @@ extension HubStore {
         let hash = Self.hash(token: secret)
         let now = clock.nowMillis()
         return try await write { db in
-            guard let stored = try Row.fetchOne(
+            guard let stored = try SQLRow.fetchOne(
                 db, sql: "SELECT setup_sha256, setup_expires_at FROM sync_console_accounts WHERE name = ?", arguments: [name]),
                 let expected: String = stored["setup_sha256"], let expires: Int64 = stored["setup_expires_at"], expires > now,
                 Self.constantTimeEqual(expected, hash)
@@ -186,7 +186,7 @@ extension HubStore {
     public func consoleSession(tokenSHA256: String, idleMillis: Int64) async throws(HubError) -> ConsoleSession? {
         let now = clock.nowMillis()
         return try await write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM sync_console_sessions WHERE token_sha256 = ?", arguments: [tokenSHA256]) else {
+            guard let row = try SQLRow.fetchOne(db, sql: "SELECT * FROM sync_console_sessions WHERE token_sha256 = ?", arguments: [tokenSHA256]) else {
                 return nil
             }
             guard (row["expires_at"] as Int64) > now, (row["last_seen_at"] as Int64) + idleMillis > now else {
@@ -239,9 +239,9 @@ extension HubStore {
     /// A centre's activity, newest first; of every centre when `centre` is nil.
     public func activity(centre: String?, limit: Int) async throws(HubError) -> [ActivityEntry] {
         try await read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT * FROM sync_hub_activity WHERE ? IS NULL OR centre = ? ORDER BY id DESC LIMIT ?",
-                arguments: [centre, centre, limit]
+            try SQLRow.fetchAll(
+                db, sql: "SELECT * FROM sync_hub_activity WHERE ? = 1 OR centre = ? ORDER BY id DESC LIMIT ?",
+                arguments: [centre == nil, centre, limit]
             ).map {
                 ActivityEntry(
                     id: $0["id"], at: $0["at"], centre: $0["centre"], origin: $0["origin"], route: $0["route"], status: $0["status"],
@@ -255,11 +255,11 @@ extension HubStore {
     public func currentRow(table: String, pk: String) async throws(HubError) -> [(column: String, value: Value)]? {
         guard let spec = schema.table(named: table) else { throw .badRequest(code: "unknown_table", message: "there is no table \(table)") }
         return try await read { db in
-            guard let row = try Row.fetchOne(
+            guard let row = try SQLRow.fetchOne(
                 db, sql: "SELECT * FROM \(quoted(spec.name)) WHERE \(quoted(spec.primaryKey)) = ?", arguments: [pk])
             else { return nil }
-            return ([spec.primaryKey] + spec.columns.map(\.name)).compactMap { column in
-                row.hasColumn(column) ? (column, Value(row[column] as DatabaseValue)) : nil
+            return ([(spec.primaryKey, "TEXT")] + spec.columns.map { ($0.name, $0.type) }).compactMap { column, type in
+                row.hasColumn(column) ? (column, db.read(row.value(column), declared: type)) : nil
             }
         }
     }
@@ -313,8 +313,8 @@ extension HubStore {
         }
     }
 
-    private static func table(_ db: Database, columns: [String], sql: String) throws -> ReportTable {
-        let rows = try Row.fetchAll(db, sql: sql).map { row in
+    private static func table(_ db: any SQLSession, columns: [String], sql: String) throws -> ReportTable {
+        let rows = try SQLRow.fetchAll(db, sql: sql).map { row in
             (0..<row.count).map { index -> ReportTable.Cell in
                 switch row[index] as DatabaseValue {
                 case let value where value.isNull: .text("")

@@ -31,7 +31,7 @@ extension HubStore {
             if let at = try Int64.fetchOne(db, sql: "SELECT erased_at FROM sync_hub_erased WHERE tbl = ? AND pk = ?", arguments: [table.id, pk]) {
                 throw HubError.alreadyErased("\(table.name) \(pk) was erased at \(Self.timestamp(at)); nothing of it is left to erase")
             }
-            let applier = try Applier(db: db, schema: self.schema)
+            let applier = try Applier(session: db, schema: self.schema)
             let stored = try applier.storedRow(table: table, pk: pk)
             guard stored.exists else { throw HubError.noSuchRow("the hub holds no \(table.name) row \(pk)") }
             let centre = table.scope == .centre ? stored.scope : nil
@@ -68,19 +68,21 @@ extension HubStore {
             try db.execute(
                 sql: "INSERT INTO sync_hub_erased (tbl, pk, centre, seq, erased_at) VALUES (?, ?, ?, ?, ?)", arguments: [table.id, pk, centre, seq, now])
             try Self.audit(db, at: now, actor: actor, action: "erase", table: table.name, pk: pk, centre: centre, detail: reason)
-            try db.execute(sql: "UPDATE sync_hub_state SET hlc = max(hlc, ?)", arguments: [hlc.rawValue])
+            try db.execute(sql: "UPDATE sync_hub_state SET hlc = \(db.greatest)(hlc, ?)", arguments: [hlc.rawValue])
             return Erasure(table: table.name, pk: pk, centre: centre, seq: seq, erasedAt: now, by: actor, reason: reason, conflicts: conflicts)
         }
-        do {
-            erasure.walCleared = try StoreConnection.truncateWAL(pool)
-        } catch {
-            throw Self.map(error, path: path)
+        if let database = database as? SQLiteHubDatabase {
+            do {
+                erasure.walCleared = try StoreConnection.truncateWAL(database.pool)
+            } catch {
+                throw Self.map(error, path: path)
+            }
         }
         return erasure
     }
 
     /// Records what someone did, never a row's values.
-    static func audit(_ db: Database, at: Int64, actor: String, action: String, table: String?, pk: String?, centre: String?, detail: String) throws {
+    static func audit(_ db: any SQLSession, at: Int64, actor: String, action: String, table: String?, pk: String?, centre: String?, detail: String) throws {
         try db.execute(
             sql: "INSERT INTO sync_hub_audit (at, actor, action, tbl, pk, centre, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
             arguments: [at, actor, action, table, pk, centre, detail])
@@ -89,7 +91,7 @@ extension HubStore {
     /// The audit, newest first.
     public func auditEntries(limit: Int = 100) async throws(HubError) -> [AuditEntry] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM sync_hub_audit ORDER BY id DESC LIMIT ?", arguments: [limit]).map { row in
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM sync_hub_audit ORDER BY id DESC LIMIT ?", arguments: [limit]).map { row in
                 AuditEntry(
                     id: row["id"], at: row["at"], actor: row["actor"], action: row["action"], table: row["tbl"], pk: row["pk"], centre: row["centre"],
                     detail: row["detail"])
@@ -98,9 +100,9 @@ extension HubStore {
     }
 
     /// The query whether a row was erased, when any was: a change of one is refused.
-    static func erasedCheck(_ db: Database) throws -> RawStatement? {
+    static func erasedCheck(_ db: any SQLSession) throws -> (any SQLStatement)? {
         try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sync_hub_erased)") ?? false
-            ? try RawStatement(db, sql: "SELECT erased_at FROM sync_hub_erased WHERE tbl = ? AND pk = ?") : nil
+            ? try db.prepare("SELECT erased_at FROM sync_hub_erased WHERE tbl = ? AND pk = ?") : nil
     }
 }
 

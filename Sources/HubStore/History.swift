@@ -50,8 +50,8 @@ extension HubStore {
     /// The lowest cursor of every replica still provisioned (neither it nor its token
     /// revoked): every entry below it has been pulled by all of them. With no replica of
     /// protocol 2, the end of the log.
-    static func horizon(_ db: Database) throws -> (seq: Int64, slowest: LogHistory.SlowestReplica?) {
-        if let row = try Row.fetchOne(
+    static func horizon(_ db: any SQLSession) throws -> (seq: Int64, slowest: LogHistory.SlowestReplica?) {
+        if let row = try SQLRow.fetchOne(
             db,
             sql: """
                 SELECT r.origin, r.centre, coalesce(r.cursor, 0) AS cursor, coalesce(r.last_pull_at, r.last_session_at) AS contact
@@ -69,7 +69,7 @@ extension HubStore {
     /// The lowest point every provisioned replica has pulled past, wirsync 1's included: those
     /// have no cursor of their own at the hub, only what their token was served. A token that
     /// was never served anything holds nothing to miss.
-    static func tombstoneHorizon(_ db: Database, horizon: Int64) throws -> Int64 {
+    static func tombstoneHorizon(_ db: any SQLSession, horizon: Int64) throws -> Int64 {
         let legacy = try Int64.fetchOne(
             db,
             sql: """
@@ -80,11 +80,11 @@ extension HubStore {
     }
 
     /// The query for the tombstones collected in a scope, when any were.
-    static func collectedCheck(_ db: Database) throws -> (scope: RawStatement, row: RawStatement)? {
+    static func collectedCheck(_ db: any SQLSession) throws -> (scope: any SQLStatement, row: any SQLStatement)? {
         guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sync_hub_collected)") ?? false else { return nil }
         return (
-            try RawStatement(db, sql: "SELECT seq, hlc FROM sync_hub_collected WHERE scope = ?"),
-            try RawStatement(db, sql: "SELECT 1 FROM sync_rows WHERE tbl = ? AND pk = ?")
+            try db.prepare("SELECT seq, hlc FROM sync_hub_collected WHERE scope = ?"),
+            try db.prepare("SELECT 1 FROM sync_rows WHERE tbl = ? AND pk = ?")
         )
     }
 
@@ -93,7 +93,7 @@ extension HubStore {
     /// winner is that delete, by the hub, at the newest clock collected in the scope. nil when
     /// the row is known, or the writer had seen every collected delete.
     func againstCollectedDelete(
-        _ change: Change, collected: (scope: RawStatement, row: RawStatement), applier: Applier, db: Database
+        _ change: Change, collected: (scope: any SQLStatement, row: any SQLStatement), applier: Applier, db: any SQLSession
     ) throws -> NewConflict? {
         guard let table = schema.table(named: change.table) else { return nil }
         var deletion: (seq: Int64, hlc: Int64)?
@@ -121,7 +121,7 @@ extension HubStore {
     /// provisioned replica has pulled past and that are older than `tombstone_days`, and drops
     /// the resolved conflict records the retention settings no longer keep.
     @discardableResult
-    static func compact(_ db: Database, limit: Int, now: Int64) throws -> Compaction {
+    static func compact(_ db: any SQLSession, limit: Int, now: Int64) throws -> Compaction {
         var done = Compaction()
         let horizon = try horizon(db).seq
         try db.execute(
@@ -135,7 +135,7 @@ extension HubStore {
         // which covers the entries before it (a hash chain): a copy of the replica's file that
         // overlaps it is taken to have parted at its start (docs/history-and-erasure.md).
         try db.execute(sql: "UPDATE sync_receipts SET chains = substr(chains, -8) WHERE length(chains) > 8 AND hub_seq < ?", arguments: [horizon])
-        try db.execute(sql: "UPDATE sync_hub_state SET compacted_below = max(compacted_below, ?)", arguments: [horizon])
+        try db.execute(sql: "UPDATE sync_hub_state SET compacted_below = \(db.greatest)(compacted_below, ?)", arguments: [horizon])
         let retention = try Retention.fetch(db)
         done.tombstones = try collectTombstones(db, below: try tombstoneHorizon(db, horizon: horizon), olderThan: now - retention.tombstoneMillis, limit: limit)
         done.conflictRecords = try dropResolvedConflicts(db, retention: retention, below: horizon, now: now, limit: limit)
@@ -146,11 +146,11 @@ extension HubStore {
     /// keep) whose entry lies below `horizon` and was written before `cutoff`. Each live entry is
     /// looked at once, in log order, once it has aged (`collected_through`). The highest entry
     /// collected per scope tells a replica that comes back from below it to re-sync (`session`).
-    static func collectTombstones(_ db: Database, below horizon: Int64, olderThan cutoff: Int64, limit: Int) throws -> Int {
+    static func collectTombstones(_ db: any SQLSession, below horizon: Int64, olderThan cutoff: Int64, limit: Int) throws -> Int {
         let from = try Int64.fetchOne(db, sql: "SELECT collected_through FROM sync_hub_state")!
         // Read up to the first entry not old enough (usually the first one), then collect.
-        var aged: [Row] = []
-        let entries = try Row.fetchCursor(
+        var aged: [SQLRow] = []
+        let entries = try SQLRow.fetchAll(
             db,
             sql: """
                 SELECT l.seq, l.tbl, l.pk, l.centre, l.at, r.alive, r.reg_hlc FROM sync_hub_log l
@@ -159,10 +159,10 @@ extension HubStore {
                 ORDER BY l.seq LIMIT ?
                 """,
             arguments: [from, horizon, HubSQL.conflictOp, limit])
-        while let entry = try entries.next() {
+        for entry in entries {
             let at: Int64 = entry["at"]
             guard at < cutoff else { break }
-            aged.append(entry.copy())
+            aged.append(entry)
         }
         var through = from
         var collected = 0
@@ -177,7 +177,7 @@ extension HubStore {
             try db.execute(
                 sql: """
                     INSERT INTO sync_hub_collected (scope, seq, hlc) VALUES (?, ?, ?)
-                    ON CONFLICT (scope) DO UPDATE SET seq = max(seq, excluded.seq), hlc = max(hlc, excluded.hlc)
+                    ON CONFLICT (scope) DO UPDATE SET seq = \(db.greatest)(seq, excluded.seq), hlc = \(db.greatest)(hlc, excluded.hlc)
                     """,
                 arguments: [entry["centre"] as String? ?? "", through, entry["reg_hlc"] as Int64? ?? 0])
             collected += 1
@@ -189,7 +189,7 @@ extension HubStore {
     /// Drops resolved conflict records resolved longer ago than `resolved_conflict_days`, and
     /// the oldest resolved ones beyond `conflict_records_max`, with their announcements. Open
     /// records are never dropped: each is a decision HMSI still has to take.
-    static func dropResolvedConflicts(_ db: Database, retention: Retention, below horizon: Int64, now: Int64, limit: Int) throws -> Int {
+    static func dropResolvedConflicts(_ db: any SQLSession, retention: Retention, below horizon: Int64, now: Int64, limit: Int) throws -> Int {
         // Only records every provisioned replica has pulled every announcement of: an entry at a
         // replica's cursor must stay, or its next session would take the hub for a restored one.
         let settled = """
@@ -215,8 +215,8 @@ extension HubStore {
     }
 
     /// The log's size, its oldest entry and the replica that holds compaction back.
-    static func history(_ db: Database) throws -> LogHistory {
-        let counts = try Row.fetchOne(
+    static func history(_ db: any SQLSession) throws -> LogHistory {
+        let counts = try SQLRow.fetchOne(
             db,
             sql: "SELECT count(*) AS entries, min(seq) AS oldest, (SELECT count(*) FROM sync_hub_log WHERE superseded IS NOT NULL) AS superseded FROM sync_hub_log")!
         let oldest: Int64? = counts["oldest"]
@@ -253,8 +253,8 @@ public struct Retention: Sendable, Hashable, Codable {
     var tombstoneMillis: Int64 { Int64(tombstoneDays) * 86_400_000 }
     var resolvedConflictMillis: Int64 { Int64(resolvedConflictDays) * 86_400_000 }
 
-    static func fetch(_ db: Database) throws -> Retention {
-        let row = try Row.fetchOne(db, sql: "SELECT tombstone_days, resolved_conflict_days, conflict_records_max FROM sync_hub_state")!
+    static func fetch(_ db: any SQLSession) throws -> Retention {
+        let row = try SQLRow.fetchOne(db, sql: "SELECT tombstone_days, resolved_conflict_days, conflict_records_max FROM sync_hub_state")!
         return Retention(tombstoneDays: row[0], resolvedConflictDays: row[1], conflictRecordsMax: row[2])
     }
 

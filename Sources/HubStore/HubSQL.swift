@@ -1,11 +1,11 @@
 import Foundation
 import GRDB
-import SyncStore
+package import SyncStore
 
 /// The hub's own tables, beside the shared `sync_*` version tables and the domain tables,
 /// step by step (docs/replicas-and-restores.md).
-enum HubSQL {
-    static let layout = EngineLayout(
+package enum HubSQL {
+    package static let layout = EngineLayout(
         marker: "sync_hub_state",
         legacy: { db in try db.execute(sql: indexes) },
         steps: [

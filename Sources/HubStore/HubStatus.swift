@@ -86,9 +86,9 @@ extension HubStore {
         }
     }
 
-    private static func versions(_ db: Database, served: ClosedRange<Int>) throws -> SchemaVersions {
+    private static func versions(_ db: any SQLSession, served: ClosedRange<Int>) throws -> SchemaVersions {
         var replicas: [String: [String]] = [:]
-        for row in try Row.fetchAll(
+        for row in try SQLRow.fetchAll(
             db,
             sql: """
                 SELECT r.origin AS name, r.schema_version AS version FROM sync_replicas r JOIN sync_tokens t ON t.id = r.token
@@ -104,12 +104,12 @@ extension HubStore {
         return SchemaVersions(oldest: served.lowerBound, newest: served.upperBound, replicas: replicas)
     }
 
-    private static func lastRestore(_ db: Database) throws -> RestoreInfo? {
-        guard let event = try Row.fetchOne(db, sql: "SELECT * FROM sync_hub_events WHERE kind = 'restore' ORDER BY id DESC LIMIT 1") else {
+    private static func lastRestore(_ db: any SQLSession) throws -> RestoreInfo? {
+        guard let event = try SQLRow.fetchOne(db, sql: "SELECT * FROM sync_hub_events WHERE kind = 'restore' ORDER BY id DESC LIMIT 1") else {
             return nil
         }
         let at: Int64 = event["at"]
-        let replicas = try Row.fetchAll(
+        let replicas = try SQLRow.fetchAll(
             db,
             sql: """
                 SELECT r.origin, coalesce(r.resynced_at, 0) >= ? AS resynced FROM sync_replicas r JOIN sync_tokens t ON t.id = r.token

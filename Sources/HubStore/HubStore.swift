@@ -25,7 +25,7 @@ public final class HubStore: Sendable {
     public let oldestVersion: Int
     /// The schema as each version it serves sees it, oldest first.
     let views: [Int: StoreSchema]
-    let pool: DatabasePool
+    let database: any HubDatabase
     let clock: any WallClock
 
     /// The schema the hub speaks, as in the `WIRSync-Schema` header: `wir/1`.
@@ -34,8 +34,8 @@ public final class HubStore: Sendable {
     /// The versions the hub serves.
     public var servedVersions: ClosedRange<Int> { oldestVersion...schema.version }
 
-    private init(
-        path: String, schema: StoreSchema, schemaName: String, hubID: String, oldestVersion: Int, pool: DatabasePool, clock: any WallClock
+    package init(
+        path: String, schema: StoreSchema, schemaName: String, hubID: String, oldestVersion: Int, database: any HubDatabase, clock: any WallClock
     ) {
         self.path = path
         self.schema = schema
@@ -43,7 +43,7 @@ public final class HubStore: Sendable {
         self.hubID = hubID
         self.oldestVersion = oldestVersion
         views = Dictionary(uniqueKeysWithValues: (oldestVersion...schema.version).map { ($0, schema.view(version: $0)) })
-        self.pool = pool
+        self.database = database
         self.clock = clock
     }
 
@@ -109,7 +109,7 @@ public final class HubStore: Sendable {
     }
 
     /// Loads the fixture rows of the reference tables that `since` or later added, as writes of the hub.
-    private func loadFixtures(_ fixtures: (String) throws -> [[String: Value]]?, since: Int = 1) async throws {
+    package func loadFixtures(_ fixtures: (String) throws -> [[String: Value]]?, since: Int = 1) async throws {
         for table in schema.tables where table.scope == .reference && table.since >= since {
             guard let rows = try fixtures(table.name) else { continue }
             let changes = try rows.map { row in
@@ -141,7 +141,7 @@ public final class HubStore: Sendable {
                 message: "the hub is at schema version \(installed), and this wirsync-hub has version \(definition.version): nothing to upgrade")
         }
         do {
-            try await store.pool.write { db in
+            try await store.sqlitePool.write { db in
                 _ = try SchemaInstaller.migrate(db, to: definition, from: installed)
                 try db.execute(
                     sql: "UPDATE sync_hub_state SET schema_version = ?, oldest_version = ?",
@@ -178,7 +178,7 @@ public final class HubStore: Sendable {
                 try StoreConnection.truncateWAL(pool)
             }
             let (name, version, oldest, hubID) = try pool.read { db -> (String, Int, Int?, String) in
-                guard let row = try Row.fetchOne(db, sql: "SELECT schema_name, schema_version, oldest_version, hub_id FROM sync_hub_state") else {
+                guard let row = try SQLRow.fetchOne(SQLiteSession(db), sql: "SELECT schema_name, schema_version, oldest_version, hub_id FROM sync_hub_state") else {
                     throw HubError.notAHub(path: path, reason: "its sync_hub_state is empty")
                 }
                 return (row["schema_name"], row["schema_version"], row["oldest_version"], row["hub_id"])
@@ -188,7 +188,8 @@ public final class HubStore: Sendable {
             }
             let schema = try pool.read { db in try SchemaInstaller.load(db, version: version) }
             return HubStore(
-                path: path, schema: schema, schemaName: name, hubID: hubID, oldestVersion: min(oldest ?? version, version), pool: pool, clock: clock)
+                path: path, schema: schema, schemaName: name, hubID: hubID, oldestVersion: min(oldest ?? version, version),
+                database: SQLiteHubDatabase(pool: pool), clock: clock)
         } catch {
             throw map(error, path: path)
         }
@@ -198,8 +199,7 @@ public final class HubStore: Sendable {
     /// store is one file, which a plain copy takes whole.
     public func close() throws(HubError) {
         do {
-            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
-            try pool.close()
+            try database.close()
         } catch {
             throw Self.map(error, path: path)
         }
@@ -207,23 +207,23 @@ public final class HubStore: Sendable {
 
     // MARK: Plumbing
 
-    func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(HubError) -> T {
+    package func write<T: Sendable>(_ body: @Sendable @escaping (any SQLSession) throws -> T) async throws(HubError) -> T {
         do {
-            return try await pool.write(body)
+            return try await database.write(body)
         } catch {
             throw Self.map(error, path: path)
         }
     }
 
-    func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(HubError) -> T {
+    package func read<T: Sendable>(_ body: @Sendable @escaping (any SQLSession) throws -> T) async throws(HubError) -> T {
         do {
-            return try await pool.read(body)
+            return try await database.read(body)
         } catch {
             throw Self.map(error, path: path)
         }
     }
 
-    static func map(_ error: any Error, path: String) -> HubError {
+    package static func map(_ error: any Error, path: String) -> HubError {
         switch error {
         case let error as HubError: error
         case let error as ApplyError: .apply(error)
@@ -241,7 +241,7 @@ public final class HubStore: Sendable {
     /// The sequence of the next hub log entry: `max(last + 1, now_ms << 10)`, so that entries
     /// written after the hub was restored from a backup lie above every entry it lost
     /// (docs/replicas-and-restores.md).
-    static func nextSeq(_ db: Database, now: Int64) throws -> Int64 {
+    package static func nextSeq(_ db: any SQLSession, now: Int64) throws -> Int64 {
         let last = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM sync_hub_log")!
         return max(last + 1, now << 10)
     }

@@ -19,7 +19,7 @@ extension HubStore {
 
     /// Stamps the writes with fresh clocks from the node `hub` and merges them like any
     /// pushed change. They have seen the whole hub log, so they conflict with nothing.
-    func writeAsHub(_ writes: [HubWrite], db: Database, now: Int64) throws {
+    func writeAsHub(_ writes: [HubWrite], db: any SQLSession, now: Int64) throws {
         var hlc = HLC(rawValue: try Int64.fetchOne(db, sql: "SELECT hlc FROM sync_hub_state")!)
         let seen = try Self.nextSeq(db, now: now) - 1
         let changes = writes.enumerated().map { index, write in

@@ -42,7 +42,7 @@ extension HubStore {
             var registered = false
             var mustFork: String?
             var forkedFrom: String?
-            let existing = try Row.fetchOne(db, sql: "SELECT * FROM sync_replicas WHERE origin = ?", arguments: [origin])
+            let existing = try SQLRow.fetchOne(db, sql: "SELECT * FROM sync_replicas WHERE origin = ?", arguments: [origin])
             if let existing {
                 if existing["revoked_at"] as Int64? != nil {
                     mustFork = "HMSI cut this replica off; it goes on as a new replica of \(caller.centre)"
@@ -84,10 +84,10 @@ extension HubStore {
             }
             if request.adoptAcked, mustFork == nil {
                 try db.execute(
-                    sql: "UPDATE sync_replicas SET acked = ?, acked_chain = ?, acked_hlc = max(acked_hlc, ?) WHERE origin = ?",
+                    sql: "UPDATE sync_replicas SET acked = ?, acked_chain = ?, acked_hlc = \(db.greatest)(acked_hlc, ?) WHERE origin = ?",
                     arguments: [request.acked, request.ackedChain.rawValue, request.ackedHLC.rawValue, origin])
             }
-            let replica = try Row.fetchOne(db, sql: "SELECT acked, acked_chain, acked_hlc FROM sync_replicas WHERE origin = ?", arguments: [origin])!
+            let replica = try SQLRow.fetchOne(db, sql: "SELECT acked, acked_chain, acked_hlc FROM sync_replicas WHERE origin = ?", arguments: [origin])!
             let acked: Int64 = replica["acked"]
             // The hub holds writes of this origin newer than any this file holds (offered again by
             // a later state of the file, after a hub restore): the file was put back from an
@@ -150,7 +150,7 @@ extension HubStore {
             if resync { pullFrom = 0 }
             try db.execute(
                 sql: """
-                    UPDATE sync_replicas SET last_session_at = ?, cursor = ?, resynced_at = CASE WHEN ? THEN ? ELSE resynced_at END,
+                    UPDATE sync_replicas SET last_session_at = ?, cursor = ?, resynced_at = CASE WHEN ? = 1 THEN ? ELSE resynced_at END,
                         clock_offset_ms = coalesce(?, clock_offset_ms) WHERE origin = ?
                     """,
                 arguments: [now, pullFrom, inAgreement, now, request.clock.map { $0 - now }, origin])
@@ -167,15 +167,15 @@ extension HubStore {
 
     /// The highest log entry of a tombstone collected in what `centre` reads: its own rows and
     /// the reference data (HMSI: everything). 0 if none was.
-    static func collectedThrough(scopeOf centre: String, db: Database) throws -> Int64 {
+    static func collectedThrough(scopeOf centre: String, db: any SQLSession) throws -> Int64 {
         try Int64.fetchOne(
             db, sql: "SELECT coalesce(max(seq), 0) FROM sync_hub_collected WHERE ? = ? OR scope IN (?, '')",
             arguments: [centre, Node.hmsi, centre]) ?? 0
     }
 
     /// The replica a protocol-2 push or pull names, checked against the token that sent it.
-    func registeredReplica(_ origin: String, caller: Caller, db: Database) throws -> RegisteredReplica {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM sync_replicas WHERE origin = ?", arguments: [origin]),
+    func registeredReplica(_ origin: String, caller: Caller, db: any SQLSession) throws -> RegisteredReplica {
+        guard let row = try SQLRow.fetchOne(db, sql: "SELECT * FROM sync_replicas WHERE origin = ?", arguments: [origin]),
             row["centre"] as String == caller.centre
         else {
             throw HubError.noSession("the hub does not know the replica \(origin) of \(caller.centre); a sync starts with a session (POST /v1/session)")
@@ -196,7 +196,7 @@ extension HubStore {
     /// if the hub's log were an older state of the history the replica followed; put back
     /// once to an older backup and then to a newer one, it holds entries the replica never
     /// saw below that. A replica that sends no checkpoints gets the last entry below its cursor.
-    static func partingPoint(cursor: Int64, checkpoints: [LogPosition]?, db: Database) throws -> Int64 {
+    static func partingPoint(cursor: Int64, checkpoints: [LogPosition]?, db: any SQLSession) throws -> Int64 {
         guard let checkpoints else {
             return try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM sync_hub_log WHERE seq < ?", arguments: [cursor])!
         }
@@ -207,9 +207,9 @@ extension HubStore {
     }
 
     /// The fingerprint of the hub log entry at `seq`; nil if there is none (or `seq` is 0).
-    static func entryCheck(at seq: Int64, db: Database) throws -> Fingerprint? {
+    static func entryCheck(at seq: Int64, db: any SQLSession) throws -> Fingerprint? {
         guard seq > 0,
-            let row = try Row.fetchOne(
+            let row = try SQLRow.fetchOne(
                 db,
                 sql: "SELECT l.tbl, l.pk, l.op, n.name AS origin, l.hlc, l.conflict, l.at FROM sync_hub_log l JOIN sync_nodes n ON n.id = l.origin WHERE l.seq = ?",
                 arguments: [seq])
@@ -224,7 +224,7 @@ extension HubStore {
     }
 
     /// How many live log entries in a centre's scope follow `after`.
-    private func pending(after: Int64, centre: String, db: Database) throws -> Int {
+    private func pending(after: Int64, centre: String, db: any SQLSession) throws -> Int {
         if centre == Node.hmsi {
             return try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_hub_log WHERE seq > ? AND superseded IS NULL", arguments: [after]) ?? 0
         }
@@ -242,8 +242,8 @@ extension HubStore {
     /// Records a replica's evidence that the hub was restored. Opens a restore (the first
     /// report of one) and returns its description for the log; a later report of the same
     /// restore is kept with it.
-    private func reportRestore(by origin: String, divergedAfter: Int64?, evidence: String, db: Database, now: Int64) throws -> String? {
-        let open = try Row.fetchOne(db, sql: "SELECT id, diverged_after FROM sync_hub_events WHERE kind = 'restore' AND closed_at IS NULL ORDER BY id DESC LIMIT 1")
+    private func reportRestore(by origin: String, divergedAfter: Int64?, evidence: String, db: any SQLSession, now: Int64) throws -> String? {
+        let open = try SQLRow.fetchOne(db, sql: "SELECT id, diverged_after FROM sync_hub_events WHERE kind = 'restore' AND closed_at IS NULL ORDER BY id DESC LIMIT 1")
         let already = try Bool.fetchOne(
             db, sql: "SELECT EXISTS (SELECT 1 FROM sync_hub_events WHERE kind = 'restore_report' AND origin = ? AND detail = ? AND closed_at IS NULL)",
             arguments: [origin, evidence]) ?? false
@@ -265,18 +265,18 @@ extension HubStore {
 
     /// The last conflict record announced at or before a log sequence: what a store restored
     /// to that point holds.
-    static func conflictsThrough(_ seq: Int64, db: Database) throws -> Int64 {
+    static func conflictsThrough(_ seq: Int64, db: any SQLSession) throws -> Int64 {
         try Int64.fetchOne(db, sql: "SELECT coalesce(max(conflict), 0) FROM sync_hub_log WHERE op = 4 AND seq <= ?", arguments: [seq]) ?? 0
     }
 
-    private func event(_ kind: String, origin: String?, detail: String, db: Database, now: Int64) throws {
+    private func event(_ kind: String, origin: String?, detail: String, db: any SQLSession, now: Int64) throws {
         try db.execute(
             sql: "INSERT INTO sync_hub_events (at, kind, origin, detail) VALUES (?, ?, ?, ?)", arguments: [now, kind, origin, detail])
     }
 
     /// Closes the open restore once every active replica has had a session in agreement since.
-    private func closeRestoreIfEveryoneResynced(db: Database, now: Int64) throws {
-        guard let open = try Row.fetchOne(db, sql: "SELECT id, at FROM sync_hub_events WHERE kind = 'restore' AND closed_at IS NULL") else { return }
+    private func closeRestoreIfEveryoneResynced(db: any SQLSession, now: Int64) throws {
+        guard let open = try SQLRow.fetchOne(db, sql: "SELECT id, at FROM sync_hub_events WHERE kind = 'restore' AND closed_at IS NULL") else { return }
         let behind = try Int.fetchOne(
             db,
             sql: """
@@ -296,7 +296,7 @@ extension HubStore {
         let now = clock.nowMillis()
         return try await read { db in
             _ = try self.registeredReplica(origin, caller: caller, db: db)
-            let rows = try Row.fetchAll(
+            let rows = try SQLRow.fetchAll(
                 db, sql: "SELECT after_seq, last_seq, chains FROM sync_receipts WHERE origin = ? AND last_seq > ? ORDER BY last_seq LIMIT ?",
                 arguments: [origin, after, limit + 1])
             return ReceiptsResponse(
@@ -321,10 +321,10 @@ extension HubStore {
             let result = try self.apply(Self.boundingSeen(request.changes, caller: caller, db: db), scope: scope, in: db, now: now, offeredBy: origin)
             // The newest clock the hub now holds from this replica itself (its own versions among those offered).
             if let newest = request.changes.filter({ $0.origin == origin }).map(\.hlc).max() {
-                try db.execute(sql: "UPDATE sync_replicas SET acked_hlc = max(acked_hlc, ?) WHERE origin = ?", arguments: [newest.rawValue, origin])
+                try db.execute(sql: "UPDATE sync_replicas SET acked_hlc = \(db.greatest)(acked_hlc, ?) WHERE origin = ?", arguments: [newest.rawValue, origin])
             }
             if let highest = request.changes.map(\.hlc).max() {
-                try db.execute(sql: "UPDATE sync_hub_state SET hlc = max(hlc, ?)", arguments: [highest.rawValue])
+                try db.execute(sql: "UPDATE sync_hub_state SET hlc = \(db.greatest)(hlc, ?)", arguments: [highest.rawValue])
             }
             return ReofferResponse(applied: result.applied, duplicates: result.duplicates, refused: result.refused, conflicts: result.conflicts, hubTime: now)
         }

@@ -97,12 +97,15 @@ extension HubStore {
                     let received = Array(chains.suffix(Int(newAcked - acked)))
                     try db.execute(
                         sql: """
-                            UPDATE sync_replicas SET acked = ?, acked_chain = ?, acked_hlc = max(acked_hlc, ?), last_push_at = ?, schema_version = ?
+                            UPDATE sync_replicas SET acked = ?, acked_chain = ?, acked_hlc = \(db.greatest)(acked_hlc, ?), last_push_at = ?, schema_version = ?
                             WHERE origin = ?
                             """,
                         arguments: [newAcked, received.last!.rawValue, fresh.map(\.hlc.rawValue).max() ?? 0, now, version, origin])
                     try db.execute(
-                        sql: "INSERT OR REPLACE INTO sync_receipts (origin, last_seq, after_seq, hub_seq, chains) VALUES (?, ?, ?, ?, ?)",
+                        sql: """
+                            INSERT INTO sync_receipts (origin, last_seq, after_seq, hub_seq, chains) VALUES (?, ?, ?, ?, ?)
+                            ON CONFLICT (origin, last_seq) DO UPDATE SET after_seq = excluded.after_seq, hub_seq = excluded.hub_seq, chains = excluded.chains
+                            """,
                         arguments: [origin, newAcked, max(after, acked), result.hubSeqRange?.lowerBound, Fingerprint.pack(received)])
                 } else {
                     try db.execute(sql: "UPDATE sync_replicas SET last_push_at = ?, schema_version = ? WHERE origin = ?", arguments: [now, version, origin])
@@ -117,7 +120,7 @@ extension HubStore {
             }
             try db.execute(sql: "UPDATE sync_tokens SET last_push_at = ?, schema_version = ? WHERE id = ?", arguments: [now, version, caller.token])
             if let highest = fresh.map(\.hlc).max() {
-                try db.execute(sql: "UPDATE sync_hub_state SET hlc = max(hlc, ?)", arguments: [highest.rawValue])
+                try db.execute(sql: "UPDATE sync_hub_state SET hlc = \(db.greatest)(hlc, ?)", arguments: [highest.rawValue])
             }
             return PushOutcome(
                 response: PushResponse(
@@ -131,7 +134,7 @@ extension HubStore {
     /// `changes` with each `seen` bounded by the furthest the caller's centre has pulled: a
     /// writer cannot have seen what the hub never sent it, so a `seen` beyond that (a buggy or
     /// hostile replica) cannot hide a concurrent write from the conflict record (invariant 4).
-    static func boundingSeen(_ changes: [Change], caller: Caller, db: Database) throws -> [Change] {
+    static func boundingSeen(_ changes: [Change], caller: Caller, db: any SQLSession) throws -> [Change] {
         let served = try Int64.fetchOne(
             db, sql: "SELECT coalesce(max(served), 0) FROM sync_tokens WHERE centre = ?", arguments: [caller.centre]) ?? 0
         guard changes.contains(where: { $0.seen > served }) else { return changes }
@@ -146,7 +149,7 @@ extension HubStore {
     /// continues the history the hub holds of it: it may not start above that (the hub lost
     /// something: a restore), and where it overlaps it (a retry), its chains must be the
     /// ones received (else another copy of the replica's file pushed in between).
-    private func checkBase(of request: PushRequest, chains: [Fingerprint], origin: String, caller: Caller, db: Database) throws -> Int64 {
+    private func checkBase(of request: PushRequest, chains: [Fingerprint], origin: String, caller: Caller, db: any SQLSession) throws -> Int64 {
         let replica = try registeredReplica(origin, caller: caller, db: db)
         let after = request.after!
         guard after <= replica.acked else {
@@ -170,9 +173,9 @@ extension HubStore {
 
     /// The chains the hub received from `origin` for local sequences `after + 1 … through`;
     /// missing ones are absent (a wirsync-1 push kept none: those read as "not known").
-    func receivedChains(of origin: String, after: Int64, through: Int64, db: Database) throws -> [Int64: Fingerprint] {
+    func receivedChains(of origin: String, after: Int64, through: Int64, db: any SQLSession) throws -> [Int64: Fingerprint] {
         var held: [Int64: Fingerprint] = [:]
-        for row in try Row.fetchAll(
+        for row in try SQLRow.fetchAll(
             db, sql: "SELECT after_seq, last_seq, chains FROM sync_receipts WHERE origin = ? AND last_seq > ? AND after_seq < ? ORDER BY last_seq",
             arguments: [origin, after, through])
         {
@@ -224,19 +227,18 @@ extension HubStore {
     ///   - olderSchema: the changes come from a replica of an older schema version, whose
     ///     inserts leave out the columns it does not know.
     func apply(
-        _ changes: [Change], scope: ScopeRule, in db: Database, now: Int64, offeredBy: String? = nil, olderSchema: Bool = false
+        _ changes: [Change], scope: ScopeRule, in db: any SQLSession, now: Int64, offeredBy: String? = nil, olderSchema: Bool = false
     ) throws -> Applied {
-        let applier = try Applier(db: db, schema: schema)
+        let applier = try Applier(session: db, schema: schema)
         let hubNode = try applier.nodeID(Self.origin)
         let offerer = try offeredBy.map { try applier.nodeID($0) }
         let offered = offerer != nil
         var nextSeq = try Self.nextSeq(db, now: now)
         let firstSeq = nextSeq
         var outcome = Applied()
-        let logInsert = try RawStatement(
-            db, sql: "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, at, offered) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        let supersede = try RawStatement(db, sql: "UPDATE sync_hub_log SET superseded = 1 WHERE seq = ? AND op < 4")
-        let alsoOffered = offered ? try RawStatement(db, sql: "SELECT 1 FROM sync_hub_log WHERE seq = ? AND offered IS NOT NULL") : nil
+        let logInsert = try db.prepare("INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, at, offered) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        let supersede = try db.prepare("UPDATE sync_hub_log SET superseded = 1 WHERE seq = ? AND op < 4")
+        let alsoOffered = offered ? try db.prepare("SELECT 1 FROM sync_hub_log WHERE seq = ? AND offered IS NOT NULL") : nil
         let erased = try Self.erasedCheck(db)
         let collected = try Self.collectedCheck(db)
         // One record per race: the same losing version can arrive twice (offered again after a
@@ -318,7 +320,7 @@ extension HubStore {
 
     /// Appends a hub log entry that announces a conflict record (new or resolved) to the
     /// centre whose row it concerns.
-    func announce(conflict id: Int64, tableID: Int, pk: String, centre: String?, seq: Int64, hubNode: Int64, db: Database, now: Int64) throws {
+    func announce(conflict id: Int64, tableID: Int, pk: String, centre: String?, seq: Int64, hubNode: Int64, db: any SQLSession, now: Int64) throws {
         try db.execute(
             sql: "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, conflict, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             arguments: [seq, tableID, pk, centre ?? Node.hmsi, HubSQL.conflictOp, hubNode, id, now])
@@ -369,7 +371,7 @@ extension HubStore {
             // (centre, seq) index, merged in seq order, so a pull never scans other centres'.
             let source = centre == Node.hmsi
                 ? "sync_hub_log"
-                : "(SELECT * FROM sync_hub_log WHERE centre = ?1 AND seq > ?2 UNION ALL SELECT * FROM sync_hub_log WHERE centre IS NULL AND seq > ?2)"
+                : "(SELECT * FROM sync_hub_log WHERE centre = ?1 AND seq > ?2 UNION ALL SELECT * FROM sync_hub_log WHERE centre IS NULL AND seq > ?2) AS own"
             // Whole rows: the live entries only, each row with every version (a first sync costs
             // the live rows). Delta, for a replica that says it holds every version at or below
             // its cursor (it pulled whole to the end once): every entry after the cursor, each
@@ -383,14 +385,13 @@ extension HubStore {
             // Read first, composed after: the log statement is done before the row statements run.
             var rows: [LogRow] = []
             rows.reserveCapacity(min(limit, 4096))
-            try RawStatement(
-                db, sql: "SELECT seq, tbl, pk, centre, op, seen, conflict FROM \(source) WHERE seq > ?2 \(delta ? "" : "AND superseded IS NULL ") ORDER BY seq LIMIT ?3"
+            try db.prepare("SELECT seq, tbl, pk, centre, op, seen, conflict FROM \(source) WHERE seq > ?2 \(delta ? "" : "AND superseded IS NULL ") ORDER BY seq LIMIT ?3"
             ).run([.text(centre), .integer(after), .integer(Int64(limit))]) { row in
                 rows.append(LogRow(
                     seq: row.integer(0), table: Int(row.integer(1)), pk: row.text(2), centre: row.optionalText(3), op: row.integer(4),
                     seen: row.optionalInteger(5) ?? 0, conflict: row.optionalInteger(6)))
             }
-            let applier = try Applier(db: db, schema: schema)
+            let applier = try Applier(session: db, schema: schema)
             let composition: Applier.Composition = legacyOwn == nil ? .pull : .whole
             let include = { (stamp: Stamp) in (!delta || stamp.seq.map { $0 > after } ?? true) && stamp.version.origin != legacyOwn }
             var sent = Set<RowKey>()
@@ -456,7 +457,7 @@ extension HubStore {
         }
         try await write { db in
             try db.execute(
-                sql: "UPDATE sync_tokens SET last_pull_at = ?, served = max(served, ?), schema_version = ? WHERE id = ?",
+                sql: "UPDATE sync_tokens SET last_pull_at = ?, served = \(db.greatest)(served, ?), schema_version = ? WHERE id = ?",
                 arguments: [now, response.nextCursor, version, caller.token])
             if let origin {
                 try db.execute(

@@ -555,7 +555,7 @@ struct LogEntry {
     /// The columns `init` reads, first in a query's result and in this order.
     static let columns = "seq, tbl, pk, op, col, wall, centre"
 
-    init(_ row: RawStatement.Columns, schema: StoreSchema) throws {
+    init(_ row: any SQLColumns, schema: StoreSchema) throws {
         seq = row.integer(0)
         guard let table = schema.table(id: Int(row.integer(1))), let op = CaptureSQL.Op(rawValue: row.integer(3)) else {
             throw ReplicaError.sqlite(message: "sync_log entry \(seq) names an unknown table or operation")

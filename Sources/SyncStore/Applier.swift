@@ -43,14 +43,14 @@ package struct StoredRow: Sendable {
 /// One applier serves one transaction: it caches the node table, which a rollback
 /// would make stale.
 package final class Applier {
-    package let db: Database
+    package let db: any SQLSession
     package let schema: StoreSchema
     private var nodeIDs: [String: Int64] = [:]
     private var nodeNames: [Int64: String] = [:]
     /// The statements run for every change, prepared on first use: the domain-table ones
     /// by table and columns, so their SQL is built once per applier, not once per change
     /// (quoting the names showed up in the hub's profile).
-    private var statements: [StatementKey: RawStatement] = [:]
+    private var statements: [StatementKey: any SQLStatement] = [:]
 
     private enum StatementKey: Hashable {
         case rowVersions, columnVersions, saveRowVersions, saveColumnVersion, deleteColumnVersion
@@ -61,10 +61,14 @@ package final class Applier {
         case plainRow(table: Int)
     }
 
-    package init(db: Database, schema: StoreSchema) throws {
+    package convenience init(db: Database, schema: StoreSchema) throws {
+        try self.init(session: SQLiteSession(db), schema: schema)
+    }
+
+    package init(session db: any SQLSession, schema: StoreSchema) throws {
         self.db = db
         self.schema = schema
-        for row in try Row.fetchAll(db, sql: "SELECT id, name FROM sync_nodes") {
+        for row in try SQLRow.fetchAll(db, sql: "SELECT id, name FROM sync_nodes") {
             nodeIDs[row["name"]] = row["id"]
             nodeNames[row["id"]] = row["name"]
         }
@@ -72,8 +76,9 @@ package final class Applier {
 
     package func nodeID(_ name: String) throws -> Int64 {
         if let id = nodeIDs[name] { return id }
-        try db.execute(sql: "INSERT INTO sync_nodes (name) VALUES (?)", arguments: [name])
-        let id = db.lastInsertedRowID
+        guard let id = try Int64.fetchOne(db, sql: "INSERT INTO sync_nodes (name) VALUES (?) RETURNING id", arguments: [name]) else {
+            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "sync_nodes gave no id for \(name)")
+        }
         nodeIDs[name] = id
         nodeNames[id] = name
         return id
@@ -231,7 +236,7 @@ package final class Applier {
             let ordinal = Int(column.integer(0))
             stored.versions.overrides[ordinal] = Stamp(
                 Version(hlc: HLC(rawValue: column.integer(1)), origin: try nodeName(column.integer(2))), seq: column.optionalInteger(3))
-            stored.ghosts[ordinal] = column.value(4)
+            stored.ghosts[ordinal] = try db.readAny(column.value(4))
         }
         return stored
     }
@@ -290,8 +295,10 @@ package final class Applier {
         var ghosts: [Int: Value] = [:]
         if writesDomain {
             do {
-                ghosts = try writeDomain(
-                    table: table, pk: pk, values: values, stored: stored, plan: plan, partial: partial, keep: keep, into: &applied)
+                ghosts = try db.contained {
+                    try writeDomain(
+                        table: table, pk: pk, values: values, stored: stored, plan: plan, partial: partial, keep: keep, into: &applied)
+                }
             } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
                 throw ApplyError.constraint(table: table.name, pk: pk, reason: error.message ?? "constraint failed")
             }
@@ -355,7 +362,9 @@ package final class Applier {
         guard !columns.isEmpty else { return [:] }
         var values: [Int: Value] = [:]
         try statement(.select(table: table.id, columns: columns), table).run([.text(pk)]) { row in
-            for (index, column) in columns.enumerated() { values[column] = row.value(Int32(index)) }
+            for (index, column) in columns.enumerated() {
+                values[column] = db.read(row.value(Int32(index)), declared: table.column(ordinal: column)?.type ?? "ANY")
+            }
         }
         return values
     }
@@ -375,7 +384,7 @@ package final class Applier {
             writer.raw("{")
             for (index, column) in table.columnsByName.enumerated() {
                 writer.key(column.name, first: index == 0)
-                writer.value(row.value(Int32(5 + index)))
+                writer.value(db.read(row.value(Int32(5 + index)), declared: column.type))
             }
             writer.raw("}")
             result = (stamp, writer.bytes)
@@ -384,9 +393,9 @@ package final class Applier {
     }
 
     /// The statement for `key`, prepared on first use; `table` for the domain statements.
-    private func statement(_ key: StatementKey, _ table: TableSpec? = nil) throws -> RawStatement {
+    private func statement(_ key: StatementKey, _ table: TableSpec? = nil) throws -> any SQLStatement {
         if let statement = statements[key] { return statement }
-        let statement = try RawStatement(db, sql: sql(key, table))
+        let statement = try db.prepare(sql(key, table))
         statements[key] = statement
         return statement
     }
@@ -462,7 +471,7 @@ package final class Applier {
             if stamp == plan.before.overrides[column], ghost == stored.ghosts[column] ?? .null { continue }
             try statement(.saveColumnVersion).execute([
                 tableID, pkValue, .integer(Int64(column)), .integer(stamp.version.hlc.rawValue),
-                .integer(try nodeID(stamp.version.origin)), Value(stamp.seq), ghost,
+                .integer(try nodeID(stamp.version.origin)), Value(stamp.seq), db.bindAny(ghost),
             ])
         }
     }

@@ -10,6 +10,10 @@ package import SyncCore
 package enum Digest {
     /// - Parameter centre: the centre whose rows of centre-scoped tables count; nil for all.
     package static func tables(_ db: Database, schema: StoreSchema, centre: String?) throws -> [String: TableDigest] {
+        try tables(SQLiteSession(db), schema: schema, centre: centre)
+    }
+
+    package static func tables(_ db: any SQLSession, schema: StoreSchema, centre: String?) throws -> [String: TableDigest] {
         var digests: [String: TableDigest] = [:]
         for table in schema.tables {
             let columns = table.columns.map(\.name).sorted()
@@ -17,11 +21,12 @@ package enum Digest {
             let filter = table.scope == .centre && centre != nil ? " WHERE \(quoted(Node.centreColumn)) = ?" : ""
             // Read through SQLite's C API: GRDB's text reading stops at a NUL character, and
             // two texts that differ only after one must not digest alike.
-            let rows = try RawStatement(
-                db, sql: "SELECT \(names) FROM \(quoted(table.name))\(filter) ORDER BY \(quoted(table.primaryKey))")
+            let rows = try db.prepare(
+                "SELECT \(names) FROM \(quoted(table.name))\(filter) ORDER BY \(quoted(table.primaryKey))")
             var digest = TableHasher()
+            let types = ["TEXT"] + columns.map { table.column(named: $0)?.type ?? "ANY" }
             try rows.run(filter.isEmpty ? [] : [Value(centre)]) { row in
-                digest.add((0...columns.count).map { row.value(Int32($0)) })
+                digest.add(types.enumerated().map { db.read(row.value(Int32($0.offset)), declared: $0.element) })
             }
             digests[table.name] = digest.finalize()
         }

@@ -11,7 +11,7 @@ package import SyncCore
 /// (docs/benchmarks-method.md). Owned by one `Applier` or loop, used on its connection's
 /// queue inside the caller's transaction; every run leaves the statement reset, so one that
 /// failed (a constraint) can run again.
-package final class RawStatement {
+package final class RawStatement: SQLStatement {
     private let statement: Statement
     private let connection: OpaquePointer?
 
@@ -20,13 +20,8 @@ package final class RawStatement {
         connection = db.sqliteConnection
     }
 
-    /// Runs the statement with `arguments` bound in order, to its end.
-    package func execute(_ arguments: [Value]) throws {
-        try run(arguments) { _ in }
-    }
-
     /// Runs the query with `arguments` bound in order and calls `row` for each result row.
-    package func run(_ arguments: [Value], row: (Columns) throws -> Void) throws {
+    package func run(_ arguments: [Value], row: (any SQLColumns) throws -> Void) throws {
         let handle = statement.sqliteStatement
         defer {
             sqlite3_reset(handle)
@@ -61,16 +56,16 @@ package final class RawStatement {
     }
 
     /// The columns of the current result row, by position.
-    package struct Columns {
+    package struct Columns: SQLColumns {
         let handle: OpaquePointer?
+
+        package var count: Int32 { sqlite3_column_count(handle) }
+
+        package func name(_ column: Int32) -> String { String(cString: sqlite3_column_name(handle, column)) }
 
         package func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
 
         package func integer(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
-
-        package func optionalInteger(_ column: Int32) -> Int64? { isNull(column) ? nil : integer(column) }
-
-        package func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
 
         package func text(_ column: Int32) -> String {
             guard let bytes = sqlite3_column_text(handle, column) else { return "" }

@@ -25,7 +25,7 @@ struct Admin: AsyncParsableCommand {
         @OptionGroup var store: StoreOption
 
         func run() async throws {
-            let hub = try store.open()
+            let hub = try await store.open()
             do {
                 let secret = try await hub.addConsoleAccount(name, reset: false)
                 print("Console account \(name) created. One-time setup secret (valid 7 days): \(secret)")
@@ -43,7 +43,7 @@ struct Admin: AsyncParsableCommand {
         @OptionGroup var store: StoreOption
 
         func run() async throws {
-            let hub = try store.open()
+            let hub = try await store.open()
             do {
                 let secret = try await hub.addConsoleAccount(name, reset: true)
                 print("Console account \(name) reset. One-time setup secret (valid 7 days): \(secret)")
@@ -60,7 +60,7 @@ struct Admin: AsyncParsableCommand {
         @OptionGroup var store: StoreOption
 
         func run() async throws {
-            let hub = try store.open()
+            let hub = try await store.open()
             do {
                 try await hub.removeConsoleAccount(name)
                 print("Console account \(name) removed.")
@@ -77,7 +77,7 @@ struct Admin: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let hub = try store.open()
+            let hub = try await store.open()
             do {
                 let accounts = try await hub.consoleAccounts()
                 if json { return try printJSON(accounts) }

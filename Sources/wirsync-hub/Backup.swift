@@ -20,12 +20,13 @@ struct Backup: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Where to write the copy (replaced if it exists).", valueName: "file")) var to: String
 
     func run() async throws {
-        guard URL(fileURLWithPath: to).standardized.path != URL(fileURLWithPath: store.path).standardized.path else {
+        let path = try store.path
+        guard URL(fileURLWithPath: to).standardized.path != URL(fileURLWithPath: path).standardized.path else {
             throw ValidationError("--to names the hub store itself; give another file")
         }
         do {
-            let size = try HubStore.backup(path: store.path, to: to)
-            print("Backed up \(store.path) to \(to) (\(CLI.bytes(size))): the hub as of \(CLI.time(SystemClock().nowMillis())).")
+            let size = try HubStore.backup(path: path, to: to)
+            print("Backed up \(path) to \(to) (\(CLI.bytes(size))): the hub as of \(CLI.time(SystemClock().nowMillis())).")
             print("It holds every centre's data, personal data among it: keep it where only HMSI's operators can read it.")
         } catch {
             throw fail(error)
@@ -51,13 +52,14 @@ struct Restore: AsyncParsableCommand {
     var from: String
 
     func run() async throws {
+        let path = try store.path
         guard FileManager.default.fileExists(atPath: from) else { throw CLI.fail("wirsync-hub", "no backup at \(from): the file does not exist") }
         do {
-            let lock = try serveLock(store.path)
-            let (restored, kept) = try await HubStore.restore(path: store.path, from: from)
+            let lock = try serveLock(path)
+            let (restored, kept) = try await HubStore.restore(path: path, from: from)
             withExtendedLifetime(lock) {}
             let status = try await restored.status()
-            print("Restored \(store.path) from \(from): \(status.logEntries) log entries, \(status.conflictsTotal) conflict records.")
+            print("Restored \(path) from \(from): \(status.logEntries) log entries, \(status.conflictsTotal) conflict records.")
             if let kept { print("The store it replaced is kept as \(kept).") }
             print("Start the hub again; each replica offers what the restore took away on its next sync (`wirsync-hub status` shows who has).")
         } catch {

@@ -26,7 +26,7 @@ struct Centre: AsyncParsableCommand {
         @Flag(help: "Replace every token the centre has; the old ones fail from then on.") var rotate = false
 
         func run() async throws {
-            let hub = try store.open()
+            let hub = try await store.open()
             do {
                 print(try await hub.addClient(id, rotate: rotate, label: label))
             } catch {
@@ -43,7 +43,7 @@ struct Centre: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let hub = try store.open()
+            let hub = try await store.open()
             let clients: [ClientInfo]
             do {
                 clients = try await hub.clients()
@@ -74,7 +74,7 @@ struct Centre: AsyncParsableCommand {
         @OptionGroup var store: StoreOption
 
         func run() async throws {
-            let hub = try store.open()
+            let hub = try await store.open()
             do {
                 try await hub.revokeClient(id)
                 print("Revoked every token of \(id). Give a new one with `wirsync-hub centre add \(id)`.")

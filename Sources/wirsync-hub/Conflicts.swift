@@ -18,7 +18,7 @@ struct Conflicts: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let hub = try store.open()
+            let hub = try await store.open()
             let records: [ConflictRecord]
             do {
                 records = try await hub.conflicts(centre: centre, openOnly: open)
@@ -39,7 +39,7 @@ struct Conflicts: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let hub = try store.open()
+            let hub = try await store.open()
             do {
                 let record = try await hub.conflict(id: id)
                 if json { return try printJSON(record) }
@@ -66,7 +66,7 @@ struct Conflicts: AsyncParsableCommand {
         @OptionGroup var store: StoreOption
 
         func run() async throws {
-            let hub = try store.open()
+            let hub = try await store.open()
             let resolver = operatorName(by)
             do {
                 let record = try await hub.resolve(id: id, keep: keep.value, by: resolver)

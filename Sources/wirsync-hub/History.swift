@@ -26,7 +26,7 @@ struct Erase: AsyncParsableCommand {
     @OptionGroup var store: StoreOption
 
     func run() async throws {
-        let hub = try store.open()
+        let hub = try await store.open()
         let actor = operatorName(by)
         do {
             let erasure = try await hub.erase(table: table, pk: id, reason: reason, by: actor, caller: Caller(centre: Node.hmsi, token: 0))
@@ -52,7 +52,7 @@ struct Audit: AsyncParsableCommand {
     @OptionGroup var store: StoreOption
 
     func run() async throws {
-        let hub = try store.open()
+        let hub = try await store.open()
         do {
             let entries = try await hub.auditEntries(limit: limit)
             if json { return try printJSON(entries) }
@@ -89,7 +89,7 @@ struct RetentionCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOption
 
     func run() async throws {
-        let hub = try store.open()
+        let hub = try await store.open()
         do {
             var retention = try await hub.retention()
             if tombstoneDays != nil || resolvedConflictDays != nil || conflictRecordsMax != nil {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import HubPostgres
 import HubStore
 import SyncCore
 import WIRSchema
@@ -22,18 +23,23 @@ struct Init: AsyncParsableCommand {
     func run() async throws {
         do {
             let schema = try schemaVersion.map { try WIRSchema.definition().at(version: $0) } ?? WIRSchema.definition()
-            let hub = try await HubStore.create(path: store.path, schema: schema) { table in
-                rebuild ? nil : try WIRSchema.fixtureRows(table: table)
+            let fixtures = { (table: String) in rebuild ? nil : try WIRSchema.fixtureRows(table: table) }
+            let hub: HubStore
+            switch try store.location {
+            case .sqlite(let path): hub = try await HubStore.create(path: path, schema: schema, fixtures: fixtures)
+            case .postgres(let location):
+                hub = try await PostgresHubStore.create(location: location, password: try location.password(), schema: schema, fixtures: fixtures)
             }
             let status = try await hub.status()
-            print("Created hub store \(store.path) (schema \(hub.schemaTag); serves replicas of versions \(hub.servedVersions.lowerBound) to \(hub.servedVersions.upperBound)).")
+            try hub.close()
+            print("Created hub store \(hub.path) (schema \(hub.schemaTag); serves replicas of versions \(hub.servedVersions.lowerBound) to \(hub.servedVersions.upperBound)).")
             if rebuild {
                 print("It holds nothing yet: every replica offers what it holds on its first sync with it (docs/recovery.md).")
-                print("Next: give HMSI's replica a token first (`wirsync-hub centre add hmsi --db \(store.path)`), then every centre.")
+                print("Next: give HMSI's replica a token first (`wirsync-hub centre add hmsi --store \(hub.path)`), then every centre.")
                 return
             }
             print("Loaded \(status.rows["centres"] ?? 0) centres and \(status.rows["funding_lines"] ?? 0) funding lines.")
-            print("Next: give each centre a token with `wirsync-hub centre add ID --db \(store.path)`.")
+            print("Next: give each centre a token with `wirsync-hub centre add ID --store \(hub.path)`.")
         } catch {
             throw fail(error)
         }
@@ -59,8 +65,9 @@ struct Upgrade: AsyncParsableCommand {
     func run() async throws {
         do {
             let schema = try schemaVersion.map { try WIRSchema.definition().at(version: $0) } ?? WIRSchema.definition()
-            let from = try await HubStore.upgradeSchema(path: store.path, to: schema) { table in try WIRSchema.fixtureRows(table: table) }
-            print("Upgraded hub store \(store.path) from schema version \(from) to \(schema.version).")
+            let path = try store.path
+            let from = try await HubStore.upgradeSchema(path: path, to: schema) { table in try WIRSchema.fixtureRows(table: table) }
+            print("Upgraded hub store \(path) from schema version \(from) to \(schema.version).")
             print("It serves replicas of versions \(schema.oldestSupported) to \(schema.version); `wirsync-hub status` lists which replica runs which.")
         } catch {
             throw fail(error)

@@ -30,7 +30,7 @@ struct Replica: AsyncParsableCommand {
         @OptionGroup var store: StoreOption
 
         func run() async throws {
-            let hub = try store.open()
+            let hub = try await store.open()
             do {
                 print(try await hub.addReplicaToken(centre, label: label))
             } catch {
@@ -48,7 +48,7 @@ struct Replica: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let hub = try store.open()
+            let hub = try await store.open()
             let replicas: [ReplicaInfo]
             do {
                 replicas = try await hub.replicas(centre: centre)
@@ -92,7 +92,7 @@ struct Replica: AsyncParsableCommand {
         @OptionGroup var store: StoreOption
 
         func run() async throws {
-            let hub = try store.open()
+            let hub = try await store.open()
             do {
                 let cut = try await hub.revokeReplica(origin)
                 print("Revoked the replica \(origin) and its token; cut off: \(cut.joined(separator: ", ")).")

@@ -76,8 +76,9 @@ struct Serve: AsyncParsableCommand {
         let levelName = try setting(logLevel, "WIRSYNC_HUB_LOG_LEVEL", "info")
         guard let level = Logger.Level(rawValue: levelName) else { throw ValidationError("unknown log level \(levelName)") }
 
-        let hub = try store.open()
-        let lock = try serveLock(hub.path)
+        let hub = try await store.open()
+        // One process serves a SQLite file; any number serve one PostgreSQL database.
+        let lock = try hub.isSQLite ? serveLock(hub.path) : nil
         LoggingSystem.bootstrap { label in EscapingLogHandler.standardError(label: label, level: level) }
         let logger = Logger(label: "wirsync-hub")
         if configuration.tls == nil, !configuration.listensOnLoopbackOnly {

@@ -18,7 +18,7 @@ struct Status: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let hub = try store.open()
+        let hub = try await store.open()
         do {
             let status = try await hub.status()
             let cutoff = SystemClock().nowMillis() - Int64(staleDays) * 86_400_000

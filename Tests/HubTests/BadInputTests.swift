@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import ReplicaStore
 import SyncCore
+import SyncStore
 import SyncTestSupport
 import Testing
 
@@ -180,25 +181,25 @@ struct BadInputTests {
             }, after: after, chains: Fingerprint.pack(batch.chains))
     }
 
-    @Test(arguments: cases)
-    func isRefusedWithA4xxAndAJSONErrorAndWritesNothing(_ testCase: Case) async throws {
-        let harness = try await HubHarness()
+    @Test(arguments: StoreKind.tested, cases)
+    func isRefusedWithA4xxAndAJSONErrorAndWritesNothing(store: StoreKind, _ testCase: Case) async throws {
+        let harness = try await HubHarness(store: store)
         try await harness.application().test(.router) { client in
             try await testCase.prepare?(harness, client)
-            let before = try harness.hubState()
+            let before = try await harness.hubState()
             let response = try await testCase.send(harness, client)
             #expect(response.status == testCase.status, "\(response.text)")
             let error = try #require(response.error, "no JSON error body: \(response.text)")
             #expect(error.error.code == testCase.code)
             #expect(!error.error.message.isEmpty)
             #expect(response.headers[HTTPField.Name(Wire.hubTimeHeader)!] != nil)
-            #expect(try harness.hubState() == before, "\(testCase.name) wrote something")
+            #expect(try await harness.hubState() == before, "\(testCase.name) wrote something")
         }
     }
 
-    @Test func anUnexpectedFailureIsAGeneric500WithoutInternals() async throws {
-        let harness = try await HubHarness()
-        try sqlite3(harness.hubPath, "DROP TABLE sync_acks;")
+    @Test(arguments: StoreKind.tested) func anUnexpectedFailureIsAGeneric500WithoutInternals(store: StoreKind) async throws {
+        let harness = try await HubHarness(store: store)
+        try await harness.store.write { db in try db.execute(sql: "DROP TABLE sync_acks") }
         try await harness.application().test(.router) { client in
             let response = try await client.push(body: Self.body(), token: harness.token(kassel))
             #expect(response.status == .internalServerError)
@@ -207,8 +208,8 @@ struct BadInputTests {
         }
     }
 
-    @Test func aClockADayBehindIsAcceptedButLosesToNewerWrites() async throws {
-        let harness = try await HubHarness()
+    @Test(arguments: StoreKind.tested) func aClockADayBehindIsAcceptedButLosesToNewerWrites(store: StoreKind) async throws {
+        let harness = try await HubHarness(store: store)
         try await harness.application().test(.router) { client in
             let old = HLC(millis: SystemClock().nowMillis() - 86_400_000)
             let response = try await client.push(

@@ -88,7 +88,7 @@ struct ConsoleTests {
         let conflict = try await console.titleConflict(kasselTitle: "Sprachcafé (Zentrum)", hmsiTitle: "Sprachcafé (HMSI)")
         try await console.test { browser in
             try await browser.signedIn(console)
-            let before = try console.harness.hubState()
+            let before = try await console.harness.hubState()
             for csrf in [nil, "", "gefälscht", String(repeating: "A", count: 32)] {
                 var fields = ["behalten": "loser"]
                 fields["csrf"] = csrf
@@ -96,7 +96,7 @@ struct ConsoleTests {
                 #expect(refused.status == .forbidden && refused.text.contains("Das Formular ist abgelaufen"))
             }
             #expect(try await console.harness.store.conflict(id: conflict).resolvedAt == nil)
-            #expect(try console.harness.hubState() == before)
+            #expect(try await console.harness.hubState() == before)
 
             let signIn = try await browser.submit("/console/anmelden", ["name": "referat-iv", "passwort": ConsoleHarness.password, "csrf": "x"])
             #expect(signIn.status == .forbidden, "the login form has its own token, in a cookie of its own")

@@ -32,7 +32,7 @@ struct ConvergenceTests {
             }
         }
         for node in [kassel, fulda, Node.hmsi] {
-            let (replica, hub) = try harness.scoped(node)
+            let (replica, hub) = try await harness.scoped(node)
             #expect(replica == hub, "\(node) differs from the hub")
         }
         #expect(try count(harness.replica(kassel).path, "centres") == 33, "reference data reached the centre")
@@ -62,13 +62,13 @@ struct ConvergenceTests {
             try await client.session(replica, token: harness.token(kassel))
             let request = try replica.pushRequest()
             let first = try await client.push(request, token: harness.token(kassel)).decode(PushResponse.self)
-            let afterFirst = try harness.hubState()
+            let afterFirst = try await harness.hubState()
             let second = try await client.push(request, token: harness.token(kassel)).decode(PushResponse.self)
             #expect(first.applied == 40)
             #expect(second.applied == 0)
             #expect(second.duplicates == 40)
             #expect(second.ackedSeq == first.ackedSeq)
-            #expect(try harness.hubState() == afterFirst, "the retry changed nothing")
+            #expect(try await harness.hubState() == afterFirst, "the retry changed nothing")
 
             // Still unacknowledged, the old batch is sent again together with new changes:
             // only the new ones are applied.

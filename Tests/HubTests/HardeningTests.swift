@@ -49,7 +49,7 @@ struct HostileCentreTests {
             let project = try await sharedProject(harness, client: client, seed: 13)
             var row = try #require(try readRow(harness.replica(kassel).path, "projects", project))
             row["approved_cents"] = .integer(99_999_999)
-            let before = try harness.hubState()
+            let before = try await harness.hubState()
             let attempts = [
                 change(.update, "projects", project, ["approved_cents": .integer(99_999_999)], seq: 1001, origin: kassel, centre: kassel),
                 change(.update, "projects", project, ["approved_cents": .null, "title": .text("x")], seq: 1002, origin: kassel, centre: kassel),
@@ -61,7 +61,7 @@ struct HostileCentreTests {
             #expect(response.applied == 0)
             #expect(response.refused.map(\.seq) == [1001, 1002, 1003])
             #expect(response.refused.allSatisfy { $0.code == "out_of_scope" && $0.message.contains("projects.approved_cents is decided by HMSI") })
-            #expect(try harness.hubState() == before, "nothing was written")
+            #expect(try await harness.hubState() == before, "nothing was written")
 
             row["approved_cents"] = .null
             let allowed = try await client.push(
@@ -239,7 +239,7 @@ struct HostileCentreTests {
                     "hours": .real(2), "language": .text("ar"), "setting": .text("Arztbesuch"), "note": .null,
                 ], seq: seq, origin: kassel, centre: kassel)
             }
-            let before = try harness.hubState()
+            let before = try await harness.hubState()
             let replicaID = try harness.replica(kassel).status().replicaID
             let refused = try await client.push(
                 PushRequest(replicaID: replicaID, lastSeq: 2, changes: [
@@ -249,7 +249,7 @@ struct HostileCentreTests {
             ).decode(PushResponse.self)
             #expect(refused.refused.map(\.code) == ["out_of_scope", "out_of_scope"])
             #expect(refused.refused.first?.message.contains("volunteer_id references volunteers row \(foreignVolunteer), which belongs to another centre") == true)
-            #expect(try harness.hubState() == before, "nothing was written")
+            #expect(try await harness.hubState() == before, "nothing was written")
             let applied = try await client.push(
                 PushRequest(replicaID: replicaID, lastSeq: 4, changes: [
                     deployment("eigen", volunteer: ownVolunteer, seq: 3), deployment("vorab", volunteer: "noch-nicht-da", seq: 4),
@@ -271,10 +271,10 @@ struct HostileCentreTests {
             func title(_ text: String, seq: Int64) -> Change {
                 change(.update, "projects", project, ["title": .text(text)], seq: seq, origin: kassel, centre: kassel, hlc: hlc)
             }
-            let before = try harness.hubState()
+            let before = try await harness.hubState()
             let within = try await client.push(PushRequest(replicaID: replicaID, lastSeq: 2, changes: [title("A", seq: 1), title("B", seq: 2)]), token: harness.token(kassel))
             #expect(within.status == .badRequest && within.error?.error.code == "invalid_change", "\(within.text)")
-            #expect(try harness.hubState() == before, "nothing was written")
+            #expect(try await harness.hubState() == before, "nothing was written")
 
             let first = try await client.push(PushRequest(replicaID: replicaID, lastSeq: 1, changes: [title("A", seq: 1)]), token: harness.token(kassel)).decode(PushResponse.self)
             #expect(first.applied == 1)

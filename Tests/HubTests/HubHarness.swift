@@ -24,13 +24,13 @@ final class HubHarness: Sendable {
     let replicas: [String: Replica]
     let configuration: HubServerConfiguration
 
-    init(configuration: HubServerConfiguration = HubServerConfiguration(maxBodyBytes: 256 << 10, maxInflatedBytes: 1 << 20)) async throws {
+    init(
+        store kind: StoreKind = .sqlite, configuration: HubServerConfiguration = HubServerConfiguration(maxBodyBytes: 256 << 10, maxInflatedBytes: 1 << 20)
+    ) async throws {
         directory = try TemporaryDirectory("wirsync-hub")
         clock = TestClock(millis: SystemClock().nowMillis())
         self.configuration = configuration
-        store = try await HubStore.create(path: directory.path("hub.db"), schema: WIRSchema.definition(), clock: clock) {
-            try WIRSchema.fixtureRows(table: $0)
-        }
+        store = try await TestHubs.create(kind, in: directory, clock: clock)
         var tokens: [String: String] = [:]
         var replicas: [String: Replica] = [:]
         for node in [kassel, fulda, Node.hmsi] {
@@ -54,19 +54,19 @@ final class HubHarness: Sendable {
     var hubPath: String { store.path }
 
     /// A replica's rows in its scope, and the hub's rows in that scope: equal when converged.
-    func scoped(_ node: String) throws -> (replica: Snapshot, hub: Snapshot) {
+    func scoped(_ node: String) async throws -> (replica: Snapshot, hub: Snapshot) {
         let centre = node == Node.hmsi ? nil : node
         return (
             try snapshot(replica(node).path, versions: false, centre: centre),
-            try snapshot(hubPath, versions: false, centre: centre)
+            try await snapshot(store: store, versions: false, centre: centre)
         )
     }
 
     /// The hub's domain rows, conflict records and log length: what bad input must not change.
-    func hubState() throws -> Snapshot {
-        var state = try snapshot(hubPath)
-        state.tables["sync_conflicts"] = [[.integer(Int64(try count(hubPath, "sync_conflicts")))]]
-        state.tables["sync_hub_log"] = [[.integer(Int64(try count(hubPath, "sync_hub_log")))]]
+    func hubState() async throws -> Snapshot {
+        var state = try await snapshot(store: store)
+        state.tables["sync_conflicts"] = [[.integer(Int64(try await count(store: store, "sync_conflicts")))]]
+        state.tables["sync_hub_log"] = [[.integer(Int64(try await count(store: store, "sync_hub_log")))]]
         return state
     }
 }

@@ -15,15 +15,15 @@ import Testing
 /// reference row.
 @Suite("Invariant 5 — scope matrix: every table, every route", .timeLimit(.minutes(2)))
 struct ScopeMatrixTests {
-    @Test func noTableLeaksAnotherCentresRowsAndNoneCanBeChangedFromOutsideItsScope() async throws {
-        let harness = try await HubHarness()
+    @Test(arguments: StoreKind.tested) func noTableLeaksAnotherCentresRowsAndNoneCanBeChangedFromOutsideItsScope(store: StoreKind) async throws {
+        let harness = try await HubHarness(store: store)
         try fill(harness.replica(kassel), centre: kassel, scale: 60, seed: 31)
         try fill(harness.replica(fulda), centre: fulda, scale: 60, seed: 32)
         try await harness.application().test(.router) { client in
             try await client.sync(harness.replica(kassel), token: harness.token(kassel))
             try await client.sync(harness.replica(fulda), token: harness.token(fulda))
             let schema = harness.store.schema
-            let before = try harness.hubState()
+            let before = try await harness.hubState()
 
             // Reading: the whole log, page by page, and the digest.
             var cursor: Int64 = 0
@@ -52,7 +52,7 @@ struct ScopeMatrixTests {
                 let values = Dictionary(uniqueKeysWithValues: table.columns.map { ($0.name, sample(for: $0)) })
                 if table.scope == .centre {
                     let fuldaRow = try await harness.store.digest(node: fulda).tables[table.name]!.rows > 0
-                        ? try firstKey(harness.hubPath, table: table.name, centre: fulda) : "none"
+                        ? try await firstKey(harness.store, table: table.name, centre: fulda) : "none"
                     var foreign = values
                     foreign[Node.centreColumn] = .text(fulda)
                     let someColumn = table.columns.first { $0.name != Node.centreColumn }!
@@ -67,7 +67,7 @@ struct ScopeMatrixTests {
                         attempts.append(change(op, table.name, pk, rowValues, seq: seq, origin: kassel, centre: centre))
                     }
                 } else {
-                    let key = try firstKey(harness.hubPath, table: table.name, centre: nil)
+                    let key = try await firstKey(harness.store, table: table.name, centre: nil)
                     for (op, pk, rowValues) in [(Change.Op.insert, "neu", values), (.update, key, values), (.delete, key, [:])] {
                         seq += 1
                         attempts.append(change(op, table.name, pk, rowValues, seq: seq, origin: kassel, centre: nil))
@@ -80,13 +80,13 @@ struct ScopeMatrixTests {
             #expect(response.applied == 0)
             #expect(response.refused.count == attempts.count, "every attempt refused")
             #expect(response.refused.allSatisfy { $0.code == "out_of_scope" })
-            #expect(try harness.hubState() == before, "nothing was written")
+            #expect(try await harness.hubState() == before, "nothing was written")
         }
     }
 
-    private func firstKey(_ path: String, table: String, centre: String?) throws -> String {
-        try openWriter(path).read { db in
-            let filter = centre.map { " WHERE centre_id = '\($0)'" } ?? ""
+    private func firstKey(_ store: HubStore, table: String, centre: String?) async throws -> String {
+        try await store.read { db in
+            let filter = centre.map { " WHERE centre_id = \(literal($0))" } ?? ""
             return try String.fetchOne(db, sql: "SELECT id FROM \(table)\(filter) ORDER BY id LIMIT 1") ?? "none"
         }
     }

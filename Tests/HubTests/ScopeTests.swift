@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import ReplicaStore
 import SyncCore
+import SyncStore
 import SyncTestSupport
 import Testing
 
@@ -19,8 +20,8 @@ struct ScopeTests {
         return try someProject(harness.replica(fulda), centre: fulda)
     }
 
-    @Test func aCentrePullsItsOwnRowsAndReferenceDataNeverAnotherCentres() async throws {
-        let harness = try await HubHarness()
+    @Test(arguments: StoreKind.tested) func aCentrePullsItsOwnRowsAndReferenceDataNeverAnotherCentres(store: StoreKind) async throws {
+        let harness = try await HubHarness(store: store)
         try await harness.application().test(.router) { client in
             _ = try await synced(harness, client: client)
             let all = try await client.pull(after: 0, limit: 5000, token: harness.token(kassel)).decode(PullResponse.self)
@@ -34,8 +35,8 @@ struct ScopeTests {
 
     /// A change a table constraint refuses is refused on its own: it leaves no
     /// trace (no row, no versions, no log entry), and the changes around it are applied.
-    @Test func aChangeAConstraintRefusesLeavesNoTraceAndTheRestIsApplied() async throws {
-        let harness = try await HubHarness()
+    @Test(arguments: StoreKind.tested) func aChangeAConstraintRefusesLeavesNoTraceAndTheRestIsApplied(store: StoreKind) async throws {
+        let harness = try await HubHarness(store: store)
         try await harness.application().test(.router) { client in
             var bad = organisationRow(kassel, name: "Pirat")
             bad["kind"] = .text("Piratenpartei")
@@ -50,18 +51,21 @@ struct ScopeTests {
             #expect(response.applied == 2)
             #expect(response.refused.map(\.seq) == [2])
             #expect(response.refused.first?.code == "constraint_violation")
-            func hub(_ sql: String) throws -> String { try sqlite3(harness.hubPath, sql).trimmingCharacters(in: .whitespacesAndNewlines) }
-            #expect(try hub("SELECT group_concat(id) FROM (SELECT id FROM organisations WHERE centre_id = '\(kassel)' ORDER BY id);") == "nach,vor")
-            #expect(try hub("SELECT count(*) FROM sync_rows WHERE pk = 'kaputt';") == "0")
-            #expect(try hub("SELECT count(*) FROM sync_hub_log WHERE pk = 'kaputt';") == "0")
+            let ids = try await harness.store.read { db in
+                try String.fetchAll(db, sql: "SELECT id FROM organisations WHERE centre_id = ? ORDER BY id", arguments: [kassel])
+            }
+            #expect(ids == ["nach", "vor"])
+            for table in ["sync_rows", "sync_hub_log"] {
+                #expect(try await harness.store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE pk = 'kaputt'") } == 0)
+            }
         }
     }
 
-    @Test func aCentreCannotChangeAnotherCentresRowsOrReferenceData() async throws {
-        let harness = try await HubHarness()
+    @Test(arguments: StoreKind.tested) func aCentreCannotChangeAnotherCentresRowsOrReferenceData(store: StoreKind) async throws {
+        let harness = try await HubHarness(store: store)
         try await harness.application().test(.router) { client in
             let fuldaProject = try await synced(harness, client: client)
-            let before = try harness.hubState()
+            let before = try await harness.hubState()
             let replicaID = try harness.replica(kassel).status().replicaID
             let attempts = [
                 change(.insert, "organisations", "fremd", organisationRow(fulda), seq: 1001, origin: kassel, centre: fulda),
@@ -77,22 +81,22 @@ struct ScopeTests {
             #expect(response.applied == 0)
             #expect(response.refused.map(\.seq) == [1001, 1002, 1003, 1004, 1005, 1006])
             #expect(response.refused.allSatisfy { $0.code == "out_of_scope" })
-            #expect(try harness.hubState() == before, "nothing was written")
+            #expect(try await harness.hubState() == before, "nothing was written")
 
             let impostor = change(.update, "projects", fuldaProject, ["title": .text("x")], seq: 1007, origin: fulda, centre: fulda)
             let forbidden = try await client.push(PushRequest(replicaID: replicaID, lastSeq: 1007, changes: [impostor]), token: harness.token(kassel))
             #expect(forbidden.status == .forbidden)
             #expect(forbidden.error?.error.code == "forbidden")
-            #expect(try harness.hubState() == before)
+            #expect(try await harness.hubState() == before)
         }
     }
 
-    @Test func hmsiReadsAndWritesEveryTable() async throws {
-        let harness = try await HubHarness()
+    @Test(arguments: StoreKind.tested) func hmsiReadsAndWritesEveryTable(store: StoreKind) async throws {
+        let harness = try await HubHarness(store: store)
         try await harness.application().test(.router) { client in
             let fuldaProject = try await synced(harness, client: client)
             try await client.sync(harness.replica(Node.hmsi), token: harness.token(Node.hmsi))
-            #expect(try snapshot(harness.replica(Node.hmsi).path, versions: false) == snapshot(harness.hubPath, versions: false))
+            #expect(try snapshot(harness.replica(Node.hmsi).path, versions: false) == (try await snapshot(store: harness.store, versions: false)))
             try sqlite3(harness.replica(Node.hmsi).path, """
                 UPDATE projects SET approved_cents = 1 WHERE id = '\(fuldaProject)';
                 UPDATE funding_lines SET max_share = 0.75 WHERE id = 'innovative-projekte';

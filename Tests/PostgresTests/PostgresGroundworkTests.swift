@@ -227,57 +227,68 @@ struct PostgresValueTests {
 
 @Suite("PostgreSQL store: several hub processes", .serialized, .timeLimit(.minutes(3)))
 struct PostgresConcurrencyTests {
-    /// The known trap of a log numbered by a sequence: two writers commit in the opposite order
-    /// to their numbers, and a pull in between answers a cursor past the number still to
-    /// commit, which no later pull delivers. With `LogSequencer` the second writer waits for the
-    /// first's commit. Fails with `nextval` numbering (docs/postgres.md).
+    /// The trap of several writers (docs/hub.md, "Several hub processes"): writer A numbers its
+    /// entry first and commits last, writer B (another hub process) numbers and commits in
+    /// between, and a replica pulls meanwhile. With the hub's write lock B waits for A, so the
+    /// pull never passes A's entry. Seen to fail with the lock taken out: B numbers from the same
+    /// last entry as A, and its insert collides with A's (or, numbered by a sequence, commits
+    /// 11 before 10 and the pull passes 10 for good).
     @Test func aPullNeverPassesAnEntryThatCommitsLater() async throws {
-        let cluster = try PostgresCluster()
-        try cluster.createDatabase("log")
-        try await withPostgres(cluster, database: "log", password: cluster.password) { client in
-            try await client.withConnection { connection in
-                for statement in LogSequencer.createStatements {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: connection.logger)
-                }
-                try await connection.query("CREATE TABLE log (seq bigint PRIMARY KEY, writer text NOT NULL)", logger: connection.logger)
-            }
-            let now = Int64(Date().timeIntervalSince1970 * 1000)
-            // Writer A takes its number first, and commits only after B has tried to commit.
-            let aHasNumber = AsyncStream<Void>.makeStream()
-            let bTried = AsyncStream<Void>.makeStream()
-            let releaseA = AsyncStream<Void>.makeStream()
-            async let writerA: Void = client.withTransaction(logger: quiet) { connection in
-                let seq = try await LogSequencer.take(1, nowMillis: now, on: connection).lowerBound
-                try await connection.query("INSERT INTO log (seq, writer) VALUES (\(seq), 'A')", logger: connection.logger)
-                aHasNumber.continuation.yield()
-                for await _ in releaseA.stream { break }
-            }
-            for await _ in aHasNumber.stream { break }
-            async let writerB: Void = client.withTransaction(logger: quiet) { connection in
-                bTried.continuation.yield()
-                let seq = try await LogSequencer.take(1, nowMillis: now, on: connection).lowerBound
-                try await connection.query("INSERT INTO log (seq, writer) VALUES (\(seq), 'B')", logger: connection.logger)
-            }
-            for await _ in bTried.stream { break }
-            try await Task.sleep(for: .milliseconds(300))  // B is waiting, or (with a sequence) has committed
-
-            // A replica pulls in between, then again after both committed.
-            var cursor: Int64 = 0
-            var delivered: [String] = []
-            func pull() async throws {
-                for try await (seq, writer) in try await client.query("SELECT seq, writer FROM log WHERE seq > \(cursor) ORDER BY seq").decode((Int64, String).self) {
-                    delivered.append(writer)
-                    cursor = seq
-                }
-            }
-            try await pull()
-            releaseA.continuation.yield()
-            try await writerA
-            try await writerB
-            try await pull()
-            #expect(delivered == ["A", "B"], "every entry delivered once, in the order of its number")
-            let numbers = try await client.query("SELECT seq FROM log ORDER BY seq").decode(Int64.self).reduce(into: [Int64]()) { $0.append($1) }
-            #expect(numbers.count == 2 && numbers[0] >= now << 10 && numbers[1] == numbers[0] + 1, "numbers from the clock's floor, consecutive")
+        let (location, password) = try TestHubs.newDatabase()
+        let store = try await PostgresHubStore.create(location: location, password: password, schema: WIRSchema.definition(), connections: 2) { _ in nil }
+        try store.close()
+        // Two hub processes: two databases of connections on the one store.
+        let first = try PostgresHubDatabase(location: location, password: password, connections: 2)
+        let second = try PostgresHubDatabase(location: location, password: password, connections: 2)
+        defer {
+            try? first.close()
+            try? second.close()
         }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        @Sendable func append(_ db: any SQLSession, _ writer: String) throws {
+            let seq = try HubStore.nextSeq(db, now: now)
+            try db.execute(sql: "INSERT INTO sync_hub_log (seq, tbl, pk, op, origin, at) VALUES (?, 1, ?, 1, 1, 0)", arguments: [seq, writer])
+        }
+        let aHasNumber = DispatchSemaphore(value: 0), releaseA = DispatchSemaphore(value: 0), aDone = DispatchSemaphore(value: 0)
+        let bDone = DispatchSemaphore(value: 0)
+        let failures = LockedValue([String]())
+        Thread.detachNewThread {
+            do {
+                try first.transaction(writes: true) { db in
+                    try append(db, "A")
+                    aHasNumber.signal()
+                    releaseA.wait()
+                }
+            } catch { failures.update { $0.append("A: \(error)") } }
+            aDone.signal()
+        }
+        aHasNumber.wait()
+        Thread.detachNewThread {
+            do {
+                try second.transaction(writes: true) { db in try append(db, "B") }
+            } catch { failures.update { $0.append("B: \(error)") } }
+            bDone.signal()
+        }
+        try await Task.sleep(for: .milliseconds(300))  // B waits for the lock, or (without it) has committed
+
+        // A replica pulls in between, then again after both committed.
+        var cursor: Int64 = 0
+        var delivered: [String] = []
+        func pull() throws {
+            let rows = try second.transaction(writes: false) { db in
+                try SQLRow.fetchAll(db, sql: "SELECT seq, pk FROM sync_hub_log WHERE seq > ? ORDER BY seq", arguments: [cursor])
+            }
+            for row in rows {
+                delivered.append(row["pk"])
+                cursor = row["seq"]
+            }
+        }
+        try pull()
+        releaseA.signal()
+        aDone.wait()
+        bDone.wait()
+        try pull()
+        #expect(failures.value.isEmpty, "\(failures.value)")
+        #expect(delivered == ["A", "B"], "every entry delivered once, in the order of its number")
     }
 }

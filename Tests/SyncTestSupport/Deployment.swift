@@ -1,4 +1,7 @@
 import Foundation
+import HubPostgres
+public import HubStore
+import WIRSchema
 
 /// A hub and centres as they are deployed: the built binaries, files in one directory,
 /// tokens in `<replica>.token` (mode 600), HTTP over loopback.
@@ -8,22 +11,51 @@ public final class Deployment {
     public let hubBinary = builtProduct("wirsync-hub")
     public private(set) var hub: BackgroundProcess?
     public private(set) var hubPort = 0
+    /// The hub's store: its SQLite file, or a database of the test process's PostgreSQL cluster.
+    public let store: StoreKind
+    /// `--store` of every `wirsync-hub` command: the file, or `postgres://…` (the password in PGPASSWORD).
+    public let hubStore: String
+    private let postgres: PostgresLocation?
 
     /// - Parameter holdHistory: the hub compacts nothing (`holdHistory(hub:)`), for suites
     ///   whose oracle reads every entry it ever logged (`duplicateApplications`).
-    public init(holdHistory hold: Bool = false) throws {
+    public init(store: StoreKind = .sqlite, holdHistory hold: Bool = false) throws {
         directory = try TemporaryDirectory("wirsync-e2e")
-        try runChecked(hubBinary, ["init", "--db", hubPath])
-        if hold { try holdHistory(hub: hubPath) }
+        self.store = store
+        switch store {
+        case .sqlite:
+            hubStore = directory.path("hub.db")
+            postgres = nil
+        case .postgres:
+            let (location, password) = try TestHubs.newDatabase()
+            setenv("PGPASSWORD", password, 1)
+            hubStore = location.description
+            postgres = location
+        }
+        try runChecked(hubBinary, ["init", "--store", hubStore])
+        if hold {
+            if let postgres {
+                try psql(postgres, holdHistorySQL)
+            } else {
+                try holdHistory(hub: hubPath)
+            }
+        }
     }
 
+    /// The SQLite hub's file (a SQLite deployment only).
     public var hubPath: String { directory.path("hub.db") }
+
+    /// The hub's store, opened by this process beside the serving hub.
+    public func openStore() async throws -> HubStore {
+        guard let postgres else { return try HubStore.open(path: hubPath) }
+        return try await PostgresHubStore.open(location: postgres, password: try postgres.password(), schema: WIRSchema.definition(), connections: 2)
+    }
     public var hubURL: String { "http://127.0.0.1:\(hubPort)" }
     public func path(_ node: String) -> String { directory.path("\(node).db") }
 
     /// Starts the hub (on `port`, or any free port) and waits until it listens.
     public func startHub(port: Int = 0, logLevel: String = "warning", _ extra: [String] = []) throws {
-        let process = try BackgroundProcess(hubBinary, ["serve", "--db", hubPath, "--port", String(port), "--log-level", logLevel] + extra)
+        let process = try BackgroundProcess(hubBinary, ["serve", "--store", hubStore, "--port", String(port), "--log-level", logLevel] + extra)
         hubPort = try process.waitForOutput { line in line.hasPrefix("wirsync-hub: serving") ? line.split(separator: ":").last.flatMap { Int($0) } : nil }
         hub = process
     }
@@ -43,7 +75,7 @@ public final class Deployment {
     @discardableResult
     public func centre(_ node: String, schema: String? = nil, _ extra: [String] = []) throws -> String {
         try runChecked(wirsync, ["init", "--db", path(node), "--centre", node, "--hub", hubURL] + (schema.map { ["--schema", $0] } ?? []) + extra)
-        let token = try runChecked(hubBinary, ["centre", "add", node, "--db", hubPath, "--rotate"])
+        let token = try runChecked(hubBinary, ["centre", "add", node, "--store", hubStore, "--rotate"])
         try token.write(toFile: path(node) + ".token", atomically: true, encoding: .utf8)
         chmod(path(node) + ".token", 0o600)
         return path(node)
@@ -56,7 +88,7 @@ public final class Deployment {
     public func replica(_ file: String, of centre: String, token: String? = nil) throws -> String {
         try runChecked(wirsync, ["init", "--db", path(file), "--centre", centre, "--hub", hubURL])
         let secret = try token.map { try String(contentsOfFile: path($0) + ".token", encoding: .utf8) }
-            ?? runChecked(hubBinary, ["replica", "add", centre, "--db", hubPath, "--label", file])
+            ?? runChecked(hubBinary, ["replica", "add", centre, "--store", hubStore, "--label", file])
         try secret.write(toFile: path(file) + ".token", atomically: true, encoding: .utf8)
         chmod(path(file) + ".token", 0o600)
         return path(file)

@@ -97,14 +97,21 @@ private final class OutputCollector: @unchecked Sendable {
 
     init(_ handle: FileHandle) {
         Thread.detachNewThread { [self] in
-            let all = handle.readDataToEndOfFile()
-            lock.withLock { data = all }
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                lock.withLock { data.append(chunk) }
+            }
             done.signal()
         }
     }
 
+    /// What the child wrote, once it has exited. A pipe whose end another test's long-lived
+    /// child inherited (a hub, a daemon, a database server spawned at the same moment) never
+    /// reaches its end: after a grace period the output read so far is all there is, instead
+    /// of a wait for good (seen: suites timing out at random under load).
     func text() -> String {
-        done.wait()
+        _ = done.wait(timeout: .now() + 3)
         return lock.withLock { String(decoding: data, as: UTF8.self) }
     }
 }
@@ -153,6 +160,13 @@ public final class BackgroundProcess: @unchecked Sendable {
         throw ProcessError.failed(
             command: process.executableURL?.path ?? "?",
             result: ProcessResult(status: process.isRunning ? -1 : process.terminationStatus, stdout: standardOutput, stderr: standardError))
+    }
+
+    /// Waits for the process to end by itself; returns its exit status.
+    public func wait(timeout: Duration = .seconds(120)) -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        return process.isRunning ? stop(signal: SIGKILL) : process.terminationStatus
     }
 
     /// Sends `signal` (SIGTERM by default) and waits for the process to end; returns its exit status.

@@ -1,5 +1,6 @@
 import Foundation
 public import GRDB
+public import HubPostgres
 public import ReplicaStore
 public import SyncCore
 import Synchronization
@@ -165,12 +166,24 @@ public func count(_ path: String, _ table: String) throws -> Int {
 public func holdHistory(hub path: String) throws {
     try DatabaseQueue(path: path).write { db in
         guard try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_replicas WHERE origin = 'test-witness.0'") == 0 else { return }
-        // Of no centre, so that no `centre add --rotate` or `replica revoke` of a real one touches it.
-        try db.execute(sql: "INSERT INTO sync_tokens (centre, token_sha256, label, created_at) VALUES ('test-witness', 'test-witness', 'test witness', 0)")
-        try db.execute(
-            sql: "INSERT INTO sync_replicas (origin, centre, token, created_at, cursor) VALUES ('test-witness.0', 'test-witness', ?, 0, 0)",
-            arguments: [db.lastInsertedRowID])
+        try db.execute(sql: holdHistorySQL)
     }
+}
+
+/// The witness of `holdHistory`, as SQL both stores take. Of no centre, so that no
+/// `centre add --rotate` or `replica revoke` of a real one touches it.
+public let holdHistorySQL = """
+    INSERT INTO sync_tokens (centre, token_sha256, label, created_at) VALUES ('test-witness', 'test-witness', 'test witness', 0);
+    INSERT INTO sync_replicas (origin, centre, token, created_at, cursor)
+        SELECT 'test-witness.0', 'test-witness', id, 0, 0 FROM sync_tokens WHERE token_sha256 = 'test-witness';
+    """
+
+/// Runs `sql` on a PostgreSQL store with `psql` (the password in PGPASSWORD), as an operator would.
+@discardableResult
+public func psql(_ location: PostgresLocation, _ sql: String) throws -> String {
+    try runChecked(
+        "/usr/bin/psql",
+        ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", location.host, "-p", String(location.port), "-U", location.user, "-d", location.database, "-c", sql])
 }
 
 /// How many versions the hub applied more than once (same origin, clock and row). Whole only

@@ -1,4 +1,5 @@
 import Foundation
+import HubStore
 import GRDB
 import SampleData
 import SyncCore
@@ -16,7 +17,7 @@ struct ChaosTests {
 
     /// After the attacks: one clean sync; every captured change is at the hub, none twice,
     /// every file sound. Expects all three counts to be zero and returns them for the report.
-    private func settle(_ deployment: Deployment, _ nodes: [String]) throws -> (Int, Int, Int) {
+    private func settle(_ deployment: Deployment, _ nodes: [String]) async throws -> (Int, Int, Int) {
         for _ in 0..<2 {
             for node in nodes {
                 let result = try deployment.sync(node)
@@ -24,14 +25,18 @@ struct ChaosTests {
             }
         }
         var lost = 0
-        var unsound = try integrityOK(deployment.hubPath) ? 0 : 1
+        // A PostgreSQL store's soundness is the server's (its WAL); a SQLite file's is checked.
+        var unsound = try deployment.store == .sqlite && !integrityOK(deployment.hubPath) ? 1 : 0
+        let hub = try await deployment.openStore()
         for node in nodes {
             let scope = node == Node.hmsi ? nil : node
-            if try snapshot(deployment.path(node), versions: false, centre: scope) != snapshot(deployment.hubPath, versions: false, centre: scope) { lost += 1 }
+            let held = try await snapshot(store: hub, versions: false, centre: scope)
+            if try snapshot(deployment.path(node), versions: false, centre: scope) != held { lost += 1 }
             if try !integrityOK(deployment.path(node)) { unsound += 1 }
             #expect(try runChecked(deployment.wirsync, ["status", "--db", deployment.path(node), "--json"]).contains("\"pending\":0"))
         }
-        let duplicated = try duplicateApplications(hub: deployment.hubPath)
+        let duplicated = try await duplicateApplications(store: hub)
+        try hub.close()
         #expect(lost == 0)
         #expect(duplicated == 0)
         #expect(unsound == 0)
@@ -46,7 +51,7 @@ struct ChaosTests {
             ["daemon", "--db", db, "--interval", "1", "--retry-min", "0.1", "--retry-max", "0.5", "--batch-size", "20"] + extra)
     }
 
-    @Test func killingTheDaemonMidSyncLosesAndDuplicatesNothing() throws {
+    @Test func killingTheDaemonMidSyncLosesAndDuplicatesNothing() async throws {
         let rounds = isLongChaosRun ? 100 : 3
         let deployment = try Deployment(holdHistory: true)
         try deployment.startHub()
@@ -59,16 +64,17 @@ struct ChaosTests {
             try sqlite3(db, try sampleSQL(deployment, centre: "landkreis-kassel", rows: 150, seed: UInt64(round + 1)))
             try sqlite3(db, "UPDATE projects SET participants = participants + 1 WHERE rowid % 3 = \(round % 3);")
             let daemon = try quickDaemon(deployment, db, ["--hub", "http://127.0.0.1:\(proxy.port)"])
-            Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.9, using: &random))
+            pause(Double.random(in: 0.05...0.9, using: &random))
             daemon.stop(signal: SIGKILL)
         }
-        let (lost, duplicated, unsound) = try settle(deployment, ["landkreis-kassel"])
+        let (lost, duplicated, unsound) = try await settle(deployment, ["landkreis-kassel"])
         reportChaos("crash-daemon", ["kills": rounds, "lost": lost, "duplicated": duplicated, "unsound": unsound])
     }
 
-    @Test func killingTheHubMidSyncLosesAndDuplicatesNothing() throws {
+    @Test(arguments: StoreKind.tested)
+    func killingTheHubMidSyncLosesAndDuplicatesNothing(store: StoreKind) async throws {
         let rounds = isLongChaosRun ? 100 : 3
-        let deployment = try Deployment(holdHistory: true)
+        let deployment = try Deployment(store: store, holdHistory: true)
         try deployment.startHub()
         let port = deployment.hubPort
         let db = try deployment.centre("fulda")
@@ -76,20 +82,20 @@ struct ChaosTests {
         var random = SplitMix64(seed: 4711)
         for round in 0..<rounds {
             try sqlite3(db, try sampleSQL(deployment, centre: "fulda", rows: 150, seed: UInt64(round + 100)))
-            Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.6, using: &random))
+            pause(Double.random(in: 0.05...0.6, using: &random))
             deployment.killHub()
-            Thread.sleep(forTimeInterval: Double.random(in: 0.0...0.3, using: &random))
+            pause(Double.random(in: 0.0...0.3, using: &random))
             try deployment.startHub(port: port)
         }
         #expect(daemon.stop(signal: SIGTERM) == 0)
-        let (lost, duplicated, unsound) = try settle(deployment, ["fulda"])
-        reportChaos("crash-hub", ["kills": rounds, "lost": lost, "duplicated": duplicated, "unsound": unsound])
+        let (lost, duplicated, unsound) = try await settle(deployment, ["fulda"])
+        reportChaos(store == .sqlite ? "crash-hub" : "crash-hub-postgres", ["kills": rounds, "lost": lost, "duplicated": duplicated, "unsound": unsound])
     }
 
     /// 30 % of connections dropped mid-request or mid-response, cut short, reset, stalled or
     /// slowed: every centre keeps syncing until it gets through, and all converge with nothing
     /// lost or doubled.
-    @Test func withThirtyPercentOfConnectionsHurtEverythingStillConverges() throws {
+    @Test func withThirtyPercentOfConnectionsHurtEverythingStillConverges() async throws {
         let rounds = isLongChaosRun ? 20 : 3
         let deployment = try Deployment(holdHistory: true)
         try deployment.startHub()
@@ -123,7 +129,7 @@ struct ChaosTests {
                 #expect(synced, "\(node) never got through")
             }
         }
-        let (lost, duplicated, _) = try settle(deployment, nodes)
+        let (lost, duplicated, _) = try await settle(deployment, nodes)
         for node in nodes {
             #expect(try run(deployment.wirsync, ["verify", "--db", deployment.path(node)]).succeeded, "\(node)")
         }
@@ -147,7 +153,7 @@ struct ChaosTests {
         let daemon = try BackgroundProcess(deployment.wirsync, [
             "daemon", "--db", db, "--hub", "http://127.0.0.1:\(proxy.port)", "--retry-min", "0.2", "--retry-max", "2",
         ])
-        Thread.sleep(forTimeInterval: seconds)
+        pause(seconds)
         #expect(daemon.stop(signal: SIGTERM) == 0)
         let attempts = proxy.connections
         let steady = Int(seconds / 0.2)
@@ -156,3 +162,6 @@ struct ChaosTests {
         reportChaos("backoff", ["seconds": Int(seconds), "attempts": attempts, "without_backoff": steady])
     }
 }
+
+/// Sleeps the calling thread: the attacks time themselves in real seconds.
+private func pause(_ seconds: Double) { Thread.sleep(forTimeInterval: seconds) }

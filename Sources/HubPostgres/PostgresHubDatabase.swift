@@ -1,0 +1,170 @@
+import Foundation
+import GRDB
+import HubStore
+import SyncCore
+package import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NIOSSL
+import PostgresNIO
+package import SyncStore
+
+/// The hub's PostgreSQL database: a few connections, each transaction run on a thread of its
+/// own pool (the engine's SQL waits for each statement; it never runs on an event loop or the
+/// cooperative pool).
+///
+/// A write transaction takes the hub's write lock first (`pg_advisory_xact_lock`), held to
+/// its commit: writes of every hub process on the database run one after the other, as in
+/// SQLite, so the log's numbers commit in the order they are handed out and a pull never
+/// passes an entry that commits later (docs/hub.md, "Several hub processes"). A read runs at
+/// REPEATABLE READ, one snapshot, beside the writes. A transaction that loses a deadlock or a
+/// serialization race is run again.
+package final class PostgresHubDatabase: HubDatabase, @unchecked Sendable {
+    /// The key of the hub's write lock, one per database: "WIRSYNC" in ASCII.
+    static let writeLock: Int64 = 0x57_49_52_53_59_4E_43
+
+    let location: PostgresLocation
+    private let configuration: PostgresConnection.Configuration
+    /// The threads every PostgreSQL store of this process runs its transactions on: each waits
+    /// for its statements, so one thread is busy per transaction in flight.
+    private static let threads: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 16)
+        pool.start()
+        return pool
+    }()
+    private var threads: NIOThreadPool { Self.threads }
+    private let logger: Logger
+    private let idle = NIOLockedValueBox([PostgresConnection]())
+    private let connectionIDs = ManagedAtomicCounter()
+    private let maxIdle: Int
+
+    /// - Parameter connections: the connections kept open for later transactions.
+    package init(location: PostgresLocation, password: String?, connections: Int = 8, logger: Logger = Logger(label: "wirsync.postgres")) throws {
+        self.location = location
+        self.logger = logger
+        maxIdle = max(1, connections)
+        var configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.user, password: password, database: location.database,
+            tls: try Self.tls(location))
+        configuration.options.connectTimeout = .seconds(10)
+        self.configuration = configuration
+    }
+
+    private static func tls(_ location: PostgresLocation) throws -> PostgresConnection.Configuration.TLS {
+        switch location.sslMode {
+        case .disable:
+            return .disable
+        case .prefer, .require:
+            // As libpq's `require`: encrypted, the certificate not checked.
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.certificateVerification = .none
+            let context = try NIOSSLContext(configuration: tls)
+            return location.sslMode == .prefer ? .prefer(context) : .require(context)
+        case .verifyFull:
+            var tls = TLSConfiguration.makeClientConfiguration()
+            if let root = location.sslRootCert { tls.trustRoots = .file(root) }
+            return .require(try NIOSSLContext(configuration: tls))
+        }
+    }
+
+    package func write<T: Sendable>(_ body: @Sendable @escaping (any SQLSession) throws -> T) async throws -> T {
+        try await threads.runIfActive { try self.transaction(writes: true, body) }
+    }
+
+    package func read<T: Sendable>(_ body: @Sendable @escaping (any SQLSession) throws -> T) async throws -> T {
+        try await threads.runIfActive { try self.transaction(writes: false, body) }
+    }
+
+    /// Runs `body` in one transaction on a connection of this database, on the calling thread.
+    package func transaction<T>(writes: Bool, _ body: (any SQLSession) throws -> T) throws -> T {
+        let connection = try acquire()
+        var healthy = true
+        defer { release(connection, healthy: healthy) }
+        var attempt = 0
+        while true {
+            attempt += 1
+            let session = PostgresSession(connection: connection, logger: logger)
+            do {
+                try session.execute(
+                    sql: writes ? "BEGIN ISOLATION LEVEL READ COMMITTED" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                if writes { try session.execute(sql: "SELECT pg_advisory_xact_lock(?)", arguments: [Self.writeLock]) }
+                let result = try body(session)
+                try session.execute(sql: "COMMIT")
+                return result
+            } catch {
+                do {
+                    try session.execute(sql: "ROLLBACK")
+                } catch {
+                    healthy = false
+                }
+                if error is PostgresRetry, attempt < 5, healthy { continue }
+                if let retry = error as? PostgresRetry {
+                    throw DatabaseError(resultCode: .SQLITE_BUSY, message: "PostgreSQL: \(retry.message)")
+                }
+                throw error
+            }
+        }
+    }
+
+    /// Runs one statement outside any transaction (`CREATE DATABASE`, which cannot run in one).
+    package func executeAlone(_ sql: String) async throws {
+        try await threads.runIfActive {
+            let connection = try self.acquire()
+            defer { self.release(connection, healthy: true) }
+            try PostgresSession(connection: connection, logger: self.logger).execute(sql: sql)
+        }
+    }
+
+    private func acquire() throws -> PostgresConnection {
+        if let connection = idle.withLockedValue({ $0.popLast() }), !connection.isClosed { return connection }
+        do {
+            return try PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: connectionIDs.next(), logger: logger
+            ).wait()
+        } catch let error as PSQLError {
+            throw DatabaseError(
+                resultCode: .SQLITE_CANTOPEN,
+                message: "cannot connect to \(location): \(error.serverInfo?[.message] ?? Self.reason(error))")
+        }
+    }
+
+    private static func reason(_ error: PSQLError) -> String {
+        if let underlying = error.underlying { return "\(underlying)" }
+        return "\(error.code)"
+    }
+
+    private func release(_ connection: PostgresConnection, healthy: Bool) {
+        guard healthy, !connection.isClosed else {
+            (connection.close() as EventLoopFuture<Void>).whenComplete { _ in _ = connection }
+            return
+        }
+        let kept = idle.withLockedValue { idle in
+            guard idle.count < maxIdle else { return false }
+            idle.append(connection)
+            return true
+        }
+        if !kept { (connection.close() as EventLoopFuture<Void>).whenComplete { _ in _ = connection } }
+    }
+
+    /// A store dropped without `close` (a test's) closes its connections: each is kept until its close completes.
+    deinit {
+        for connection in idle.withLockedValue({ $0 }) {
+            (connection.close() as EventLoopFuture<Void>).whenComplete { _ in _ = connection }
+        }
+    }
+
+    package func close() throws {
+        let connections = idle.withLockedValue { connections in
+            defer { connections = [] }
+            return connections
+        }
+        for connection in connections { try? (connection.close() as EventLoopFuture<Void>).wait() }
+    }
+}
+
+/// Connection ids for PostgresNIO's logs.
+private final class ManagedAtomicCounter: Sendable {
+    private let value = NIOLockedValueBox(0)
+    func next() -> Int { value.withLockedValue { $0 += 1; return $0 } }
+}

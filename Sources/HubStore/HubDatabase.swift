@@ -1,0 +1,62 @@
+import GRDB
+package import SyncStore
+
+/// The database under a `HubStore`: SQLite (one file, the default) or PostgreSQL
+/// (`HubPostgres`). The store's rules are written once, against `SQLSession`; a database
+/// only opens its transactions (docs/postgres.md, "One engine, two databases").
+///
+/// A write transaction has the store to itself as far as other writers go: SQLite has one
+/// writer, and PostgreSQL's takes the hub's write lock first. So the log's numbers commit in
+/// the order they are handed out, and every rule that holds for one writer holds for any
+/// number of hub processes. A read transaction sees one snapshot, and runs beside the writes.
+package protocol HubDatabase: Sendable {
+    func write<T: Sendable>(_ body: @Sendable @escaping (any SQLSession) throws -> T) async throws -> T
+    func read<T: Sendable>(_ body: @Sendable @escaping (any SQLSession) throws -> T) async throws -> T
+    /// Closes the database after a clean stop.
+    func close() throws
+}
+
+/// The hub's SQLite file, in WAL mode.
+struct SQLiteHubDatabase: HubDatabase {
+    let pool: DatabasePool
+
+    func write<T: Sendable>(_ body: @Sendable @escaping (any SQLSession) throws -> T) async throws -> T {
+        try await pool.write { db in try body(SQLiteSession(db)) }
+    }
+
+    func read<T: Sendable>(_ body: @Sendable @escaping (any SQLSession) throws -> T) async throws -> T {
+        try await pool.read { db in try body(SQLiteSession(db)) }
+    }
+
+    /// Moves everything in the WAL into the store file: after a clean stop the store is one
+    /// file, which a plain copy takes whole.
+    func close() throws {
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        try pool.close()
+    }
+}
+
+extension HubStore {
+    /// The SQLite pool, for what only a SQLite hub does (its schema upgrade in place).
+    var sqlitePool: DatabasePool {
+        get throws(HubError) {
+            guard let database = database as? SQLiteHubDatabase else {
+                throw .badRequest(code: "not_sqlite", message: "\(path) is not an SQLite hub store")
+            }
+            return database.pool
+        }
+    }
+}
+
+extension HubStore {
+    /// Whether the store is one SQLite file, which one process serves at a time.
+    public var isSQLite: Bool { database is SQLiteHubDatabase }
+}
+
+extension HubStore {
+    /// Reads a SQLite store on the calling thread, for a caller that is inside a transaction of
+    /// another database (`store copy`).
+    package func readNow<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        try sqlitePool.read { db in try body(SQLiteSession(db)) }
+    }
+}
