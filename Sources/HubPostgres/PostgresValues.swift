@@ -1,6 +1,4 @@
 import Foundation
-import NIOCore
-public import PostgresNIO
 public import SyncCore
 
 /// How a replicated value is kept in PostgreSQL so that it comes back exactly, type and bytes
@@ -8,52 +6,6 @@ public import SyncCore
 /// BLOB as `bytea` (PostgreSQL's `text` cannot hold NUL; `bytea` compares byte by byte, as
 /// SQLite's BINARY collation does), ANY as a tagged `bytea`.
 public enum PostgresValues {
-    /// The PostgreSQL type of a column of declared type `type` (INTEGER, REAL, TEXT, BLOB, ANY).
-    public static func columnType(_ type: String) -> String {
-        switch type {
-        case "INTEGER": "bigint"
-        case "REAL": "double precision"
-        default: "bytea"
-        }
-    }
-
-    /// Binds `value` for a column of declared type `type`, refusing what SQLite's STRICT
-    /// tables refuse (an integer goes into a REAL column as a real, as there).
-    public static func bind(_ value: Value, type: String, into bindings: inout PostgresBindings) throws(PostgresValueError) {
-        switch (type, value) {
-        case (_, .null): bindings.appendNull()
-        case ("INTEGER", .integer(let integer)): bindings.append(integer)
-        case ("REAL", .real(let real)): bindings.append(real)
-        case ("REAL", .integer(let integer)): bindings.append(Double(integer))
-        case ("TEXT", .text(let text)): bindings.append(ByteBuffer(string: text))
-        case ("BLOB", .blob(let data)): bindings.append(ByteBuffer(bytes: data))
-        case ("ANY", _): bindings.append(ByteBuffer(bytes: tagged(value)))
-        default: throw PostgresValueError(message: "a \(value.storageClass) value cannot be stored in a \(type) column")
-        }
-    }
-
-    /// The value of a cell of a column of declared type `type`.
-    public static func decode(_ cell: PostgresCell, type: String) throws(PostgresValueError) -> Value {
-        guard let bytes = cell.bytes else { return .null }
-        do {
-            switch type {
-            case "INTEGER": return .integer(try cell.decode(Int64.self))
-            case "REAL": return .real(try cell.decode(Double.self))
-            case "TEXT":
-                guard let text = String(validating: bytes.readableBytesView, as: UTF8.self) else {
-                    throw PostgresValueError(message: "\(cell.columnName) holds bytes that are not UTF-8")
-                }
-                return .text(text)
-            case "BLOB": return .blob(Data(bytes.readableBytesView))
-            default: return try untagged(Array(bytes.readableBytesView))
-            }
-        } catch let error as PostgresValueError {
-            throw error
-        } catch {
-            throw PostgresValueError(message: "\(cell.columnName): \(error)")
-        }
-    }
-
     /// An ANY value as bytes: a tag (`n`, `i`, `r`, `t`, `b`), then 8 bytes big-endian for
     /// an integer or a real, or the text's UTF-8 or the blob's bytes.
     public static func tagged(_ value: Value) -> [UInt8] {
@@ -90,16 +42,4 @@ public enum PostgresValues {
 public struct PostgresValueError: Error, CustomStringConvertible, Equatable {
     public var message: String
     public var description: String { message }
-}
-
-extension Value {
-    var storageClass: String {
-        switch self {
-        case .null: "NULL"
-        case .integer: "INTEGER"
-        case .real: "REAL"
-        case .text: "TEXT"
-        case .blob: "BLOB"
-        }
-    }
 }

@@ -99,26 +99,28 @@ struct PostgresValueTests {
         ("ANY", .integer(-7)), ("ANY", .real(2.5)), ("ANY", .text("x\u{0}y")), ("ANY", .blob(Data([9]))), ("ANY", .null),
     ]
 
-    /// Invariant 2 on PostgreSQL: every value comes back with its type and every byte.
+    /// Invariant 2 on PostgreSQL: every value comes back with its type and every byte, bound
+    /// and read as the store's session binds and reads them.
     @Test func everyValueComesBackExactly() async throws {
-        let cluster = try PostgresCluster()
-        try cluster.createDatabase("werte")
-        try await withPostgres(cluster, database: "werte", password: cluster.password) { client in
-            try await client.query("CREATE TABLE v (n integer PRIMARY KEY, i bigint, r double precision, t bytea, b bytea, a bytea)")
-            let columns = ["INTEGER": "i", "REAL": "r", "TEXT": "t", "BLOB": "b", "ANY": "a"]
-            for (index, (type, value)) in Self.values.enumerated() {
-                var query = PostgresQuery(unsafeSQL: "INSERT INTO v (n, \(columns[type]!)) VALUES (\(index), $1)")
-                try PostgresValues.bind(value, type: type, into: &query.binds)
-                try await client.query(query)
+        let (location, password) = try TestHubs.newDatabase()
+        let database = try PostgresHubDatabase(location: location, password: password, connections: 1)
+        defer { try? database.close() }
+        let columns = ["INTEGER": "i", "REAL": "r", "TEXT": "t", "BLOB": "b", "ANY": "a"]
+        let values = Self.values
+        let back = try await database.write { db -> [Value] in
+            try db.execute(sql: "CREATE TABLE v (n bigint PRIMARY KEY, i bigint, r double precision, t bytea, b bytea, a bytea)")
+            for (index, (type, value)) in values.enumerated() {
+                try db.execute(
+                    sql: "INSERT INTO v (n, \(columns[type]!)) VALUES (?, ?)", arguments: [.integer(Int64(index)), type == "ANY" ? db.bindAny(value) : value])
             }
-            for (index, (type, value)) in Self.values.enumerated() {
-                let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT \(columns[type]!) FROM v WHERE n = \(index)"))
-                for try await row in rows {
-                    let back = try PostgresValues.decode(row.first!, type: type)
-                    #expect(back == value, "\(type) \(value)")
-                    if case .real(let sent) = value, case .real(let got) = back { #expect(sent.bitPattern == got.bitPattern, "the bit pattern of \(sent)") }
-                }
+            return try values.enumerated().map { index, entry in
+                let stored = try SQLRow.fetchOne(db, sql: "SELECT \(columns[entry.0]!) FROM v WHERE n = ?", arguments: [index])!.values[0]
+                return entry.0 == "ANY" ? try db.readAny(stored) : db.read(stored, declared: entry.0)
             }
+        }
+        for ((type, value), got) in zip(values, back) {
+            #expect(got == value, "\(type) \(value)")
+            if case .real(let sent) = value, case .real(let read) = got { #expect(sent.bitPattern == read.bitPattern, "the bit pattern of \(sent)") }
         }
     }
 
@@ -144,12 +146,19 @@ struct PostgresValueTests {
         }
     }
 
-    @Test func aValueOfAnotherClassIsRefusedAsStrictTablesRefuseIt() {
-        var binds = PostgresBindings()
-        #expect(throws: PostgresValueError.self) { try PostgresValues.bind(.text("12"), type: "INTEGER", into: &binds) }
-        #expect(throws: PostgresValueError.self) { try PostgresValues.bind(.blob(Data([1])), type: "TEXT", into: &binds) }
-        #expect(throws: PostgresValueError.self) { try PostgresValues.untagged([UInt8(ascii: "i"), 1, 2]) }
-        #expect(throws: Never.self) { try PostgresValues.bind(.integer(3), type: "REAL", into: &binds) }
+    /// A value of another class is refused by a column of the store, as SQLite's STRICT tables
+    /// refuse it, and a damaged ANY value is an error, not a guess.
+    @Test func aValueOfAnotherClassIsRefusedAsStrictTablesRefuseIt() async throws {
+        let (location, password) = try TestHubs.newDatabase()
+        let database = try PostgresHubDatabase(location: location, password: password, connections: 1)
+        defer { try? database.close() }
+        try await database.write { db in try db.execute(sql: "CREATE TABLE v (n bigint PRIMARY KEY, i bigint)") }
+        await #expect(throws: DatabaseError.self) {
+            try await database.write { db in try db.execute(sql: "INSERT INTO v (n, i) VALUES (1, ?)", arguments: [Value.text("12")]) }
+        }
+        await #expect(throws: DatabaseError.self) {
+            try await database.read { db in _ = try db.readAny(.blob(Data([UInt8(ascii: "i"), 1, 2]))) }
+        }
     }
 
     /// The rows of a WIR hub, tricky keys and values included, copied into PostgreSQL: both
@@ -174,54 +183,26 @@ struct PostgresValueTests {
         let sqliteOrder = try sqlite3(directory.path("hub.db"), "SELECT hex(id) FROM organisations ORDER BY id").split(separator: "\n").map(String.init)
         let expected = try await hub.digest(node: Node.hmsi).tables
         let kassel = try await hub.digest(node: "landkreis-kassel").tables
-        let schema = hub.schema
-        // Every row of every table, read as SQLite's digest reads them (through the C API: NUL-safe).
-        let rows: [String: [[Value]]] = try await openWriter(directory.path("hub.db")).read { db in
-            var rows: [String: [[Value]]] = [:]
-            for table in schema.tables {
-                let names = ([table.primaryKey] + table.columns.map(\.name)).map(quoted).joined(separator: ", ")
-                let statement = try RawStatement(db, sql: "SELECT \(names) FROM \(quoted(table.name))")
-                try statement.run([]) { row in rows[table.name, default: []].append((0...table.columns.count).map { row.value(Int32($0)) }) }
-            }
-            return rows
+        // Into PostgreSQL the way a ministry moves its hub: `store copy`, through the store's session.
+        let (location, password) = try TestHubs.newDatabase()
+        _ = try await PostgresHubStore.copy(from: hub, to: location, password: password, schema: WIRSchema.definition())
+        let moved = try await PostgresHubStore.open(location: location, password: password, schema: WIRSchema.definition())
+        let postgresOrder = try await moved.read { db in
+            try String.fetchAll(db, sql: "SELECT upper(encode(id, 'hex')) FROM organisations ORDER BY id")
         }
-        let cluster = try PostgresCluster()
-        try cluster.createDatabase("wir")
-        try await withPostgres(cluster, database: "wir", password: cluster.password) { client in
-            try await client.withConnection { connection in
-                for table in schema.tables {
-                    try await connection.query(PostgresQuery(unsafeSQL: PostgresSchema.createTable(table)), logger: connection.logger)
-                    let names = ([table.primaryKey] + table.columns.map(\.name)).map(quoted).joined(separator: ", ")
-                    let types = ["TEXT"] + table.columns.map(\.type)
-                    for row in rows[table.name] ?? [] {
-                        var query = PostgresQuery(
-                            unsafeSQL: "INSERT INTO \(quoted(table.name)) (\(names)) VALUES (\((1...row.count).map { "$\($0)" }.joined(separator: ", ")))")
-                        for (value, type) in zip(row, types) { try PostgresValues.bind(value, type: type, into: &query.binds) }
-                        try await connection.query(query, logger: connection.logger)
-                    }
-                }
-                var postgresOrder: [String] = []
-                for try await id in try await connection.query("SELECT upper(encode(id, 'hex')) FROM organisations ORDER BY id", logger: connection.logger)
-                    .decode(String.self)
-                {
-                    postgresOrder.append(id)
-                }
-                #expect(postgresOrder == sqliteOrder, "keys in the same order")
-                // The same keys as `text` under the database's German collation come in another
-                // order: a store that kept keys as text would digest differently from SQLite.
-                var germanOrder: [String] = []
-                for try await id in try await connection.query(
-                    "SELECT upper(encode(convert_to(t, 'UTF8'), 'hex')) FROM (SELECT convert_from(id, 'UTF8') COLLATE \"default\" AS t FROM organisations) k ORDER BY t",
-                    logger: connection.logger
-                ).decode(String.self) {
-                    germanOrder.append(id)
-                }
-                #expect(germanOrder != sqliteOrder, "the cluster's collation is not byte order")
-                #expect(try await PostgresSchema.digest(connection, schema: schema, centre: nil) == expected)
-                #expect(try await PostgresSchema.digest(connection, schema: schema, centre: "landkreis-kassel") == kassel)
-                #expect(expected["organisations"]?.rows == keys.count)
-            }
+        #expect(postgresOrder == sqliteOrder, "keys in the same order")
+        // The same keys as `text` under the database's German collation come in another
+        // order: a store that kept keys as text would digest differently from SQLite.
+        let germanOrder = try await moved.read { db in
+            try String.fetchAll(
+                db,
+                sql: "SELECT upper(encode(convert_to(t, 'UTF8'), 'hex')) FROM (SELECT convert_from(id, 'UTF8') COLLATE \"default\" AS t FROM organisations) k ORDER BY t")
         }
+        #expect(germanOrder != sqliteOrder, "the cluster's collation is not byte order")
+        #expect(try await moved.digest(node: Node.hmsi).tables == expected)
+        #expect(try await moved.digest(node: "landkreis-kassel").tables == kassel)
+        #expect(expected["organisations"]?.rows == keys.count)
+        try moved.close()
     }
 }
 
