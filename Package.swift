@@ -162,7 +162,7 @@ let package = Package(
         .executableTarget(
             name: "wirsync-bench",
             dependencies: [
-                "SyncCore", "SyncStore", "WIRSchema", "ReplicaStore", "SampleData", "CentreSync", "CurlTransport", "SyncTestSupport",
+                "SyncCore", "SyncStore", "WIRSchema", "ReplicaStore", "SampleData", "CentreSync", "CurlTransport", "SyncTestSupport", "HubPostgres", "HubStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

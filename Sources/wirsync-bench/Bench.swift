@@ -6,7 +6,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wirsync-bench",
         abstract: "WIR-Sync benchmarks; each prints name=value lines, ratios measured in the same run.",
-        subcommands: [CaptureBenchmark.self, SyncBenchmark.self, ScaleBenchmark.self, CentresBenchmark.self, HistoryBenchmark.self]
+        subcommands: [CaptureBenchmark.self, SyncBenchmark.self, ScaleBenchmark.self, CentresBenchmark.self, HistoryBenchmark.self, StoreBenchmark.self]
     )
 }
 
