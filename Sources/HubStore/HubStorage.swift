@@ -1,8 +1,8 @@
 public import SyncCore
 
 /// What the hub's server and its operators need of a store (docs/history-and-erasure.md, "The
-/// storage seam"). `HubStore` (one SQLite file) is the implementation today; a PostgreSQL store
-/// is the next. The server (`HubAPI`) depends on this protocol only.
+/// storage seam"). `HubStore` implements it, on SQLite or on PostgreSQL (`HubDatabase`,
+/// docs/postgres.md). The server (`HubAPI`) depends on this protocol only.
 ///
 /// The contract, whatever the store:
 /// - **Merging.** A push is applied in one transaction: every change of the batch, its
@@ -11,7 +11,7 @@ public import SyncCore
 /// - **The log.** Entries are numbered increasingly in the order a pull sees them commit, and a
 ///   pull never answers a `next_cursor` below an entry that may still commit: a cursor never
 ///   passes an entry a later pull would have to deliver. One writer numbers in commit order by
-///   itself; several writers need a watermark of the transactions in flight. Sequences are
+///   itself; several hub processes take a write lock first (docs/hub.md). Sequences are
 ///   at least `now_ms << 10`, so entries written after a restore lie above every entry lost.
 /// - **History.** The log holds one live entry per row and no values; a pull composes each row
 ///   as it is. Superseded entries, tombstones and resolved conflict records go only below the
