@@ -6,7 +6,7 @@ import SyncCore
 import SyncTestSupport
 import Testing
 
-@Suite("Daemon schedule", .timeLimit(.minutes(2)))
+@Suite("Daemon schedule", .timeLimit(.minutes(5)))
 struct DaemonTests {
     private func daemon(_ replica: Replica, _ transport: any HubTransport, sleeps: LockedValue<[Duration]>, random: Double) -> Daemon {
         var schedule = DaemonSchedule()

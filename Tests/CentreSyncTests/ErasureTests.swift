@@ -8,7 +8,7 @@ import Testing
 
 /// Invariant 8: erasure (DSGVO Art. 17) reaches every copy; here its rules, with the
 /// in-memory transport. Tests/WirsyncCLITests/ErasureEndToEndTests.swift scans the files.
-@Suite("Invariant 8 — erasure: who may erase, and an erased row stays erased", .timeLimit(.minutes(2)))
+@Suite("Invariant 8 — erasure: who may erase, and an erased row stays erased", .timeLimit(.minutes(5)))
 struct ErasureTests {
     private let volunteer = """
         INSERT INTO volunteers (id, centre_id, role, given_name, family_name, languages, qualification, phone)

@@ -7,7 +7,7 @@ import SyncCore
 import SyncTestSupport
 import Testing
 
-@Suite("Invariant 2 — an older copy of a replica file loses none of its writes", .timeLimit(.minutes(2)))
+@Suite("Invariant 2 — an older copy of a replica file loses none of its writes", .timeLimit(.minutes(5)))
 struct ForkTests {
     /// A copy holds a write (title 'A') that the original never sent: the original wrote the
     /// title again ('B') after the copy was made, so its pushes left 'A' out, and its sync

@@ -10,7 +10,7 @@ import Testing
 /// values; superseded entries go once every provisioned replica has pulled past them
 /// (docs/history-and-erasure.md). Invariant 2 holds through it: a new replica gets each
 /// row as it is, and ends equal to the hub.
-@Suite("Invariant 2 — history: one live entry per row, no values in the hub's log", .timeLimit(.minutes(2)))
+@Suite("Invariant 2 — history: one live entry per row, no values in the hub's log", .timeLimit(.minutes(5)))
 struct HistoryTests {
     private func sync(_ replica: Replica, _ fixture: Fixture) async throws {
         _ = try await SyncSession(replica: replica, transport: fixture.transport(kassel)).run()

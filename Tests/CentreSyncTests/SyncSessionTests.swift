@@ -7,7 +7,7 @@ import SyncCore
 import SyncTestSupport
 import Testing
 
-@Suite("Sync session", .timeLimit(.minutes(2)))
+@Suite("Sync session", .timeLimit(.minutes(5)))
 struct SyncSessionTests {
     @Test func pushesInBoundedBatchesThenPullsUntilNothingIsLeft() async throws {
         let fixture = try await Fixture()

@@ -8,7 +8,7 @@ import SyncCore
 import SyncTestSupport
 import Testing
 
-@Suite("Invariant 4 — no silent loss: conflicts are recorded", .timeLimit(.minutes(2)))
+@Suite("Invariant 4 — no silent loss: conflicts are recorded", .timeLimit(.minutes(5)))
 struct ConflictTests {
     /// Offline, Kassel and then HMSI (a second later) set the project's title; `centre` and
     /// `hmsi` are SQL expressions. HMSI's title wins, Kassel's is the recorded loser.

@@ -9,7 +9,7 @@ import SyncStore
 import SyncTestSupport
 import Testing
 
-@Suite("Invariant 2 — convergence through the hub", .timeLimit(.minutes(2)))
+@Suite("Invariant 2 — convergence through the hub", .timeLimit(.minutes(5)))
 struct ConvergenceTests {
     @Test(arguments: [TestingSetup.router, .live])
     func pushThenPullAcrossTwoCentresAndHMSIConverges(setup: TestingSetup) async throws {

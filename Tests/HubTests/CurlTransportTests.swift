@@ -11,7 +11,7 @@ import SyncTestSupport
 import Testing
 
 /// libcurl against the real hub on a loopback socket.
-@Suite("libcurl transport", .timeLimit(.minutes(2)))
+@Suite("libcurl transport", .timeLimit(.minutes(5)))
 struct CurlTransportTests {
     private func transport(port: Int, token: String, schema: String = "wir/2", stall: Int = 20) throws -> CurlTransport {
         var configuration = CurlConfiguration(hubURL: "http://127.0.0.1:\(port)", token: token, schemaTag: schema)

@@ -9,7 +9,7 @@ import SyncCore
 import SyncTestSupport
 import Testing
 
-@Suite("Hub lifecycle: restart, revocation, health and metrics", .timeLimit(.minutes(2)))
+@Suite("Hub lifecycle: restart, revocation, health and metrics", .timeLimit(.minutes(5)))
 struct LifecycleTests {
     @Test func aHubRestartedOnTheSameFileServesTheSameState() async throws {
         let harness = try await HubHarness()

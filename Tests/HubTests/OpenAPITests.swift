@@ -9,7 +9,7 @@ import SyncCore
 import SyncTestSupport
 import Testing
 
-@Suite("schema/openapi.yaml describes the hub", .timeLimit(.minutes(2)))
+@Suite("schema/openapi.yaml describes the hub", .timeLimit(.minutes(5)))
 struct OpenAPITests {
     @Test func everyRouteTheRouterServesIsInTheSpecAndViceVersa() async throws {
         let harness = try await HubHarness()

@@ -13,7 +13,7 @@ import Testing
 /// Invariant 5, table by table and route by route: a centre reads none of another centre's
 /// rows (pull, digest) and changes none of them (push: insert, update, delete), nor any
 /// reference row.
-@Suite("Invariant 5 — scope matrix: every table, every route", .timeLimit(.minutes(2)))
+@Suite("Invariant 5 — scope matrix: every table, every route", .timeLimit(.minutes(5)))
 struct ScopeMatrixTests {
     @Test(arguments: StoreKind.tested) func noTableLeaksAnotherCentresRowsAndNoneCanBeChangedFromOutsideItsScope(store: StoreKind) async throws {
         let harness = try await HubHarness(store: store)

@@ -8,7 +8,7 @@ import SyncStore
 import SyncTestSupport
 import Testing
 
-@Suite("Invariant 5 — scope: a centre neither receives nor changes rows outside its scope", .timeLimit(.minutes(2)))
+@Suite("Invariant 5 — scope: a centre neither receives nor changes rows outside its scope", .timeLimit(.minutes(5)))
 struct ScopeTests {
     /// Kassel and Fulda have synced their data; returns a Fulda project id.
     private func synced(_ harness: HubHarness, client: some TestClientProtocol) async throws -> String {

@@ -5,7 +5,7 @@ import SyncCore
 import SyncTestSupport
 import Testing
 
-@Suite("Invariant 1 — capture: every committed write lands in the change log, from any tool", .timeLimit(.minutes(2)))
+@Suite("Invariant 1 — capture: every committed write lands in the change log, from any tool", .timeLimit(.minutes(5)))
 struct CaptureTests {
     let organisationColumns = ["centre_id", "name", "kind", "city", "contact_email", "founded_year", "logo"]
 

@@ -7,7 +7,7 @@ import SyncTestSupport
 import Testing
 import WIRSchema
 
-@Suite("Creating, opening and migrating a replica", .timeLimit(.minutes(2)))
+@Suite("Creating, opening and migrating a replica", .timeLimit(.minutes(5)))
 struct InitTests {
     @Test func initCreatesAWALReplicaWithSchemaTriggersAndIdentity() throws {
         let directory = try TemporaryDirectory()

@@ -6,7 +6,7 @@ import SyncCore
 import SyncTestSupport
 import Testing
 
-@Suite("Composing captured changes for the hub, and acknowledgements", .timeLimit(.minutes(2)))
+@Suite("Composing captured changes for the hub, and acknowledgements", .timeLimit(.minutes(5)))
 struct OutgoingTests {
     /// What a replica sends, applied elsewhere, reproduces its rows (the push half of invariant 2).
     @Test func sentChangesReproduceTheRowsOnAnotherReplica() throws {

@@ -3,7 +3,7 @@ import SyncTestSupport
 import Testing
 
 /// The `wirsync` binary as operators run it.
-@Suite("wirsync command line", .timeLimit(.minutes(2)))
+@Suite("wirsync command line", .timeLimit(.minutes(5)))
 struct WirsyncCLITests {
     let wirsync = builtProduct("wirsync")
 

@@ -6,7 +6,7 @@ import Testing
 import WIRSchema
 
 /// The `wirsync-hub` binary as HMSI runs it, with curl as a foreign client.
-@Suite("wirsync-hub command line", .timeLimit(.minutes(2)))
+@Suite("wirsync-hub command line", .timeLimit(.minutes(5)))
 struct WirsyncHubCLITests {
     let hub = builtProduct("wirsync-hub")
 
