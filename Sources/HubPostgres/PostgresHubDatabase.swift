@@ -33,10 +33,9 @@ package final class PostgresHubDatabase: HubDatabase, @unchecked Sendable {
         pool.start()
         return pool
     }()
-    private var threads: NIOThreadPool { Self.threads }
     private let logger: Logger
     private let idle = NIOLockedValueBox([PostgresConnection]())
-    private let connectionIDs = ManagedAtomicCounter()
+    private let connectionIDs = NIOLockedValueBox(0)
     private let maxIdle: Int
 
     /// - Parameter connections: the connections kept open for later transactions.
@@ -69,11 +68,11 @@ package final class PostgresHubDatabase: HubDatabase, @unchecked Sendable {
     }
 
     package func write<T: Sendable>(_ body: @Sendable @escaping (any SQLSession) throws -> T) async throws -> T {
-        try await threads.runIfActive { try self.transaction(writes: true, body) }
+        try await Self.threads.runIfActive { try self.transaction(writes: true, body) }
     }
 
     package func read<T: Sendable>(_ body: @Sendable @escaping (any SQLSession) throws -> T) async throws -> T {
-        try await threads.runIfActive { try self.transaction(writes: false, body) }
+        try await Self.threads.runIfActive { try self.transaction(writes: false, body) }
     }
 
     /// Runs `body` in one transaction on a connection of this database, on the calling thread.
@@ -109,7 +108,7 @@ package final class PostgresHubDatabase: HubDatabase, @unchecked Sendable {
 
     /// Runs one statement outside any transaction (`CREATE DATABASE`, which cannot run in one).
     package func executeAlone(_ sql: String) async throws {
-        try await threads.runIfActive {
+        try await Self.threads.runIfActive {
             let connection = try self.acquire()
             defer { self.release(connection, healthy: true) }
             try PostgresSession(connection: connection, logger: self.logger).execute(sql: sql)
@@ -120,7 +119,10 @@ package final class PostgresHubDatabase: HubDatabase, @unchecked Sendable {
         if let connection = idle.withLockedValue({ $0.popLast() }), !connection.isClosed { return connection }
         do {
             return try PostgresConnection.connect(
-                on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: connectionIDs.next(), logger: logger
+                on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: connectionIDs.withLockedValue { id in
+                    id += 1
+                    return id
+                }, logger: logger
             ).wait()
         } catch let error as PSQLError {
             throw DatabaseError(
@@ -136,7 +138,7 @@ package final class PostgresHubDatabase: HubDatabase, @unchecked Sendable {
 
     private func release(_ connection: PostgresConnection, healthy: Bool) {
         guard healthy, !connection.isClosed else {
-            (connection.close() as EventLoopFuture<Void>).whenComplete { _ in _ = connection }
+            Self.discard(connection)
             return
         }
         let kept = idle.withLockedValue { idle in
@@ -144,14 +146,19 @@ package final class PostgresHubDatabase: HubDatabase, @unchecked Sendable {
             idle.append(connection)
             return true
         }
-        if !kept { (connection.close() as EventLoopFuture<Void>).whenComplete { _ in _ = connection } }
+        if !kept { Self.discard(connection) }
     }
 
     /// A store dropped without `close` (a test's) closes its connections: each is kept until its close completes.
     deinit {
         for connection in idle.withLockedValue({ $0 }) {
-            (connection.close() as EventLoopFuture<Void>).whenComplete { _ in _ = connection }
+            Self.discard(connection)
         }
+    }
+
+    /// Closes a connection no transaction will use again, keeping it until its close completes.
+    private static func discard(_ connection: PostgresConnection) {
+        (connection.close() as EventLoopFuture<Void>).whenComplete { _ in _ = connection }
     }
 
     package func close() throws {
@@ -161,10 +168,4 @@ package final class PostgresHubDatabase: HubDatabase, @unchecked Sendable {
         }
         for connection in connections { try? (connection.close() as EventLoopFuture<Void>).wait() }
     }
-}
-
-/// Connection ids for PostgresNIO's logs.
-private final class ManagedAtomicCounter: Sendable {
-    private let value = NIOLockedValueBox(0)
-    func next() -> Int { value.withLockedValue { $0 += 1; return $0 } }
 }

@@ -43,13 +43,18 @@ public enum TestHubs {
     }
 
     /// A new, empty database of the cluster, and where it is.
-    public static func newDatabase() throws -> (location: PostgresLocation, password: String) {
-        let cluster = try cluster()
+    /// A name no database of this test process has yet.
+    private static func nextDatabaseName() -> String {
         let number = databases.withLock { count in
             count += 1
             return count
         }
-        let name = "hub_\(number)_\(getpid())"
+        return "hub_\(number)_\(getpid())"
+    }
+
+    public static func newDatabase() throws -> (location: PostgresLocation, password: String) {
+        let cluster = try cluster()
+        let name = nextDatabaseName()
         try cluster.createDatabase(name)
         return (try PostgresLocation(url: cluster.url(name)), cluster.password)
     }
@@ -77,11 +82,7 @@ public enum TestHubs {
         }
         let (maintenance, template) = try await task.value
         let cluster = try cluster()
-        let number = databases.withLock { count in
-            count += 1
-            return count
-        }
-        let name = "hub_\(number)_\(getpid())"
+        let name = nextDatabaseName()
         try await maintenance.executeAlone("CREATE DATABASE \(name) TEMPLATE \(template)")
         return (try PostgresLocation(url: cluster.url(name)), cluster.password)
     }
@@ -118,17 +119,8 @@ public func snapshot(store: HubStore, tables: [String] = domainTables, versions:
         }
         if versions {
             let text = { (value: Value) in db.read(value, declared: "TEXT") }
-            result["sync_rows"] = try SQLRow.fetchAll(db, sql: """
-                SELECT t.name, r.pk, r.scope, r.alive, r.reg_hlc, rn.name, r.base_hlc, bn.name
-                FROM sync_rows r JOIN sync_tables t ON t.id = r.tbl
-                LEFT JOIN sync_nodes rn ON rn.id = r.reg_node LEFT JOIN sync_nodes bn ON bn.id = r.base_node
-                ORDER BY t.name, r.pk
-                """).map { $0.values.map(text) }
-            result["sync_cols"] = try SQLRow.fetchAll(db, sql: """
-                SELECT t.name, c.pk, c.col, c.hlc, n.name, c.ghost
-                FROM sync_cols c JOIN sync_tables t ON t.id = c.tbl JOIN sync_nodes n ON n.id = c.node
-                ORDER BY t.name, c.pk, c.col
-                """).map { row in try row.values.dropLast().map(text) + [db.readAny(row.values.last!)] }
+            result["sync_rows"] = try SQLRow.fetchAll(db, sql: rowVersionsSQL).map { $0.values.map(text) }
+            result["sync_cols"] = try SQLRow.fetchAll(db, sql: columnVersionsSQL).map { row in try row.values.dropLast().map(text) + [db.readAny(row.values.last!)] }
         }
         return Snapshot(tables: result)
     }

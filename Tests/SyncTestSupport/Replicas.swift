@@ -80,17 +80,8 @@ public func snapshot(_ path: String, tables: [String] = domainTables, versions: 
         return (table, "SELECT * FROM \(table)\(filter) ORDER BY id")
     }
     if versions {
-        queries.append(("sync_rows", """
-            SELECT t.name, r.pk, r.scope, r.alive, r.reg_hlc, rn.name, r.base_hlc, bn.name
-            FROM sync_rows r JOIN sync_tables t ON t.id = r.tbl
-            LEFT JOIN sync_nodes rn ON rn.id = r.reg_node LEFT JOIN sync_nodes bn ON bn.id = r.base_node
-            ORDER BY t.name, r.pk
-            """))
-        queries.append(("sync_cols", """
-            SELECT t.name, c.pk, c.col, c.hlc, n.name, c.ghost
-            FROM sync_cols c JOIN sync_tables t ON t.id = c.tbl JOIN sync_nodes n ON n.id = c.node
-            ORDER BY t.name, c.pk, c.col
-            """))
+        queries.append(("sync_rows", rowVersionsSQL))
+        queries.append(("sync_cols", columnVersionsSQL))
     }
     return try readOnly(path).read { db in
         var result: [String: [[Value]]] = [:]
@@ -101,6 +92,21 @@ public func snapshot(_ path: String, tables: [String] = domainTables, versions: 
         return Snapshot(tables: result)
     }
 }
+
+/// A snapshot's row versions, with node names instead of a store's local node ids.
+let rowVersionsSQL = """
+    SELECT t.name, r.pk, r.scope, r.alive, r.reg_hlc, rn.name, r.base_hlc, bn.name
+    FROM sync_rows r JOIN sync_tables t ON t.id = r.tbl
+    LEFT JOIN sync_nodes rn ON rn.id = r.reg_node LEFT JOIN sync_nodes bn ON bn.id = r.base_node
+    ORDER BY t.name, r.pk
+    """
+
+/// A snapshot's column versions and ghosts, the same way.
+let columnVersionsSQL = """
+    SELECT t.name, c.pk, c.col, c.hlc, n.name, c.ghost
+    FROM sync_cols c JOIN sync_tables t ON t.id = c.tbl JOIN sync_nodes n ON n.id = c.node
+    ORDER BY t.name, c.pk, c.col
+    """
 
 /// The WIR domain tables (schema version 2).
 public let domainTables = ["centres", "funding_lines", "organisations", "projects", "volunteers", "deployments", "kiv_strategies", "courses"]
