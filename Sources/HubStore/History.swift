@@ -177,7 +177,8 @@ extension HubStore {
             try db.execute(
                 sql: """
                     INSERT INTO sync_hub_collected (scope, seq, hlc) VALUES (?, ?, ?)
-                    ON CONFLICT (scope) DO UPDATE SET seq = \(db.greatest)(seq, excluded.seq), hlc = \(db.greatest)(hlc, excluded.hlc)
+                    ON CONFLICT (scope) DO UPDATE SET seq = \(db.greatest)(sync_hub_collected.seq, excluded.seq),
+                        hlc = \(db.greatest)(sync_hub_collected.hlc, excluded.hlc)
                     """,
                 arguments: [entry["centre"] as String? ?? "", through, entry["reg_hlc"] as Int64? ?? 0])
             collected += 1

@@ -16,12 +16,14 @@ struct Fixture {
     let store: HubStore
     let tokens: [String: String]
 
-    /// - Parameter holdHistory: the hub compacts nothing (`holdHistory(hub:)`), for tests that
+    /// - Parameters:
+    ///   - store: the hub's database; the history and erasure suites run on both (`StoreKind.tested`).
+    ///   - holdHistory: the hub compacts nothing (`holdHistory(hub:)`), for tests that
     ///   read every entry it ever logged.
-    init(holdHistory hold: Bool = false) async throws {
+    init(store kind: StoreKind = .sqlite, holdHistory hold: Bool = false) async throws {
         directory = try TemporaryDirectory("wirsync-sync")
-        store = try await HubStore.create(path: directory.path("hub.db"), schema: WIRSchema.definition()) { try WIRSchema.fixtureRows(table: $0) }
-        if hold { try holdHistory(hub: store.path) }
+        store = try await TestHubs.create(kind, in: directory)
+        if hold { try await holdHistory(store: store) }
         var tokens: [String: String] = [:]
         for node in WIRSchema.centres.map(\.id) + [Node.hmsi] { tokens[node] = try await store.addClient(node) }
         self.tokens = tokens

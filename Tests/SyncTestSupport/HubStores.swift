@@ -126,9 +126,17 @@ public func snapshot(store: HubStore, tables: [String] = domainTables, versions:
     }
 }
 
-/// The rows of one of a hub store's tables.
-public func count(store: HubStore, _ table: String) async throws -> Int {
-    try await store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0 }
+/// The rows of one of a hub store's tables, those that meet `condition` (SQL both stores take) if given.
+public func count(store: HubStore, _ table: String, where condition: String? = nil) async throws -> Int {
+    try await store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)" + (condition.map { " WHERE \($0)" } ?? "")) ?? 0 }
+}
+
+/// `holdHistory(hub:)` of a hub store, whichever database holds it.
+public func holdHistory(store: HubStore) async throws {
+    try await store.write { db in
+        guard try Int.fetchOne(db, sql: "SELECT count(*) FROM sync_replicas WHERE origin = 'test-witness.0'") == 0 else { return }
+        try db.execute(sql: holdHistorySQL)
+    }
 }
 
 /// `readRow(_:)` of a hub store: one domain row by key, every column but `id`.
