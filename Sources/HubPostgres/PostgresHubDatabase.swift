@@ -106,6 +106,26 @@ package final class PostgresHubDatabase: HubDatabase, @unchecked Sendable {
         }
     }
 
+    /// PostgreSQL leaves a deleted row's bytes in its page until the page is written again,
+    /// even after a `VACUUM`: `VACUUM FULL` writes each table anew and truncates the old file.
+    /// It locks the table while it runs, so it waits at most 30 s for readers to finish.
+    package func clearDeleted(from tables: [String]) async throws -> Bool {
+        try await Self.threads.runIfActive {
+            let connection = try self.acquire()
+            defer { self.release(connection, healthy: true) }
+            let session = PostgresSession(connection: connection, logger: self.logger)
+            try session.execute(sql: "SET lock_timeout = '30s'")
+            defer { try? session.execute(sql: "RESET lock_timeout") }
+            do {
+                for table in tables { try session.execute(sql: "VACUUM FULL \(quoted(table))") }
+                return true
+            } catch let error as DatabaseError where error.message?.contains("55P03") == true {
+                self.logger.warning("a table an erasure deleted from could not be rewritten: a reader held it", metadata: ["error": "\(error.message ?? "")"])
+                return false
+            }
+        }
+    }
+
     /// Runs one statement outside any transaction (`CREATE DATABASE`, which cannot run in one).
     package func executeAlone(_ sql: String) async throws {
         try await Self.threads.runIfActive {

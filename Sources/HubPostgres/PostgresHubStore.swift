@@ -81,6 +81,45 @@ public enum PostgresHubStore {
         }
     }
 
+    /// Upgrades the stopped hub store at `location` to `definition`'s version, as
+    /// `HubStore.upgradeSchema` does a file: the new migrations, translated, the replicated
+    /// tables recorded as that version has them, the versions it serves, and the fixtures of
+    /// new reference tables. In one transaction: an upgrade that fails leaves the store as it was.
+    /// Returns the version it was at.
+    public static func upgradeSchema(
+        location: PostgresLocation, password: String?, to definition: SchemaDefinition, clock: any WallClock = SystemClock(),
+        fixtures: (String) throws -> [[String: Value]]?
+    ) async throws(HubError) -> Int {
+        let store = try await open(location: location, password: password, schema: definition, clock: clock, connections: 1)
+        let installed = store.schema.version
+        do {
+            guard installed < definition.version else {
+                throw HubError.badRequest(
+                    code: "nothing_to_upgrade",
+                    message: "the hub is at schema version \(installed), and this wirsync-hub has version \(definition.version): nothing to upgrade")
+            }
+            let shadow = try PostgresLayout.shadow(definition)
+            try await store.write { db in
+                try PostgresLayout.run(definition.migrations.filter { $0.version > installed }, into: db)
+                try PostgresLayout.record(shadow.tables, into: db)
+                try db.execute(
+                    sql: "UPDATE sync_hub_state SET schema_version = ?, oldest_version = ?", arguments: [definition.version, definition.oldestSupported])
+            }
+            try store.close()
+        } catch {
+            try? store.close()
+            throw HubStore.map(error, path: location.description)
+        }
+        let upgraded = try await open(location: location, password: password, schema: definition, clock: clock, connections: 1)
+        defer { try? upgraded.close() }
+        do {
+            try await upgraded.loadFixtures(fixtures, since: installed + 1)
+        } catch {
+            throw HubStore.map(error, path: location.description)
+        }
+        return installed
+    }
+
     private static func open(_ location: PostgresLocation, password: String?, connections: Int) throws(HubError) -> PostgresHubDatabase {
         do {
             return try PostgresHubDatabase(location: location, password: password, connections: connections)

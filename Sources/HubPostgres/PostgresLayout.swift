@@ -95,6 +95,12 @@ enum PostgresLayout {
     /// shadow has them.
     static func install(_ migrations: [SchemaDefinition.Migration], shadow: [String: [SQLRow]], into db: any SQLSession) throws {
         try run(migrations, into: db)
+        try record(shadow, into: db)
+    }
+
+    /// Records the replicated tables as the shadow has them, in place of what was recorded.
+    static func record(_ shadow: [String: [SQLRow]], into db: any SQLSession) throws {
+        for table in shadow.keys.sorted() { try db.execute(sql: "DELETE FROM \(table)") }
         for (table, rows) in shadow.sorted(by: { $0.key > $1.key }) {
             for row in rows {
                 try db.execute(

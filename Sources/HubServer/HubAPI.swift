@@ -86,7 +86,7 @@ public struct HubAPI: Sendable {
                 "row erased",
                 metadata: ["centre": "\(caller.centre)", "replica": "\(origin)", "table": "\(erasure.table)", "pk": "\(erasure.pk)", "seq": "\(erasure.seq)"])
             if erasure.walCleared == false {
-                context.logger.warning("the WAL could not be emptied after an erasure (a reader held it); a stop of the hub empties it")
+                context.logger.warning("an erasure's old pages could not be cleared at once (a reader held them): the SQLite WAL empties when the hub stops; on PostgreSQL run VACUUM FULL of the table, sync_cols and sync_conflicts")
             }
             return try json(erasure, request: request)
         }

@@ -173,9 +173,9 @@ extension HubStore {
                            (SELECT count(*) FROM sync_replicas r JOIN sync_tokens t ON t.id = r.token
                             WHERE r.centre = n.id AND r.revoked_at IS NULL AND t.revoked_at IS NULL) AS replicas,
                            (SELECT max(x) FROM (SELECT last_push_at AS x FROM sync_tokens WHERE centre = n.id
-                                                UNION ALL SELECT last_push_at FROM sync_replicas WHERE centre = n.id)) AS last_push_at,
+                                                UNION ALL SELECT last_push_at FROM sync_replicas WHERE centre = n.id) AS pushes) AS last_push_at,
                            (SELECT max(x) FROM (SELECT last_pull_at AS x FROM sync_tokens WHERE centre = n.id
-                                                UNION ALL SELECT last_pull_at FROM sync_replicas WHERE centre = n.id)) AS last_pull_at,
+                                                UNION ALL SELECT last_pull_at FROM sync_replicas WHERE centre = n.id) AS pulls) AS last_pull_at,
                            (SELECT count(*) FROM sync_conflicts k WHERE k.centre = n.id AND k.resolved_at IS NULL) AS open_conflicts
                     FROM (SELECT 'hmsi' AS id, 'Hessisches Ministerium für Soziales und Integration' AS name, 0 AS sort
                           UNION ALL SELECT id, name, 1 FROM centres) n

@@ -294,18 +294,23 @@ extension HubStore {
                         LEFT JOIN centres c ON c.id = d.centre_id GROUP BY 1, 2 ORDER BY 1, 2
                         """)
             case .volunteers:
-                // Languages are a comma-separated list: split in SQL, counted per language. No name is read.
+                // Languages are a comma-separated list: split in SQL, counted per language. No name
+                // is read. PostgreSQL keeps texts as bytes: the list is split as text there.
+                let postgres = db.dialect == .postgres
+                let (languages, empty, find) =
+                    postgres ? (#"convert_from(languages, 'UTF8') COLLATE "C""#, #"'' COLLATE "C""#, "strpos") : ("languages", "''", "instr")
                 return try Self.table(
                     db, columns: ["Zentrum", "Sprache", "Integrationslots*innen", "Laiendolmetschende"],
                     sql: """
                         WITH RECURSIVE split(centre, role, language, rest) AS (
-                            SELECT centre_id, role, '', languages || ',' FROM volunteers WHERE active = 1
+                            SELECT centre_id, role, \(empty), \(languages) || ',' FROM volunteers WHERE active = 1
                             UNION ALL
-                            SELECT centre, role, trim(substr(rest, 1, instr(rest, ',') - 1)), substr(rest, instr(rest, ',') + 1)
+                            SELECT centre, role, trim(substr(rest, 1, \(find)(rest, ',') - 1)), substr(rest, \(find)(rest, ',') + 1)
                             FROM split WHERE rest <> ''
                         )
                         SELECT coalesce(c.name, s.centre), s.language,
-                               sum(s.role = 'Integrationslotse'), sum(s.role = 'Laiendolmetschende')
+                               sum(CASE WHEN s.role = 'Integrationslotse' THEN 1 ELSE 0 END),
+                               sum(CASE WHEN s.role = 'Laiendolmetschende' THEN 1 ELSE 0 END)
                         FROM split s LEFT JOIN centres c ON c.id = s.centre WHERE s.language <> ''
                         GROUP BY 1, 2 ORDER BY 1, 2
                         """)
@@ -313,18 +318,15 @@ extension HubStore {
         }
     }
 
+    /// A report's rows: its texts are names and keys (a text column on PostgreSQL reads as bytes).
     private static func table(_ db: any SQLSession, columns: [String], sql: String) throws -> ReportTable {
         let rows = try SQLRow.fetchAll(db, sql: sql).map { row in
-            (0..<row.count).map { index -> ReportTable.Cell in
-                switch row[index] as DatabaseValue {
-                case let value where value.isNull: .text("")
-                case let value:
-                    switch value.storage {
-                    case .int64(let integer): .number(Double(integer))
-                    case .double(let real): .number(real)
-                    case .string(let text): .text(text)
-                    default: .text("")
-                    }
+            row.values.map { value -> ReportTable.Cell in
+                switch db.read(value, declared: "TEXT") {
+                case .integer(let integer): .number(Double(integer))
+                case .real(let real): .number(real)
+                case .text(let text): .text(text)
+                case .null, .blob: .text("")
                 }
             }
         }

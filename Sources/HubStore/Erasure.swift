@@ -11,8 +11,9 @@ extension HubStore {
     /// replica in the row's scope pulls it as the row's delete, with a clock newer than any
     /// the hub knows, and removes its own copies. The key goes into `sync_hub_erased`, so a
     /// later change of the row (a replica put back from an old copy) is refused, and an audit
-    /// entry records who, when and why. Then the WAL is truncated: the pages the erasure
-    /// overwrote (`secure_delete`) leave no earlier image behind.
+    /// entry records who, when and why. Then the database leaves no earlier image of what it
+    /// deleted: SQLite's WAL is truncated (the pages themselves were overwritten,
+    /// `secure_delete`), PostgreSQL rewrites the tables that held values (`VACUUM FULL`).
     ///
     /// - Parameters:
     ///   - caller: HMSI (any row), or a centre (its own rows, through `POST /v1/erase`).
@@ -71,12 +72,11 @@ extension HubStore {
             try db.execute(sql: "UPDATE sync_hub_state SET hlc = \(db.greatest)(hlc, ?)", arguments: [hlc.rawValue])
             return Erasure(table: table.name, pk: pk, centre: centre, seq: seq, erasedAt: now, by: actor, reason: reason, conflicts: conflicts)
         }
-        if let database = database as? SQLiteHubDatabase {
-            do {
-                erasure.walCleared = try StoreConnection.truncateWAL(database.pool)
-            } catch {
-                throw Self.map(error, path: path)
-            }
+        do {
+            // The tables that held the row's values; the log and the versions hold none.
+            erasure.walCleared = try await database.clearDeleted(from: [table.name, "sync_cols", "sync_conflicts"])
+        } catch {
+            throw Self.map(error, path: path)
         }
         return erasure
     }

@@ -12,6 +12,9 @@ package import SyncStore
 package protocol HubDatabase: Sendable {
     func write<T: Sendable>(_ body: @Sendable @escaping (any SQLSession) throws -> T) async throws -> T
     func read<T: Sendable>(_ body: @Sendable @escaping (any SQLSession) throws -> T) async throws -> T
+    /// Leaves no earlier image of rows just deleted from `tables` (an erasure's) in the
+    /// database's files; false if that had to wait (a reader held them), see `Erasure.walCleared`.
+    func clearDeleted(from tables: [String]) async throws -> Bool
     /// Closes the database after a clean stop.
     func close() throws
 }
@@ -26,6 +29,12 @@ struct SQLiteHubDatabase: HubDatabase {
 
     func read<T: Sendable>(_ body: @Sendable @escaping (any SQLSession) throws -> T) async throws -> T {
         try await pool.read { db in try body(SQLiteSession(db)) }
+    }
+
+    /// `secure_delete` overwrote the deleted rows' bytes in the file: the WAL still holds the
+    /// pages as they were, and is emptied.
+    func clearDeleted(from tables: [String]) async throws -> Bool {
+        try StoreConnection.truncateWAL(pool)
     }
 
     /// Moves everything in the WAL into the store file: after a clean stop the store is one

@@ -37,8 +37,10 @@ public struct Erasure: Hashable, Sendable, Codable {
     public var reason: String
     /// Conflict records of the row whose values were erased.
     public var conflicts: Int
-    /// Whether the hub's WAL was emptied at once; if a reader held it, earlier page images
-    /// stay in it until the next checkpoint that can truncate it (a stop of the hub does).
+    /// Whether the hub's files were cleared of the erased values' earlier images at once: a
+    /// SQLite hub's WAL emptied, a PostgreSQL hub's tables rewritten. If a reader held them,
+    /// those images stay until the next checkpoint that can truncate the WAL (a stop of the
+    /// hub does), or a `VACUUM FULL` of the tables.
     public var walCleared: Bool?
 
     public init(table: String, pk: String, centre: String?, seq: Int64, erasedAt: Int64, by: String, reason: String, conflicts: Int) {

@@ -30,12 +30,15 @@ struct Erase: AsyncParsableCommand {
         let actor = operatorName(by)
         do {
             let erasure = try await hub.erase(table: table, pk: id, reason: reason, by: actor, caller: Caller(centre: Node.hmsi, token: 0))
+            let sqlite = hub.isSQLite
             try hub.close()
             let records = erasure.conflicts == 0 ? "" : "; the values of \(erasure.conflicts) conflict record\(erasure.conflicts == 1 ? "" : "s") are gone too"
             print("Erased \(erasure.table) \(erasure.pk) at the hub (log entry \(erasure.seq))\(records).")
             print("Every replica of \(erasure.centre ?? "every centre") removes its copies on its next sync.")
-            if erasure.walCleared == false {
+            if erasure.walCleared == false, sqlite {
                 print("The hub's WAL was busy (the hub serves): it is emptied when the hub stops, or by `sqlite3 hub.db 'PRAGMA wal_checkpoint(TRUNCATE)'`.")
+            } else if erasure.walCleared == false {
+                print("A long read held the tables, so their old pages are not rewritten yet: run `VACUUM FULL \(erasure.table), sync_cols, sync_conflicts` in psql.")
             }
         } catch {
             throw fail(error)

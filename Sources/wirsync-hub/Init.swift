@@ -65,9 +65,14 @@ struct Upgrade: AsyncParsableCommand {
     func run() async throws {
         do {
             let schema = try schemaVersion.map { try WIRSchema.definition().at(version: $0) } ?? WIRSchema.definition()
-            let path = try store.path
-            let from = try await HubStore.upgradeSchema(path: path, to: schema) { table in try WIRSchema.fixtureRows(table: table) }
-            print("Upgraded hub store \(path) from schema version \(from) to \(schema.version).")
+            let fixtures = { (table: String) in try WIRSchema.fixtureRows(table: table) }
+            let location = try store.location
+            let (from, name) = switch location {
+            case .sqlite(let path): (try await HubStore.upgradeSchema(path: path, to: schema, fixtures: fixtures), path)
+            case .postgres(let database):
+                (try await PostgresHubStore.upgradeSchema(location: database, password: try database.password(), to: schema, fixtures: fixtures), database.description)
+            }
+            print("Upgraded hub store \(name) from schema version \(from) to \(schema.version).")
             print("It serves replicas of versions \(schema.oldestSupported) to \(schema.version); `wirsync-hub status` lists which replica runs which.")
         } catch {
             throw fail(error)

@@ -151,8 +151,8 @@ struct ConsoleTests {
         #expect(failures.count == 5 && failures.allSatisfy { $0.detail.hasSuffix("from 203.0.113.9") })
     }
 
-    @Test func everyValueFromACentreIsShownAsText() async throws {
-        let console = try await ConsoleHarness()
+    @Test(arguments: StoreKind.tested) func everyValueFromACentreIsShownAsText(store: StoreKind) async throws {
+        let console = try await ConsoleHarness(store: store)
         let script = "<script>alert('wirsync')</script>"
         let conflict = try await console.titleConflict(kasselTitle: script, hmsiTitle: "Sprachcafé \"HMSI\" & <b>Team</b>")
         // A hostile centre's refused change: its key comes back in the refusal on the centre's page.
@@ -180,8 +180,8 @@ struct ConsoleTests {
 
     /// Invariant 8's neighbour: a volunteer's name, phone and e-mail stay in the centre's
     /// scope and out of every page and download of the console, even in a conflict over them.
-    @Test func noVolunteersNamePhoneOrEmailAppearsInAnyPageOrDownload() async throws {
-        let console = try await ConsoleHarness()
+    @Test(arguments: StoreKind.tested) func noVolunteersNamePhoneOrEmailAppearsInAnyPageOrDownload(store: StoreKind) async throws {
+        let console = try await ConsoleHarness(store: store)
         let personal = try await console.volunteerWithAConflictOverThePhone()
         try await console.test { browser in
             try await browser.signedIn(console)
@@ -201,8 +201,8 @@ struct ConsoleTests {
         }
     }
 
-    @Test func theCSVOpensInGermanExcel() async throws {
-        let console = try await ConsoleHarness()
+    @Test(arguments: StoreKind.tested) func theCSVOpensInGermanExcel(store: StoreKind) async throws {
+        let console = try await ConsoleHarness(store: store)
         _ = try await console.volunteerWithAConflictOverThePhone()
         try await console.test { browser in
             try await browser.signedIn(console)
@@ -253,8 +253,8 @@ final class ConsoleHarness: Sendable {
     let harness: HubHarness
     let console: HubConsole
 
-    init() async throws {
-        harness = try await HubHarness()
+    init(store: StoreKind = .sqlite) async throws {
+        harness = try await HubHarness(store: store)
         var configuration = ConsoleConfiguration(server: HubServerConfiguration(port: 0))
         configuration.bcryptCost = 4
         console = try HubConsole(store: harness.store, configuration: configuration, clock: harness.clock)

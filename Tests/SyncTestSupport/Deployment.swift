@@ -1,6 +1,8 @@
 import Foundation
+import GRDB
 import HubPostgres
 public import HubStore
+import SyncStore
 import WIRSchema
 
 /// A hub and centres as they are deployed: the built binaries, files in one directory,
@@ -17,9 +19,11 @@ public final class Deployment {
     public let hubStore: String
     private let postgres: PostgresLocation?
 
-    /// - Parameter holdHistory: the hub compacts nothing (`holdHistory(hub:)`), for suites
+    /// - Parameters:
+    ///   - holdHistory: the hub compacts nothing (`holdHistory(hub:)`), for suites
     ///   whose oracle reads every entry it ever logged (`duplicateApplications`).
-    public init(store: StoreKind = .sqlite, holdHistory hold: Bool = false) throws {
+    ///   - initArguments: more arguments of `wirsync-hub init` (`--schema-version 1`).
+    public init(store: StoreKind = .sqlite, holdHistory hold: Bool = false, initArguments: [String] = []) throws {
         directory = try TemporaryDirectory("wirsync-e2e")
         self.store = store
         switch store {
@@ -32,7 +36,7 @@ public final class Deployment {
             hubStore = location.description
             postgres = location
         }
-        try runChecked(hubBinary, ["init", "--store", hubStore])
+        try runChecked(hubBinary, ["init", "--store", hubStore] + initArguments)
         if hold {
             if let postgres {
                 try psql(postgres, holdHistorySQL)
@@ -40,6 +44,19 @@ public final class Deployment {
                 try holdHistory(hub: hubPath)
             }
         }
+    }
+
+    /// The directory of the PostgreSQL hub's files (nil for SQLite, whose file is in
+    /// `directory`): its database's own directory in the cluster, `base/OID`, after a
+    /// checkpoint has written every changed page there. The cluster's WAL, shared by every
+    /// database of it, is not among them.
+    public func postgresFiles() async throws -> String? {
+        guard let postgres else { return nil }
+        _ = try psql(postgres, "CHECKPOINT")
+        let store = try await openStore()
+        defer { try? store.close() }
+        let oid = try await store.read { db in try Int64.fetchOne(db, sql: "SELECT oid::bigint FROM pg_database WHERE datname = current_database()") }
+        return try TestHubs.cluster().directory.path("data/base/\(oid ?? 0)")
     }
 
     /// The SQLite hub's file (a SQLite deployment only).

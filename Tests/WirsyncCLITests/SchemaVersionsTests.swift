@@ -92,10 +92,8 @@ struct SchemaVersionsTests {
         #expect(try readRow(deployment.path(kassel), "courses", "c-1") == nil, "a course stays in its centre's scope")
     }
 
-    @Test func aHubOfVersion1RefusesAVersion2ReplicaSayingWhichSideToUpdate() throws {
-        let deployment = try Deployment()
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: deployment.hubPath + suffix) }
-        try runChecked(deployment.hubBinary, ["init", "--db", deployment.hubPath, "--schema-version", "1"])
+    @Test(arguments: StoreKind.tested) func aHubOfVersion1RefusesAVersion2ReplicaSayingWhichSideToUpdate(store: StoreKind) throws {
+        let deployment = try Deployment(store: store, initArguments: ["--schema-version", "1"])
         try deployment.startHub()
         defer { deployment.stopHub() }
         try deployment.centre(kassel)
@@ -107,7 +105,7 @@ struct SchemaVersionsTests {
 
         // HMSI upgrades the hub (stopped); the same replica then syncs.
         deployment.stopHub()
-        let upgraded = try runChecked(deployment.hubBinary, ["upgrade", "--db", deployment.hubPath])
+        let upgraded = try runChecked(deployment.hubBinary, ["upgrade", "--store", deployment.hubStore])
         #expect(upgraded.contains("from schema version 1 to 2"), "\(upgraded)")
         try deployment.startHub()
         #expect(try deployment.sync(kassel).succeeded)
