@@ -59,6 +59,27 @@ public final class Deployment {
         return try TestHubs.cluster().directory.path("data/base/\(oid ?? 0)")
     }
 
+    /// HMSI's backup of a PostgreSQL hub: `pg_dump --format=custom` into `file`, while it serves.
+    public func dumpHub(to file: String) throws {
+        guard let postgres else { preconditionFailure("dumpHub backs up a PostgreSQL hub") }
+        try runChecked(TestHubs.cluster().program("pg_dump"), ["--format=custom", "--file", file] + connection(postgres))
+    }
+
+    /// A PostgreSQL hub put back from `dumpHub`'s file, the hub stopped: its database dropped,
+    /// made anew and filled with `pg_restore`.
+    public func restoreHub(from file: String) throws {
+        guard let postgres else { preconditionFailure("restoreHub puts back a PostgreSQL hub") }
+        var maintenance = postgres
+        maintenance.database = "postgres"
+        _ = try psql(maintenance, "DROP DATABASE \(postgres.database)")
+        _ = try psql(maintenance, "CREATE DATABASE \(postgres.database)")
+        try runChecked(TestHubs.cluster().program("pg_restore"), ["--exit-on-error", file] + connection(postgres))
+    }
+
+    private func connection(_ location: PostgresLocation) -> [String] {
+        ["-h", location.host, "-p", String(location.port), "-U", location.user, "-d", location.database]
+    }
+
     /// The SQLite hub's file (a SQLite deployment only).
     public var hubPath: String { directory.path("hub.db") }
 

@@ -50,6 +50,13 @@ public final class PostgresCluster: Sendable {
         let status = try runAs.map { user in
             try spawnAndWait("/usr/sbin/runuser", ["runuser", "-u", user, "--", program] + arguments, output: output)
         } ?? spawnAndWait(program, [program] + arguments, output: output)
+        // A test process killed by a signal (a CI timeout) stops no cluster: this watch does,
+        // once the process is gone, and removes its directory.
+        let stop = ([program, "-D", directory.path("data"), "-m", "immediate", "-w", "stop"].map { "'\($0)'" }).joined(separator: " ")
+        _ = try spawn("/bin/sh", [
+            "sh", "-c",
+            "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(runAs.map { "runuser -u \($0) -- " } ?? "")\(stop); rm -rf '\(directory.url.path)'",
+        ], output: "/dev/null")
         guard status == 0 else {
             throw ProcessError.failed(
                 command: "pg_ctl start",
@@ -64,6 +71,9 @@ public final class PostgresCluster: Sendable {
 
     /// `postgres://wirsync@127.0.0.1:PORT/DATABASE`.
     public func url(_ database: String) -> String { "postgres://\(user)@127.0.0.1:\(port)/\(database)?sslmode=disable" }
+
+    /// One of PostgreSQL's programs (`pg_dump`, `pg_restore`), of the cluster's version.
+    public func program(_ name: String) -> String { (bin as NSString).appendingPathComponent(name) }
 
     /// The server's log, for a failing test's message.
     public var log: String { (try? String(contentsOfFile: directory.path("server.log"), encoding: .utf8)) ?? "" }
@@ -114,6 +124,14 @@ public enum PostgresClusterError: Error, CustomStringConvertible {
 /// Runs `arguments[0]` (`executable`) with standard output and error appended to `output`,
 /// standard input empty; its exit status, waited for with waitpid.
 func spawnAndWait(_ executable: String, _ arguments: [String], output: String) throws -> Int32 {
+    let pid = try spawn(executable, arguments, output: output)
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+    return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+}
+
+/// Starts `arguments[0]` as `spawnAndWait` does, without waiting for it.
+func spawn(_ executable: String, _ arguments: [String], output: String) throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -128,9 +146,7 @@ func spawnAndWait(_ executable: String, _ arguments: [String], output: String) t
     var pid = pid_t()
     let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
     guard spawned == 0 else { throw ProcessError.failed(command: executable, result: ProcessResult(status: spawned, stdout: "", stderr: "posix_spawn failed")) }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-    return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return pid
 }
 
 /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34), which Swift's Glibc module leaves out.

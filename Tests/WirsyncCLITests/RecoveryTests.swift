@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HubStore
 import SyncCore
 import SyncTestSupport
 import Testing
@@ -289,5 +290,44 @@ struct RecoveryTests {
         #expect(status.contains("conflict records brought back from replicas: 1; lost and in no replica's mirror: 0"), "\(status)")
         let centreStatus = try runChecked(deployment.wirsync, ["status", "--db", deployment.path(kassel)])
         #expect(centreStatus.contains("the hub was restored from an older backup"), "\(centreStatus)")
+    }
+
+    /// The same on PostgreSQL, as its README runbook has it: last night's `pg_dump` taken while
+    /// the hub serves, then the database dropped and `pg_restore`d. The restore detection finds
+    /// it as it finds a file put back, and every replica offers again what the dump lacks.
+    @Test func aPostgreSQLHubPutBackWithPgRestoreIsFoundAndNothingIsLost() async throws {
+        let deployment = try Deployment(store: .postgres)
+        try deployment.startHub()
+        for node in [kassel, "fulda", Node.hmsi] { try deployment.centre(node) }
+        try sqlite3(deployment.path(kassel), try sample(deployment, kassel, rows: 30, seed: 9))
+        for node in [kassel, "fulda", Node.hmsi] { #expect(try deployment.sync(node).succeeded) }
+        let dump = deployment.directory.path("hub.dump")
+        try deployment.dumpHub(to: dump)
+
+        try sqlite3(deployment.path(kassel), "INSERT INTO organisations (id, centre_id, name, kind) VALUES ('nach-backup', '\(kassel)', 'Nach dem Backup', 'Verein');")
+        try sqlite3(deployment.path("fulda"), "INSERT INTO organisations (id, centre_id, name, kind) VALUES ('fulda-neu', 'fulda', 'Fulda neu', 'Verein');")
+        for node in [kassel, "fulda", Node.hmsi] { #expect(try deployment.sync(node).succeeded, "\(node)") }
+
+        deployment.stopHub()
+        try deployment.restoreHub(from: dump)
+        try deployment.startHub(port: deployment.hubPort)
+        let store = try await deployment.openStore()
+        defer { try? store.close() }
+        #expect(try await readRow(store: store, "organisations", "nach-backup") == nil, "the restore lost it")
+
+        for node in [kassel, "fulda", Node.hmsi, kassel, "fulda"] {
+            let result = try deployment.sync(node)
+            #expect(result.succeeded, "\(node): \(result.stderr)")
+        }
+        for (node, centre) in [(kassel, kassel), ("fulda", "fulda"), (Node.hmsi, nil)] {
+            let hub = try await snapshot(store: store, versions: false, centre: centre)
+            #expect(try snapshot(deployment.path(node), versions: false, centre: centre) == hub, "\(node) differs from the hub")
+            #expect(try deployment.verify(node).succeeded, "\(node)")
+        }
+        #expect(try await readRow(store: store, "organisations", "nach-backup") != nil, "offered again by the Landkreis Kassel")
+        #expect(try await readRow(store: store, "organisations", "fulda-neu") != nil, "offered again by Fulda")
+        #expect(try await duplicateApplications(store: store) == 0, "a write was applied twice")
+        let status = try runChecked(deployment.hubBinary, ["status", "--store", deployment.hubStore])
+        #expect(status.contains("restored from an older backup"), "\(status)")
     }
 }
