@@ -50,7 +50,8 @@ struct Upgrade: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Upgrade the hub store to the schema version of this wirsync-hub, keeping everything.",
         discussion: """
-            Stop the hub first, and back it up (`wirsync-hub backup`). Runs the schema's new \
+            Stop the hub first (every `serve` process, on PostgreSQL), and back it up \
+            (`wirsync-hub backup`, or `pg_dump`). Runs the schema's new \
             migrations, which must be ones an offline fleet can live with (docs/schema-evolution.md), \
             records the versions the hub serves from now on (the manifest's oldest_supported up to \
             the new version) and loads the fixtures of new reference tables. Centres on an older \
