@@ -93,11 +93,7 @@ public enum PostgresHubStore {
         let store = try await open(location: location, password: password, schema: definition, clock: clock, connections: 1)
         let installed = store.schema.version
         do {
-            guard installed < definition.version else {
-                throw HubError.badRequest(
-                    code: "nothing_to_upgrade",
-                    message: "the hub is at schema version \(installed), and this wirsync-hub has version \(definition.version): nothing to upgrade")
-            }
+            try HubStore.checkUpgrade(from: installed, to: definition)
             let shadow = try PostgresLayout.shadow(definition)
             try await store.write { db in
                 try PostgresLayout.run(definition.migrations.filter { $0.version > installed }, into: db)

@@ -55,14 +55,10 @@ extension HubStore {
             return database.pool
         }
     }
-}
 
-extension HubStore {
     /// Whether the store is one SQLite file, which one process serves at a time.
     public var isSQLite: Bool { database is SQLiteHubDatabase }
-}
 
-extension HubStore {
     /// Reads a SQLite store on the calling thread, for a caller that is inside a transaction of
     /// another database (`store copy`).
     package func readNow<T>(_ body: (any SQLSession) throws -> T) throws -> T {

@@ -135,11 +135,7 @@ public final class HubStore: Sendable {
         guard store.schemaName == definition.name else {
             throw .notAHub(path: path, reason: "its schema is \(store.schemaName), not \(definition.name)")
         }
-        guard installed < definition.version else {
-            throw .badRequest(
-                code: "nothing_to_upgrade",
-                message: "the hub is at schema version \(installed), and this wirsync-hub has version \(definition.version): nothing to upgrade")
-        }
+        try checkUpgrade(from: installed, to: definition)
         do {
             try await store.sqlitePool.write { db in
                 _ = try SchemaInstaller.migrate(db, to: definition, from: installed)
@@ -154,6 +150,15 @@ public final class HubStore: Sendable {
             return installed
         } catch {
             throw map(error, path: path)
+        }
+    }
+
+    /// Refuses an upgrade to a version the store already has, whichever database holds it.
+    package static func checkUpgrade(from installed: Int, to definition: SchemaDefinition) throws(HubError) {
+        guard installed < definition.version else {
+            throw .badRequest(
+                code: "nothing_to_upgrade",
+                message: "the hub is at schema version \(installed), and this wirsync-hub has version \(definition.version): nothing to upgrade")
         }
     }
 
