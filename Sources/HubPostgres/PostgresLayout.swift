@@ -110,7 +110,8 @@ enum PostgresLayout {
         }
     }
 
-    /// Runs the schema's migrations, translated.
+    /// Runs the schema's migrations, translated, and keeps the values out of the planner's
+    /// statistics (`withoutStatistics`).
     static func run(_ migrations: [SchemaDefinition.Migration], into db: any SQLSession) throws {
         for migration in migrations {
             do {
@@ -118,6 +119,38 @@ enum PostgresLayout {
             } catch let error as DatabaseError {
                 throw SchemaError.invalid("migration \(migration.version) does not translate to PostgreSQL: \(error.message ?? "\(error)")")
             }
+        }
+        try withoutStatistics(db)
+    }
+
+    /// Turns off the statistics of every column that holds a row's values: each domain table's,
+    /// and the engine's `ANY` columns (versions, conflict records). `ANALYZE`, which autovacuum
+    /// runs on its own schedule, copies sampled values into `pg_statistic`, where no erasure
+    /// reaches them (docs/postgres.md, "Erasure"). The queries that read these columns filter
+    /// on keys, whose statistics stay.
+    private static func withoutStatistics(_ db: any SQLSession) throws {
+        let shadow = try DatabaseQueue()
+        try HubSQL.layout.upgrade(shadow)
+        let engine = try shadow.read { db in
+            try Row.fetchAll(
+                db, sql: """
+                    SELECT m.name AS tbl, c.name AS col FROM sqlite_master m, pragma_table_xinfo(m.name) c
+                    WHERE m.type = 'table' AND m.name LIKE 'sync_%' AND upper(c.type) = 'ANY'
+                    """
+            ).map { "\($0["tbl"] as String).\($0["col"] as String)" }
+        }
+        let columns = try SQLRow.fetchAll(
+            db, sql: """
+                SELECT c.relname::text AS tbl, a.attname::text AS col FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+                    AND coalesce(a.attstattarget, -1) <> 0
+                ORDER BY c.relname, a.attnum
+                """)
+        for column in columns {
+            let table: String = column["tbl"], name: String = column["col"]
+            let domain = !table.hasPrefix("sync_") && !table.hasPrefix("wirsync_")
+            guard domain || engine.contains("\(table).\(name)") else { continue }
+            try db.execute(sql: "ALTER TABLE \(quoted(table)) ALTER COLUMN \(quoted(name)) SET STATISTICS 0")
         }
     }
 

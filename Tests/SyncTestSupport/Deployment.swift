@@ -59,6 +59,12 @@ public final class Deployment {
         return try TestHubs.cluster().directory.path("data/base/\(oid ?? 0)")
     }
 
+    /// What autovacuum does on its own schedule, now: `ANALYZE` of the PostgreSQL hub's
+    /// database, which samples column values into `pg_statistic` (nothing on SQLite).
+    public func analyzeHub() throws {
+        if let postgres { _ = try psql(postgres, "ANALYZE") }
+    }
+
     /// HMSI's backup of a PostgreSQL hub: `pg_dump --format=custom` into `file`, while it serves.
     public func dumpHub(to file: String) throws {
         guard let postgres else { preconditionFailure("dumpHub backs up a PostgreSQL hub") }

@@ -38,6 +38,8 @@ struct ErasureEndToEndTests {
 
     /// On PostgreSQL, the hub's files are its database's directory; the cluster's WAL, which
     /// PostgreSQL recycles, is outside what the erasure clears (docs/postgres.md, "Erasure").
+    /// Its statistics are inside: an `ANALYZE`, as autovacuum runs when it likes, must find no
+    /// value to sample (CI saw the erased values in `pg_statistic`'s file once it had run).
     @Test(arguments: StoreKind.tested) func anErasedVolunteerLeavesNoByteInAnyFileOfHubOrReplicas(store: StoreKind) async throws {
         let deployment = try Deployment(store: store)
         try deployment.startHub()
@@ -58,6 +60,7 @@ struct ErasureEndToEndTests {
         for node in ["laptop", kassel, "laptop", Node.hmsi, "fulda"] { #expect(try deployment.sync(node).succeeded) }
         let conflicts = try runChecked(deployment.hubBinary, ["conflicts", "list", "--store", deployment.hubStore])
         #expect(conflicts.contains("v-erase"), "\(conflicts)")
+        try deployment.analyzeHub()
         let before = try await leaks(deployment)
         #expect(before.keys.contains { $0.hasPrefix(store == .sqlite ? "hub.db" : "hub database: ") }, "the marks are there to be found: \(before)")
 
@@ -71,7 +74,8 @@ struct ErasureEndToEndTests {
         #expect(foreign.status == 77 && foreign.stderr.contains("(403): fulda may erase only its own rows"), "\(foreign.stderr)")
         deployment.stopHub()
 
-        #expect(try await leaks(deployment) == [:], "no byte of the erased values is left in any file")
+        let after = try await leaks(deployment)
+        #expect(after == [:], "no byte of the erased values is left in any file: \(after)")
         #expect(try sqlite3(laptop, "SELECT id FROM volunteers;") == "v-keep\n", "the centre's other rows stay")
         let audit = try runChecked(deployment.hubBinary, ["audit", "--store", deployment.hubStore])
         #expect(audit.contains("erase  volunteers v-erase (\(kassel))") && audit.contains("Antrag Nr. 2026/41"), "\(audit)")
