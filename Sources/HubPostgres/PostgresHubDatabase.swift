@@ -108,12 +108,19 @@ package final class PostgresHubDatabase: HubDatabase, @unchecked Sendable {
 
     /// PostgreSQL leaves a deleted row's bytes in its page until the page is written again,
     /// even after a `VACUUM`: `VACUUM FULL` writes each table anew and truncates the old file.
-    /// It locks the table while it runs, so it waits at most 30 s for readers to finish.
+    /// It copies a deleted row too while a transaction older than the delete runs anywhere
+    /// in the cluster (seen: one in another database kept the erased row), so it first waits
+    /// for those (`olderTransactionsEnded`). It locks the table while it runs, so it waits at
+    /// most 30 s for readers to finish.
     package func clearDeleted(from tables: [String]) async throws -> Bool {
         try await Self.threads.runIfActive {
             let connection = try self.acquire()
             defer { self.release(connection, healthy: true) }
             let session = PostgresSession(connection: connection, logger: self.logger)
+            guard try Self.olderTransactionsEnded(session, within: 30) else {
+                self.logger.warning("the tables an erasure deleted from were not rewritten: a transaction older than the erasure ran for 30 s more")
+                return false
+            }
             try session.execute(sql: "SET lock_timeout = '30s'")
             defer { try? session.execute(sql: "RESET lock_timeout") }
             do {
@@ -123,6 +130,26 @@ package final class PostgresHubDatabase: HubDatabase, @unchecked Sendable {
                 self.logger.warning("a table an erasure deleted from could not be rewritten: a reader held it", metadata: ["error": "\(error.message ?? "")"])
                 return false
             }
+        }
+    }
+
+    /// Waits, at most `seconds`, until no transaction of the cluster that began before this
+    /// call still runs or still holds a snapshot from before it: no writer with an older id
+    /// (`pg_current_snapshot`), no session with an older `backend_xmin` (`pg_stat_activity`,
+    /// which shows both to every user). Returns whether that came.
+    private static func olderTransactionsEnded(_ session: PostgresSession, within seconds: Double) throws -> Bool {
+        guard let marker = try Int64.fetchOne(session, sql: "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint") else { return false }
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            let ended = try Bool.fetchOne(
+                session, sql: """
+                    SELECT pg_snapshot_xmin(pg_current_snapshot()) >= ?1::text::xid8 AND NOT EXISTS (
+                        SELECT 1 FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_xmin IS NOT NULL
+                            AND age(backend_xmin) > age((?1 % 4294967296)::text::xid))
+                    """, arguments: [marker])
+            if ended == true { return true }
+            if Date() > deadline { return false }
+            usleep(50_000)
         }
     }
 

@@ -86,7 +86,7 @@ public struct HubAPI: Sendable {
                 "row erased",
                 metadata: ["centre": "\(caller.centre)", "replica": "\(origin)", "table": "\(erasure.table)", "pk": "\(erasure.pk)", "seq": "\(erasure.seq)"])
             if erasure.walCleared == false {
-                context.logger.warning("an erasure's old pages could not be cleared at once (a reader held them): the SQLite WAL empties when the hub stops; on PostgreSQL run VACUUM FULL of the table, sync_cols and sync_conflicts")
+                context.logger.warning("an erasure's old pages could not be cleared at once (a reader held them, or on PostgreSQL a transaction older than the erasure ran on): the SQLite WAL empties when the hub stops; on PostgreSQL run VACUUM FULL of the table, sync_cols and sync_conflicts once it has ended")
             }
             return try json(erasure, request: request)
         }

@@ -38,7 +38,7 @@ struct Erase: AsyncParsableCommand {
             if erasure.walCleared == false, sqlite {
                 print("The hub's WAL was busy (the hub serves): it is emptied when the hub stops, or by `sqlite3 hub.db 'PRAGMA wal_checkpoint(TRUNCATE)'`.")
             } else if erasure.walCleared == false {
-                print("A long read held the tables, so their old pages are not rewritten yet: run `VACUUM FULL \(erasure.table), sync_cols, sync_conflicts` in psql.")
+                print("A transaction older than the erasure ran on, so the tables are not rewritten yet: once it has ended, run `VACUUM FULL \(erasure.table), sync_cols, sync_conflicts` in psql.")
             }
         } catch {
             throw fail(error)

@@ -65,6 +65,28 @@ public final class Deployment {
         if let postgres { _ = try psql(postgres, "ANALYZE") }
     }
 
+    /// A transaction in another database of the PostgreSQL hub's cluster (the ministry's other
+    /// data), which holds a transaction id for `seconds`: running when this returns, and over
+    /// once the function it returns has returned. Nothing on SQLite.
+    public func holdTransactionElsewhere(seconds: Int) throws -> () -> Void {
+        guard var other = postgres else { return {} }
+        other.database = "postgres"
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+        holder.arguments = ["-X", "-q", "-h", other.host, "-p", String(other.port), "-U", other.user, "-d", other.database,
+            "-c", "SELECT pg_current_xact_id(); SELECT pg_sleep(\(seconds))"]
+        holder.standardOutput = FileHandle.nullDevice
+        try holder.run()
+        for _ in 0..<100 {
+            let running = try psql(
+                other, "SELECT 'holding' FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND query LIKE '%pg_sleep(%' AND pid <> pg_backend_pid()")
+            if running.contains("holding") { return { holder.waitUntilExit() } }
+            usleep(50_000)
+        }
+        holder.terminate()
+        throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "the transaction in another database did not start"])
+    }
+
     /// HMSI's backup of a PostgreSQL hub: `pg_dump --format=custom` into `file`, while it serves.
     public func dumpHub(to file: String) throws {
         guard let postgres else { preconditionFailure("dumpHub backs up a PostgreSQL hub") }
