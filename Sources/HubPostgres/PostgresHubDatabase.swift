@@ -81,9 +81,10 @@ package final class PostgresHubDatabase: HubDatabase, @unchecked Sendable {
         var healthy = true
         defer { release(connection, healthy: healthy) }
         var attempt = 0
+        var savepoints = false
         while true {
             attempt += 1
-            let session = PostgresSession(connection: connection, logger: logger)
+            let session = PostgresSession(connection: connection, logger: logger, savepoints: savepoints)
             do {
                 try session.execute(
                     sql: writes ? "BEGIN ISOLATION LEVEL READ COMMITTED" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -96,6 +97,12 @@ package final class PostgresHubDatabase: HubDatabase, @unchecked Sendable {
                     try session.execute(sql: "ROLLBACK")
                 } catch {
                     healthy = false
+                }
+                if let needed = error as? PostgresSavepointsNeeded {
+                    guard healthy, !savepoints else { throw needed.failure }
+                    logger.debug("a statement of a change failed: the write runs again, each change in a savepoint")
+                    savepoints = true
+                    continue
                 }
                 if error is PostgresRetry, attempt < 5, healthy { continue }
                 if let retry = error as? PostgresRetry {

@@ -80,12 +80,9 @@ extension HubStore {
     }
 
     /// The query for the tombstones collected in a scope, when any were.
-    static func collectedCheck(_ db: any SQLSession) throws -> (scope: any SQLStatement, row: any SQLStatement)? {
+    static func collectedCheck(_ db: any SQLSession) throws -> (any SQLStatement)? {
         guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sync_hub_collected)") ?? false else { return nil }
-        return (
-            try db.prepare("SELECT seq, hlc FROM sync_hub_collected WHERE scope = ?"),
-            try db.prepare("SELECT 1 FROM sync_rows WHERE tbl = ? AND pk = ?")
-        )
+        return try db.prepare("SELECT seq, hlc FROM sync_hub_collected WHERE scope = ?")
     }
 
     /// The record of an update that reached a row the hub no longer knows, in a scope whose
@@ -93,15 +90,14 @@ extension HubStore {
     /// winner is that delete, by the hub, at the newest clock collected in the scope. nil when
     /// the row is known, or the writer had seen every collected delete.
     func againstCollectedDelete(
-        _ change: Change, collected: (scope: any SQLStatement, row: any SQLStatement), applier: Applier, db: any SQLSession
+        _ change: Change, collected: any SQLStatement, applier: Applier, db: any SQLSession
     ) throws -> NewConflict? {
         guard let table = schema.table(named: change.table) else { return nil }
         var deletion: (seq: Int64, hlc: Int64)?
-        try collected.scope.run([.text(change.centre ?? "")]) { row in deletion = (row.integer(0), row.integer(1)) }
+        try collected.run([.text(change.centre ?? "")]) { row in deletion = (row.integer(0), row.integer(1)) }
         guard let deletion, deletion.seq > change.seen else { return nil }
-        var known = false
-        try collected.row.run([.integer(Int64(table.id)), .text(change.pk)]) { _ in known = true }
-        guard !known else { return nil }
+        // Through the applier, which knows the versions of this batch it has not written yet.
+        guard try !applier.storedRow(table: table, pk: change.pk, columns: false).exists else { return nil }
         return NewConflict(
             tableID: table.id, pk: change.pk, centre: change.centre, column: nil,
             winner: ConflictSide(value: .null, origin: Self.origin, hlc: HLC(rawValue: deletion.hlc)),

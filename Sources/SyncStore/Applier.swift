@@ -51,6 +51,27 @@ package final class Applier {
     /// by table and columns, so their SQL is built once per applier, not once per change
     /// (quoting the names showed up in the hub's profile).
     private var statements: [StatementKey: any SQLStatement] = [:]
+    /// Rows read ahead for a batch (`readAhead`), by table id and key, and after it the
+    /// versions this applier has set and not yet written (`writeVersions`). Without a read
+    /// ahead, a row's entry goes when this applier writes its versions.
+    private var ahead: [RowKey: StoredRow] = [:]
+    /// After `readAhead`: the versions wait for `writeVersions`, a row's last write of each
+    /// kind only, `sync_rows` by row and `sync_cols` by column (nil: the column's version goes).
+    private var behind: (rows: [RowKey: [Value]], columns: [ColumnKey: [Value]?])?
+
+    private struct RowKey: Hashable, Comparable {
+        var table: Int
+        var pk: String
+
+        static func < (a: Self, b: Self) -> Bool { (a.table, a.pk) < (b.table, b.pk) }
+    }
+
+    private struct ColumnKey: Hashable, Comparable {
+        var row: RowKey
+        var column: Int
+
+        static func < (a: Self, b: Self) -> Bool { (a.row, a.column) < (b.row, b.column) }
+    }
 
     private enum StatementKey: Hashable {
         case rowVersions, columnVersions, saveRowVersions, saveColumnVersion, deleteColumnVersion
@@ -217,28 +238,90 @@ package final class Applier {
     /// - Parameter columns: false leaves out the column versions and ghosts (`sync_cols`),
     ///   for a caller that needs only the row's register, base and scope.
     package func storedRow(table: TableSpec, pk: String, columns: Bool = true) throws -> StoredRow {
+        if let stored = ahead[RowKey(table: table.id, pk: pk)] { return stored }
         var stored = StoredRow(versions: RowVersions(), ghosts: [:], scope: nil, exists: false)
         try statement(.rowVersions).run([.integer(Int64(table.id)), .text(pk)]) { row in
             stored.exists = true
-            stored.scope = row.optionalText(0)
-            if let hlc = row.optionalInteger(2) {
-                stored.versions.register = Register(
-                    alive: row.integer(1) != 0,
-                    stamp: Stamp(Version(hlc: HLC(rawValue: hlc), origin: try nodeName(row.integer(3))), seq: row.optionalInteger(4)))
-            }
-            if let hlc = row.optionalInteger(5) {
-                stored.versions.base = Stamp(
-                    Version(hlc: HLC(rawValue: hlc), origin: try nodeName(row.integer(6))), seq: row.optionalInteger(7))
-            }
+            try readRegister(row, from: 0, into: &stored)
         }
         guard stored.exists, columns else { return stored }
         try statement(.columnVersions).run([.integer(Int64(table.id)), .text(pk)]) { column in
-            let ordinal = Int(column.integer(0))
-            stored.versions.overrides[ordinal] = Stamp(
-                Version(hlc: HLC(rawValue: column.integer(1)), origin: try nodeName(column.integer(2))), seq: column.optionalInteger(3))
-            stored.ghosts[ordinal] = try db.readAny(column.value(4))
+            try readColumn(column, from: 0, into: &stored)
         }
         return stored
+    }
+
+    /// Reads the versions of every row `changes` name, and of the rows their references name
+    /// where `scope` checks them (`checkReferences`), in two statements a table for up to 500
+    /// rows, and keeps the versions `apply` sets until `writeVersions`, which writes them many
+    /// to a statement: on PostgreSQL each statement is a round trip, and a batch of 500
+    /// changes read and wrote them one by one (docs/postgres.md, "Why the push is slow").
+    /// `storedRow` answers from what was read and set; the caller reads `sync_rows` and
+    /// `sync_cols` only through it until `writeVersions`.
+    package func readAhead(_ changes: [Change], scope: ScopeRule) throws {
+        behind = behind ?? ([:], [:])
+        var keys: [Int: Set<String>] = [:]
+        for change in changes {
+            guard let table = schema.table(named: change.table) else { continue }
+            keys[table.id, default: []].insert(change.pk)
+            guard !scope.reference, scope.centre != nil else { continue }
+            for (ordinal, target) in table.references {
+                guard let column = table.column(ordinal: ordinal), case .text(let key)? = change.values[column.name],
+                    let referenced = schema.table(named: target), referenced.scope == .centre
+                else { continue }
+                keys[referenced.id, default: []].insert(key)
+            }
+        }
+        for (tableID, pks) in keys.sorted(by: { $0.key < $1.key }) {
+            let pks = pks.sorted()
+            for start in stride(from: 0, to: pks.count, by: 500) {
+                let chunk = Array(pks[start..<min(start + 500, pks.count)])
+                try readAhead(table: tableID, chunk)
+            }
+        }
+    }
+
+    private func readAhead(table: Int, _ pks: [String]) throws {
+        var rows: [String: StoredRow] = [:]
+        for pk in pks { rows[pk] = StoredRow(versions: RowVersions(), ghosts: [:], scope: nil, exists: false) }
+        let list = Array(repeating: "?", count: pks.count).joined(separator: ", ")
+        let arguments = [Value.integer(Int64(table))] + pks.map(Value.text)
+        try db.prepare(
+            "SELECT pk, scope, alive, reg_hlc, reg_node, reg_seq, base_hlc, base_node, base_seq FROM sync_rows WHERE tbl = ? AND pk IN (\(list))"
+        ).run(arguments) { row in
+            let pk = row.text(0)
+            rows[pk]?.exists = true
+            try readRegister(row, from: 1, into: &rows[pk]!)
+        }
+        if rows.values.contains(where: \.exists) {
+            try db.prepare("SELECT pk, col, hlc, node, seq, ghost FROM sync_cols WHERE tbl = ? AND pk IN (\(list))").run(arguments) { column in
+                try readColumn(column, from: 1, into: &rows[column.text(0)]!)
+            }
+        }
+        for (pk, row) in rows { ahead[RowKey(table: table, pk: pk)] = row }
+    }
+
+    /// A `sync_rows` row's scope, register and base, from column `first` on.
+    private func readRegister(_ row: any SQLColumns, from first: Int32, into stored: inout StoredRow) throws {
+        stored.scope = row.optionalText(first)
+        if let hlc = row.optionalInteger(first + 2) {
+            stored.versions.register = Register(
+                alive: row.integer(first + 1) != 0,
+                stamp: Stamp(Version(hlc: HLC(rawValue: hlc), origin: try nodeName(row.integer(first + 3))), seq: row.optionalInteger(first + 4)))
+        }
+        if let hlc = row.optionalInteger(first + 5) {
+            stored.versions.base = Stamp(
+                Version(hlc: HLC(rawValue: hlc), origin: try nodeName(row.integer(first + 6))), seq: row.optionalInteger(first + 7))
+        }
+    }
+
+    /// A `sync_cols` row's version and ghost, from column `first` on.
+    private func readColumn(_ column: any SQLColumns, from first: Int32, into stored: inout StoredRow) throws {
+        let ordinal = Int(column.integer(first))
+        stored.versions.overrides[ordinal] = Stamp(
+            Version(hlc: HLC(rawValue: column.integer(first + 1)), origin: try nodeName(column.integer(first + 2))),
+            seq: column.optionalInteger(first + 3))
+        stored.ghosts[ordinal] = try db.readAny(column.value(first + 4))
     }
 
     /// Applies one change from elsewhere with the merge rule: the domain table and the
@@ -410,19 +493,9 @@ package final class Applier {
         case .columnVersions:
             return "SELECT col, hlc, node, seq, ghost FROM sync_cols WHERE tbl = ? AND pk = ?"
         case .saveRowVersions:
-            return """
-                INSERT INTO sync_rows (tbl, pk, scope, alive, reg_hlc, reg_node, reg_seq, base_hlc, base_node, base_seq)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (tbl, pk) DO UPDATE SET alive = excluded.alive,
-                    reg_hlc = excluded.reg_hlc, reg_node = excluded.reg_node, reg_seq = excluded.reg_seq,
-                    base_hlc = excluded.base_hlc, base_node = excluded.base_node, base_seq = excluded.base_seq
-                """
+            return Self.saveRowVersionsSQL(rows: 1)
         case .saveColumnVersion:
-            return """
-                INSERT INTO sync_cols (tbl, pk, col, hlc, node, seq, ghost) VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (tbl, pk, col) DO UPDATE SET
-                    hlc = excluded.hlc, node = excluded.node, seq = excluded.seq, ghost = excluded.ghost
-                """
+            return Self.saveColumnVersionSQL(rows: 1)
         case .deleteColumnVersion:
             return "DELETE FROM sync_cols WHERE tbl = ? AND pk = ? AND col = ?"
         case .insert, .delete, .select, .update, .plainRow:
@@ -451,28 +524,78 @@ package final class Applier {
     private func saveVersions(
         table: TableSpec, pk: String, centre: String?, stored: StoredRow, plan: MergePlan, ghosts: [Int: Value]
     ) throws {
+        let key = RowKey(table: table.id, pk: pk)
         let after = plan.after
+        // The row as `storedRow` reads it back once this is written (kept only after `readAhead`).
+        var next = StoredRow(versions: after, ghosts: [:], scope: stored.exists ? stored.scope : centre, exists: behind != nil)
         let tableID = Value.integer(Int64(table.id)), pkValue = Value.text(pk)
         if !stored.exists || after.register != plan.before.register || after.base != plan.before.base {
-            try statement(.saveRowVersions).execute([
+            let row = [
                 tableID, pkValue, Value(centre), .integer(after.isAlive ? 1 : 0),
                 Value(after.register?.stamp.version.hlc.rawValue), Value(try after.register.map { try nodeID($0.stamp.version.origin) }),
                 Value(after.register?.stamp.seq),
                 Value(after.base?.version.hlc.rawValue), Value(try after.base.map { try nodeID($0.version.origin) }), Value(after.base?.seq),
-            ])
+            ]
+            if behind != nil { behind?.rows[key] = row } else { try statement(.saveRowVersions).execute(row) }
         }
         let columns = Set(plan.before.overrides.keys).union(after.overrides.keys)
         for column in columns.sorted() {
             guard let stamp = after.overrides[column] else {
-                try statement(.deleteColumnVersion).execute([tableID, pkValue, .integer(Int64(column))])
+                let gone = [tableID, pkValue, .integer(Int64(column))]
+                if behind != nil { behind?.columns[ColumnKey(row: key, column: column)] = .some(nil) } else { try statement(.deleteColumnVersion).execute(gone) }
                 continue
             }
             let ghost = after.isAlive ? Value.null : ghosts[column] ?? stored.ghosts[column] ?? .null
+            if next.exists { next.ghosts[column] = ghost }
             if stamp == plan.before.overrides[column], ghost == stored.ghosts[column] ?? .null { continue }
-            try statement(.saveColumnVersion).execute([
+            let version = [
                 tableID, pkValue, .integer(Int64(column)), .integer(stamp.version.hlc.rawValue),
                 .integer(try nodeID(stamp.version.origin)), Value(stamp.seq), db.bindAny(ghost),
-            ])
+            ]
+            if behind != nil { behind?.columns[ColumnKey(row: key, column: column)] = version } else { try statement(.saveColumnVersion).execute(version) }
         }
+        ahead[key] = next.exists ? next : nil
+    }
+
+    /// Writes the versions kept since `readAhead`: up to 100 rows to a statement.
+    package func writeVersions() throws {
+        guard let (rows, columns) = behind else { return }
+        behind = ([:], [:])
+        try upsert(rows.keys.sorted().map { rows[$0]! }, sql: Self.saveRowVersionsSQL)
+        try upsert(columns.keys.sorted().compactMap { columns[$0]! }, sql: Self.saveColumnVersionSQL)
+        for key in columns.keys.sorted() where columns[key]! == nil {
+            try statement(.deleteColumnVersion).execute([.integer(Int64(key.row.table)), .text(key.row.pk), .integer(Int64(key.column))])
+        }
+    }
+
+    /// Runs `sql(rows:)`'s statement for `rows`, 100 to a statement.
+    private func upsert(_ rows: [[Value]], sql: (_ rows: Int) -> String) throws {
+        for start in stride(from: 0, to: rows.count, by: 100) {
+            let chunk = rows[start..<min(start + 100, rows.count)]
+            try db.execute(sql: sql(chunk.count), arguments: chunk.flatMap { $0 })
+        }
+    }
+
+    /// `count` rows of `width` parameters each: `(?, ?), (?, ?)`.
+    package static func values(width: Int, count: Int) -> String {
+        Array(repeating: "(" + Array(repeating: "?", count: width).joined(separator: ", ") + ")", count: count).joined(separator: ", ")
+    }
+
+    private static func saveRowVersionsSQL(rows: Int) -> String {
+        """
+        INSERT INTO sync_rows (tbl, pk, scope, alive, reg_hlc, reg_node, reg_seq, base_hlc, base_node, base_seq)
+        VALUES \(values(width: 10, count: rows))
+        ON CONFLICT (tbl, pk) DO UPDATE SET alive = excluded.alive,
+            reg_hlc = excluded.reg_hlc, reg_node = excluded.reg_node, reg_seq = excluded.reg_seq,
+            base_hlc = excluded.base_hlc, base_node = excluded.base_node, base_seq = excluded.base_seq
+        """
+    }
+
+    private static func saveColumnVersionSQL(rows: Int) -> String {
+        """
+        INSERT INTO sync_cols (tbl, pk, col, hlc, node, seq, ghost) VALUES \(values(width: 7, count: rows))
+        ON CONFLICT (tbl, pk, col) DO UPDATE SET
+            hlc = excluded.hlc, node = excluded.node, seq = excluded.seq, ghost = excluded.ghost
+        """
     }
 }

@@ -23,6 +23,13 @@ struct ConvergenceFuzzTests {
         try await run(seed: seed, compacting: false)
     }
 
+    /// The same on a PostgreSQL hub, whose push reads a batch's versions ahead and writes them
+    /// many to a statement (docs/postgres.md, "Why the push is slow").
+    @Test(arguments: chaosSeeds(short: 2, long: 50, stride: 4243))
+    func onPostgreSQLTooEveryConcurrentLoserIsRecorded(seed: UInt64) async throws {
+        try await run(seed: seed, compacting: false, store: .postgres)
+    }
+
     /// The same work while the hub compacts its log after every pull: pulls that send each row
     /// as its versions above the cursor must still bring every replica to the hub's state. (The
     /// model needs every entry the hub logged, so it is not replayed here.)
@@ -31,8 +38,8 @@ struct ConvergenceFuzzTests {
         try await run(seed: seed, compacting: true)
     }
 
-    private func run(seed: UInt64, compacting: Bool) async throws {
-        let fixture = try await Fixture(holdHistory: !compacting)
+    private func run(seed: UInt64, compacting: Bool, store: StoreKind = .sqlite) async throws {
+        let fixture = try await Fixture(store: store, holdHistory: !compacting)
         let recorder = PushRecorder()
         var random = SplitMix64(seed: seed)
         let nodes = Self.centres + [Node.hmsi]
@@ -66,7 +73,7 @@ struct ConvergenceFuzzTests {
         for node in nodes {
             let scope = node == Node.hmsi ? nil : node
             let replica = try fixture.replica(node)
-            let same = try snapshot(replica.path, versions: false, centre: scope) == snapshot(fixture.store.path, versions: false, centre: scope)
+            let same = try await snapshot(replica.path, versions: false, centre: scope) == snapshot(store: fixture.store, versions: false, centre: scope)
             let digest = try await fixture.store.digest(node: node).tables == replica.digest()
             #expect(same && digest, "seed \(seed): \(node) differs from the hub")
             if !(same && digest) { converged = 0 }
@@ -75,7 +82,7 @@ struct ConvergenceFuzzTests {
             reportChaos("convergence-compacting", ["seed": Int(truncatingIfNeeded: seed), "ops": ops, "converged": converged])
             return
         }
-        let duplicated = try duplicateApplications(hub: fixture.store.path)
+        let duplicated = try await duplicateApplications(store: fixture.store)
         #expect(duplicated == 0, "seed \(seed): changes applied twice")
         let check = try await HubModel(store: fixture.store).replay(recorder.pushes)
         #expect(check.missingConflicts.isEmpty, "seed \(seed): lost without a conflict record: \(check.missingConflicts.prefix(5))")

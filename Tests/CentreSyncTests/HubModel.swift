@@ -33,10 +33,9 @@ struct HubModel {
     private struct Write: Hashable { var origin: String; var hlc: Int64; var table, pk: String }
 
     func replay(_ pushes: [PushRecorder.Push]) async throws -> Result {
-        let hub = try DatabaseQueue(path: store.path)
         // Facts: the hub sequence of every applied write.
-        let applied = try await hub.read { db in
-            Dictionary(try GRDB.Row.fetchAll(db, sql: """
+        let applied = try await store.read { db in
+            Dictionary(try SQLRow.fetchAll(db, sql: """
                 SELECT l.seq, n.name AS origin, l.hlc, t.name AS tbl, l.pk FROM sync_hub_log l
                 JOIN sync_nodes n ON n.id = l.origin JOIN sync_tables t ON t.id = l.tbl WHERE l.op < 4
                 """).map { (Write(origin: $0["origin"], hlc: $0["hlc"], table: $0["tbl"], pk: $0["pk"]), $0["seq"] as Int64) }) { first, _ in first }
@@ -84,11 +83,13 @@ struct HubModel {
         result.missingConflicts = expected.subtracting(recorded).sorted { $0.description < $1.description }
         result.unexpectedConflicts = Set(recorded).subtracting(expected).sorted { $0.description < $1.description }
         for (cell, model) in cells {
-            let actual = try await hub.read { db in
-                try DatabaseValue.fetchOne(db, sql: "SELECT \"\(cell.column)\" FROM \"\(cell.table)\" WHERE id = ?", arguments: [cell.pk])
+            let type = store.schema.table(named: cell.table)?.column(named: cell.column)?.type ?? "ANY"
+            let actual = try await store.read { db in
+                try SQLRow.fetchOne(db, sql: "SELECT \"\(cell.column)\" FROM \"\(cell.table)\" WHERE id = ?", arguments: [cell.pk])
+                    .map { db.read($0.values[0], declared: type) }
             }
-            if actual.map(Value.init) != model.value {
-                result.wrongCells.append("\(cell.table) \(cell.pk).\(cell.column): hub \(actual.map { "\(Value($0))" } ?? "no row"), model \(model.value)")
+            if actual != model.value {
+                result.wrongCells.append("\(cell.table) \(cell.pk).\(cell.column): hub \(actual.map { "\($0)" } ?? "no row"), model \(model.value)")
             }
         }
         return result
