@@ -140,6 +140,17 @@ func memoryMiB(pid: Int32, field: String = "VmRSS") throws -> Double {
     return kib / 1024
 }
 
+/// The machine's CPU time so far from `/proc/stat`, in ticks: busy (everything but idle and
+/// iowait) and in all. Two readings give the share of the cores a run kept busy.
+func cpuTicks() throws -> (busy: Double, total: Double) {
+    let stat = try String(contentsOfFile: "/proc/stat", encoding: .utf8)
+    guard let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) else { throw BenchError("no cpu line in /proc/stat") }
+    let ticks = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+    guard ticks.count >= 5 else { throw BenchError("a short cpu line in /proc/stat") }
+    let total = ticks.reduce(0, +)
+    return (total - ticks[3] - ticks[4], total)
+}
+
 struct BenchError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }

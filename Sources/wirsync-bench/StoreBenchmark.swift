@@ -25,6 +25,7 @@ struct StoreBenchmark: AsyncParsableCommand {
               store_centres_errors_C_S      requests that failed after the retries a daemon makes
               store_centres_changes_per_s_C_S
                                             changes applied per second of that run
+              store_centres_cpu_busy_C_S    share of the machine's cores busy during that run
               store_push_vs_sqlite_S        push rate / SQLite's push rate
               store_push_vs_postgres_floor_S
                                             push rate / the PostgreSQL floor
@@ -96,6 +97,7 @@ struct StoreBenchmark: AsyncParsableCommand {
         for count in counts.split(separator: ",").compactMap({ Int($0) }) {
             let changes = count > 100 ? max(1, centreChanges / 5) : centreChanges
             let start = ContinuousClock.now
+            let ticks = try cpuTicks()
             let outcomes = await withTaskGroup(of: CentresBenchmark.Outcome.self) { group in
                 for index in 0..<count {
                     let node = nodes[index % nodes.count]
@@ -107,12 +109,16 @@ struct StoreBenchmark: AsyncParsableCommand {
                 return await group.reduce(into: [CentresBenchmark.Outcome]()) { $0.append($1) }
             }
             let elapsed = seconds(since: start)
+            let after = try cpuTicks()
             if let message = outcomes.compactMap(\.firstError).first { FileHandle.standardError.write(Data("first error: \(message)\n".utf8)) }
             figure("store_centres_p99_ms_\(count)_\(suffix)", percentile(outcomes.flatMap(\.latencies), 99) * 1000, digits: 1)
             figure("store_centres_errors_\(count)_\(suffix)", Double(outcomes.map(\.errors).reduce(0, +)), digits: 0)
             let rate = Double(outcomes.map(\.applied).reduce(0, +)) / elapsed
             if count == 33 { thirtyThree = rate }
             figure("store_centres_changes_per_s_\(count)_\(suffix)", rate, digits: 0)
+            // The centres, the hub processes and PostgreSQL share the machine: a share near 1
+            // means a second hub process has no core to run on.
+            figure("store_centres_cpu_busy_\(count)_\(suffix)", (after.busy - ticks.busy) / (after.total - ticks.total), digits: 2)
         }
         return thirtyThree
     }
