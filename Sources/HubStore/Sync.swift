@@ -241,26 +241,13 @@ extension HubStore {
         var nextSeq = try Self.nextSeq(db, now: now)
         let firstSeq = nextSeq
         var outcome = Applied()
-        // The log entries of the batch (docs/postgres.md, "Why the push is slow").
+        let logInsert = try db.prepare("INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, at, offered) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        let supersede = try db.prepare("UPDATE sync_hub_log SET superseded = 1 WHERE seq = ? AND op < 4")
+        // Batched, the log entries wait for the end too, unless the batch is offered again
+        // after a restore: it asks the log whether a sequence was offered too (`alsoOffered`).
+        let logLater = batched && !offered
         var entries: [[Value]] = []
         var superseded: [Value] = []
-        func writeLog() throws {
-            for start in stride(from: 0, to: entries.count, by: 100) {
-                let rows = entries[start..<min(start + 100, entries.count)]
-                try db.execute(
-                    sql: "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, at, offered) VALUES \(Applier.values(width: 10, count: rows.count))",
-                    arguments: rows.flatMap { $0 })
-            }
-            // After the inserts: a row changed twice in one batch supersedes an entry of it.
-            for start in stride(from: 0, to: superseded.count, by: 500) {
-                let seqs = Array(superseded[start..<min(start + 500, superseded.count)])
-                try db.execute(
-                    sql: "UPDATE sync_hub_log SET superseded = 1 WHERE op < 4 AND seq IN (\(Array(repeating: "?", count: seqs.count).joined(separator: ", ")))",
-                    arguments: seqs)
-            }
-            entries.removeAll()
-            superseded.removeAll()
-        }
         let alsoOffered = offered ? try db.prepare("SELECT 1 FROM sync_hub_log WHERE seq = ? AND offered IS NOT NULL") : nil
         let erased = try Self.erasedCheck(db)
         let collected = try Self.collectedCheck(db)
@@ -325,22 +312,38 @@ extension HubStore {
             case .superseded:
                 break
             case .applied(let tableID):
-                entries.append([
+                let entry: [Value] = [
                     .integer(nextSeq), .integer(Int64(tableID)), .text(change.pk), Value(change.centre),
                     .integer(HubSQL.code(change.op.rawValue)), .integer(try applier.nodeID(change.origin)),
                     .integer(change.hlc.rawValue), .integer(change.seen), .integer(now), Value(offerer),
-                ])
+                ]
                 // One live entry per row: a pull composes the row as it is now from its live entry.
-                if let previous = records.previousEntry { superseded.append(.integer(previous)) }
+                if logLater {
+                    entries.append(entry)
+                    if let previous = records.previousEntry { superseded.append(.integer(previous)) }
+                } else {
+                    try logInsert.execute(entry)
+                    if let previous = records.previousEntry { try supersede.execute([.integer(previous)]) }
+                }
                 nextSeq += 1
                 outcome.applied += 1
-                // A change offered again asks the log whether a sequence was offered too (`alsoOffered`).
-                if offered || !batched { try writeLog() }
             }
             for conflict in records.conflicts { try recordOnce(conflict) }
         }
         try applier.writeVersions()
-        try writeLog()
+        for start in stride(from: 0, to: entries.count, by: 100) {
+            let rows = entries[start..<min(start + 100, entries.count)]
+            try db.execute(
+                sql: "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, at, offered) VALUES \(Applier.values(width: 10, count: rows.count))",
+                arguments: rows.flatMap { $0 })
+        }
+        // After the inserts: a row changed twice in one batch supersedes an entry of it.
+        for start in stride(from: 0, to: superseded.count, by: 500) {
+            let seqs = Array(superseded[start..<min(start + 500, superseded.count)])
+            try db.execute(
+                sql: "UPDATE sync_hub_log SET superseded = 1 WHERE op < 4 AND seq IN \(Applier.values(width: seqs.count, count: 1))",
+                arguments: seqs)
+        }
         if nextSeq > firstSeq { outcome.hubSeqRange = firstSeq...(nextSeq - 1) }
         return outcome
     }

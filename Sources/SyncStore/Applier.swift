@@ -284,17 +284,17 @@ package final class Applier {
     private func readAhead(table: Int, _ pks: [String]) throws {
         var rows: [String: StoredRow] = [:]
         for pk in pks { rows[pk] = StoredRow(versions: RowVersions(), ghosts: [:], scope: nil, exists: false) }
-        let list = Array(repeating: "?", count: pks.count).joined(separator: ", ")
+        let list = Self.values(width: pks.count, count: 1)
         let arguments = [Value.integer(Int64(table))] + pks.map(Value.text)
         try db.prepare(
-            "SELECT pk, scope, alive, reg_hlc, reg_node, reg_seq, base_hlc, base_node, base_seq FROM sync_rows WHERE tbl = ? AND pk IN (\(list))"
+            "SELECT pk, scope, alive, reg_hlc, reg_node, reg_seq, base_hlc, base_node, base_seq FROM sync_rows WHERE tbl = ? AND pk IN \(list)"
         ).run(arguments) { row in
             let pk = row.text(0)
             rows[pk]?.exists = true
             try readRegister(row, from: 1, into: &rows[pk]!)
         }
         if rows.values.contains(where: \.exists) {
-            try db.prepare("SELECT pk, col, hlc, node, seq, ghost FROM sync_cols WHERE tbl = ? AND pk IN (\(list))").run(arguments) { column in
+            try db.prepare("SELECT pk, col, hlc, node, seq, ghost FROM sync_cols WHERE tbl = ? AND pk IN \(list)").run(arguments) { column in
                 try readColumn(column, from: 1, into: &rows[column.text(0)]!)
             }
         }
