@@ -331,17 +331,14 @@ extension HubStore {
             for conflict in records.conflicts { try recordOnce(conflict) }
         }
         try applier.writeVersions()
-        for start in stride(from: 0, to: entries.count, by: 100) {
-            let rows = entries[start..<min(start + 100, entries.count)]
-            try db.execute(
-                sql: "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, at, offered) VALUES \(Applier.values(width: 10, count: rows.count))",
-                arguments: rows.flatMap { $0 })
+        try db.execute(rows: entries) { count in
+            "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, at, offered) VALUES \(placeholders(width: 10, count: count))"
         }
         // After the inserts: a row changed twice in one batch supersedes an entry of it.
         for start in stride(from: 0, to: superseded.count, by: 500) {
             let seqs = Array(superseded[start..<min(start + 500, superseded.count)])
             try db.execute(
-                sql: "UPDATE sync_hub_log SET superseded = 1 WHERE op < 4 AND seq IN \(Applier.values(width: seqs.count, count: 1))",
+                sql: "UPDATE sync_hub_log SET superseded = 1 WHERE op < 4 AND seq IN \(placeholders(width: seqs.count, count: 1))",
                 arguments: seqs)
         }
         if nextSeq > firstSeq { outcome.hubSeqRange = firstSeq...(nextSeq - 1) }

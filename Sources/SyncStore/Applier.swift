@@ -284,7 +284,7 @@ package final class Applier {
     private func readAhead(table: Int, _ pks: [String]) throws {
         var rows: [String: StoredRow] = [:]
         for pk in pks { rows[pk] = StoredRow(versions: RowVersions(), ghosts: [:], scope: nil, exists: false) }
-        let list = Self.values(width: pks.count, count: 1)
+        let list = placeholders(width: pks.count, count: 1)
         let arguments = [Value.integer(Int64(table))] + pks.map(Value.text)
         try db.prepare(
             "SELECT pk, scope, alive, reg_hlc, reg_node, reg_seq, base_hlc, base_node, base_seq FROM sync_rows WHERE tbl = ? AND pk IN \(list)"
@@ -526,8 +526,9 @@ package final class Applier {
     ) throws {
         let key = RowKey(table: table.id, pk: pk)
         let after = plan.after
-        // The row as `storedRow` reads it back once this is written (kept only after `readAhead`).
-        var next = StoredRow(versions: after, ghosts: [:], scope: stored.exists ? stored.scope : centre, exists: behind != nil)
+        // The row as `storedRow` reads it back once this is written, kept after `readAhead`.
+        let keeps = behind != nil
+        var next = StoredRow(versions: after, ghosts: [:], scope: stored.exists ? stored.scope : centre, exists: true)
         let tableID = Value.integer(Int64(table.id)), pkValue = Value.text(pk)
         if !stored.exists || after.register != plan.before.register || after.base != plan.before.base {
             let row = [
@@ -536,55 +537,45 @@ package final class Applier {
                 Value(after.register?.stamp.seq),
                 Value(after.base?.version.hlc.rawValue), Value(try after.base.map { try nodeID($0.version.origin) }), Value(after.base?.seq),
             ]
-            if behind != nil { behind?.rows[key] = row } else { try statement(.saveRowVersions).execute(row) }
+            if keeps { behind?.rows[key] = row } else { try statement(.saveRowVersions).execute(row) }
         }
         let columns = Set(plan.before.overrides.keys).union(after.overrides.keys)
         for column in columns.sorted() {
             guard let stamp = after.overrides[column] else {
-                let gone = [tableID, pkValue, .integer(Int64(column))]
-                if behind != nil { behind?.columns[ColumnKey(row: key, column: column)] = .some(nil) } else { try statement(.deleteColumnVersion).execute(gone) }
+                if keeps {
+                    behind?.columns[ColumnKey(row: key, column: column)] = .some(nil)
+                } else {
+                    try statement(.deleteColumnVersion).execute([tableID, pkValue, .integer(Int64(column))])
+                }
                 continue
             }
             let ghost = after.isAlive ? Value.null : ghosts[column] ?? stored.ghosts[column] ?? .null
-            if next.exists { next.ghosts[column] = ghost }
+            if keeps { next.ghosts[column] = ghost }
             if stamp == plan.before.overrides[column], ghost == stored.ghosts[column] ?? .null { continue }
             let version = [
                 tableID, pkValue, .integer(Int64(column)), .integer(stamp.version.hlc.rawValue),
                 .integer(try nodeID(stamp.version.origin)), Value(stamp.seq), db.bindAny(ghost),
             ]
-            if behind != nil { behind?.columns[ColumnKey(row: key, column: column)] = version } else { try statement(.saveColumnVersion).execute(version) }
+            if keeps { behind?.columns[ColumnKey(row: key, column: column)] = version } else { try statement(.saveColumnVersion).execute(version) }
         }
-        ahead[key] = next.exists ? next : nil
+        ahead[key] = keeps ? next : nil
     }
 
     /// Writes the versions kept since `readAhead`: up to 100 rows to a statement.
     package func writeVersions() throws {
         guard let (rows, columns) = behind else { return }
         behind = ([:], [:])
-        try upsert(rows.keys.sorted().map { rows[$0]! }, sql: Self.saveRowVersionsSQL)
-        try upsert(columns.keys.sorted().compactMap { columns[$0]! }, sql: Self.saveColumnVersionSQL)
+        try db.execute(rows: rows.keys.sorted().map { rows[$0]! }, sql: Self.saveRowVersionsSQL)
+        try db.execute(rows: columns.keys.sorted().compactMap { columns[$0]! }, sql: Self.saveColumnVersionSQL)
         for key in columns.keys.sorted() where columns[key]! == nil {
             try statement(.deleteColumnVersion).execute([.integer(Int64(key.row.table)), .text(key.row.pk), .integer(Int64(key.column))])
         }
     }
 
-    /// Runs `sql(rows:)`'s statement for `rows`, 100 to a statement.
-    private func upsert(_ rows: [[Value]], sql: (_ rows: Int) -> String) throws {
-        for start in stride(from: 0, to: rows.count, by: 100) {
-            let chunk = rows[start..<min(start + 100, rows.count)]
-            try db.execute(sql: sql(chunk.count), arguments: chunk.flatMap { $0 })
-        }
-    }
-
-    /// `count` rows of `width` parameters each: `(?, ?), (?, ?)`.
-    package static func values(width: Int, count: Int) -> String {
-        Array(repeating: "(" + Array(repeating: "?", count: width).joined(separator: ", ") + ")", count: count).joined(separator: ", ")
-    }
-
     private static func saveRowVersionsSQL(rows: Int) -> String {
         """
         INSERT INTO sync_rows (tbl, pk, scope, alive, reg_hlc, reg_node, reg_seq, base_hlc, base_node, base_seq)
-        VALUES \(values(width: 10, count: rows))
+        VALUES \(placeholders(width: 10, count: rows))
         ON CONFLICT (tbl, pk) DO UPDATE SET alive = excluded.alive,
             reg_hlc = excluded.reg_hlc, reg_node = excluded.reg_node, reg_seq = excluded.reg_seq,
             base_hlc = excluded.base_hlc, base_node = excluded.base_node, base_seq = excluded.base_seq
@@ -593,7 +584,7 @@ package final class Applier {
 
     private static func saveColumnVersionSQL(rows: Int) -> String {
         """
-        INSERT INTO sync_cols (tbl, pk, col, hlc, node, seq, ghost) VALUES \(values(width: 7, count: rows))
+        INSERT INTO sync_cols (tbl, pk, col, hlc, node, seq, ghost) VALUES \(placeholders(width: 7, count: rows))
         ON CONFLICT (tbl, pk, col) DO UPDATE SET
             hlc = excluded.hlc, node = excluded.node, seq = excluded.seq, ghost = excluded.ghost
         """

@@ -69,6 +69,15 @@ extension SQLSession {
         try execute(sql: sql, arguments: arguments.map(Value.init(bound:)))
     }
 
+    /// Runs `sql(count)`, a statement of `count` rows of parameters (`placeholders`), for
+    /// `rows`, 100 rows to a statement: one round trip for many on PostgreSQL.
+    package func execute(rows: [[Value]], sql: (_ count: Int) -> String) throws {
+        for start in stride(from: 0, to: rows.count, by: 100) {
+            let chunk = rows[start..<min(start + 100, rows.count)]
+            try execute(sql: sql(chunk.count), arguments: chunk.flatMap { $0 })
+        }
+    }
+
     package func rows(sql: String, arguments: [(any DatabaseValueConvertible)?] = []) throws -> [SQLRow] {
         var rows: [SQLRow] = []
         try prepare(sql).run(arguments.map(Value.init(bound:))) { columns in
@@ -145,6 +154,12 @@ extension DatabaseValueConvertible where Self: Hashable {
     package static func fetchSet(_ db: any SQLSession, sql: String, arguments: [(any DatabaseValueConvertible)?] = []) throws -> Set<Self> {
         Set(try fetchAll(db, sql: sql, arguments: arguments))
     }
+}
+
+/// `count` rows of `width` parameters each, `(?, ?), (?, ?)`: a `VALUES` list, or with one
+/// row an `IN` list.
+package func placeholders(width: Int, count: Int) -> String {
+    Array(repeating: "(" + Array(repeating: "?", count: width).joined(separator: ", ") + ")", count: count).joined(separator: ", ")
 }
 
 /// A session on a SQLite connection, inside the transaction GRDB opened.

@@ -73,8 +73,7 @@ public final class Deployment {
         other.database = "postgres"
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        holder.arguments = ["-X", "-q", "-h", other.host, "-p", String(other.port), "-U", other.user, "-d", other.database,
-            "-c", "SELECT pg_current_xact_id(); SELECT pg_sleep(\(seconds))"]
+        holder.arguments = ["-X", "-q"] + connection(other) + ["-c", "SELECT pg_current_xact_id(); SELECT pg_sleep(\(seconds))"]
         holder.standardOutput = FileHandle.nullDevice
         try holder.run()
         for _ in 0..<100 {
