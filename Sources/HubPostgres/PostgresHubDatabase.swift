@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-import HubStore
+package import HubStore
 import SyncCore
 package import Logging
 import NIOConcurrencyHelpers
@@ -14,15 +14,19 @@ package import SyncStore
 /// own pool (the engine's SQL waits for each statement; it never runs on an event loop or the
 /// cooperative pool).
 ///
-/// A write transaction takes the hub's write lock first (`pg_advisory_xact_lock`), held to
-/// its commit: writes of every hub process on the database run one after the other, as in
-/// SQLite, so the log's numbers commit in the order they are handed out and a pull never
-/// passes an entry that commits later (docs/hub.md, "Several hub processes"). A read runs at
-/// REPEATABLE READ, one snapshot, beside the writes. A transaction that loses a deadlock or a
-/// serialization race is run again.
+/// A write transaction takes the store lock first (`PostgresLocks`), held to its commit:
+/// alone for a `.store` write, which runs after every other write of every hub process on the
+/// database, as in SQLite; shared for a `.rows` write (a push, a pull's bookkeeping and
+/// compaction), which runs beside the others, locking the scopes whose rows it writes and
+/// numbering its log entries under the log lock, so that a pull never passes an entry that
+/// commits later (docs/hub.md, "Several hub processes"). A read runs at REPEATABLE READ, one snapshot, beside the writes. A
+/// transaction that loses a deadlock or a serialization race is run again.
 package final class PostgresHubDatabase: HubDatabase, @unchecked Sendable {
-    /// The key of the hub's write lock, one per database: "WIRSYNC" in ASCII.
-    static let writeLock: Int64 = 0x57_49_52_53_59_4E_43
+    /// What a transaction is.
+    package enum Access {
+        case read
+        case write(WriteLock)
+    }
 
     let location: PostgresLocation
     private let configuration: PostgresConnection.Configuration
@@ -67,16 +71,16 @@ package final class PostgresHubDatabase: HubDatabase, @unchecked Sendable {
         }
     }
 
-    package func write<T: Sendable>(_ body: @Sendable @escaping (any SQLSession) throws -> T) async throws -> T {
-        try await Self.threads.runIfActive { try self.transaction(writes: true, body) }
+    package func write<T: Sendable>(_ lock: WriteLock, _ body: @Sendable @escaping (any SQLSession) throws -> T) async throws -> T {
+        try await Self.threads.runIfActive { try self.transaction(.write(lock), body) }
     }
 
     package func read<T: Sendable>(_ body: @Sendable @escaping (any SQLSession) throws -> T) async throws -> T {
-        try await Self.threads.runIfActive { try self.transaction(writes: false, body) }
+        try await Self.threads.runIfActive { try self.transaction(.read, body) }
     }
 
     /// Runs `body` in one transaction on a connection of this database, on the calling thread.
-    package func transaction<T>(writes: Bool, _ body: (any SQLSession) throws -> T) throws -> T {
+    package func transaction<T>(_ access: Access, _ body: (any SQLSession) throws -> T) throws -> T {
         let connection = try acquire()
         var healthy = true
         defer { release(connection, healthy: healthy) }
@@ -86,9 +90,14 @@ package final class PostgresHubDatabase: HubDatabase, @unchecked Sendable {
             attempt += 1
             let session = PostgresSession(connection: connection, logger: logger, savepoints: savepoints)
             do {
-                try session.execute(
-                    sql: writes ? "BEGIN ISOLATION LEVEL READ COMMITTED" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                if writes { try session.execute(sql: "SELECT pg_advisory_xact_lock(?)", arguments: [Self.writeLock]) }
+                switch access {
+                case .read:
+                    try session.execute(sql: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                case .write(let lock):
+                    try session.execute(sql: "BEGIN ISOLATION LEVEL READ COMMITTED")
+                    let take = lock == .store ? "pg_advisory_xact_lock" : "pg_advisory_xact_lock_shared"
+                    try session.execute(sql: "SELECT \(take)(?)", arguments: [PostgresLocks.store])
+                }
                 let result = try body(session)
                 try session.execute(sql: "COMMIT")
                 return result

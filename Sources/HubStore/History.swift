@@ -120,6 +120,10 @@ extension HubStore {
     static func compact(_ db: any SQLSession, limit: Int, now: Int64) throws -> Compaction {
         var done = Compaction()
         let horizon = try horizon(db).seq
+        let retention = try Retention.fetch(db)
+        // The tombstones it may collect are read first and their scopes locked before it writes
+        // anything: a push takes its locks before it writes, and the other order could deadlock.
+        let aged = try agedTombstones(db, below: try tombstoneHorizon(db, horizon: horizon), olderThan: now - retention.tombstoneMillis, limit: limit)
         try db.execute(
             sql: """
                 DELETE FROM sync_hub_log WHERE seq IN
@@ -132,20 +136,19 @@ extension HubStore {
         // overlaps it is taken to have parted at its start (docs/history-and-erasure.md).
         try db.execute(sql: "UPDATE sync_receipts SET chains = substr(chains, -8) WHERE length(chains) > 8 AND hub_seq < ?", arguments: [horizon])
         try db.execute(sql: "UPDATE sync_hub_state SET compacted_below = \(db.greatest)(compacted_below, ?)", arguments: [horizon])
-        let retention = try Retention.fetch(db)
-        done.tombstones = try collectTombstones(db, below: try tombstoneHorizon(db, horizon: horizon), olderThan: now - retention.tombstoneMillis, limit: limit)
+        done.tombstones = try collectTombstones(db, aged: aged)
         done.conflictRecords = try dropResolvedConflicts(db, retention: retention, below: horizon, now: now, limit: limit)
         return done
     }
 
-    /// Collects deleted rows (their live entry, their register and versions, the values they
-    /// keep) whose entry lies below `horizon` and was written before `cutoff`. Each live entry is
-    /// looked at once, in log order, once it has aged (`collected_through`). The highest entry
-    /// collected per scope tells a replica that comes back from below it to re-sync (`session`).
-    static func collectTombstones(_ db: any SQLSession, below horizon: Int64, olderThan cutoff: Int64, limit: Int) throws -> Int {
+    /// The live entries a compaction looks at for tombstones: in log order from
+    /// `collected_through`, below `horizon`, up to the first one written after `cutoff`; and the
+    /// point they reach. The scopes of those whose row is deleted are locked
+    /// (`PostgresLocks`): a pull compacts beside pushes (`WriteLock.rows`).
+    static func agedTombstones(_ db: any SQLSession, below horizon: Int64, olderThan cutoff: Int64, limit: Int) throws -> AgedEntries {
         let from = try Int64.fetchOne(db, sql: "SELECT collected_through FROM sync_hub_state")!
-        // Read up to the first entry not old enough (usually the first one), then collect.
-        var aged: [SQLRow] = []
+        // Read up to the first entry not old enough (usually the first one).
+        var aged = AgedEntries(from: from, entries: [])
         let entries = try SQLRow.fetchAll(
             db,
             sql: """
@@ -158,14 +161,36 @@ extension HubStore {
         for entry in entries {
             let at: Int64 = entry["at"]
             guard at < cutoff else { break }
-            aged.append(entry)
+            aged.entries.append(entry)
         }
-        var through = from
+        try PostgresLocks.lock(Set(aged.entries.filter { ($0["alive"] as Int64?) == 0 }.map { PostgresLocks.key(scope: $0["centre"]) }), db: db)
+        return aged
+    }
+
+    struct AgedEntries {
+        var from: Int64
+        var entries: [SQLRow]
+    }
+
+    /// Collects the deleted rows among `aged` (their live entry, their register and versions,
+    /// the values they keep). Each live entry is looked at once, in log order, once it has aged
+    /// (`collected_through`). The highest entry collected per scope tells a replica that comes
+    /// back from below it to re-sync (`session`). On PostgreSQL each row is read again under
+    /// its scope's lock: a push may have written it again before the lock was taken.
+    static func collectTombstones(_ db: any SQLSession, aged: AgedEntries) throws -> Int {
+        let still = db.dialect == .sqlite ? nil : try db.prepare(
+            "SELECT 1 FROM sync_hub_log l JOIN sync_rows r ON r.tbl = l.tbl AND r.pk = l.pk WHERE l.seq = ? AND l.superseded IS NULL AND r.alive = 0")
+        var through = aged.from
         var collected = 0
-        for entry in aged {
+        for entry in aged.entries {
             let alive: Int64? = entry["alive"]
             through = entry["seq"]
             guard alive == 0 else { continue }
+            if let still {
+                var found = false
+                try still.run([.integer(through)]) { _ in found = true }
+                guard found else { continue }
+            }
             let (tbl, pk): (Int64, String) = (entry["tbl"], entry["pk"])
             try db.execute(sql: "DELETE FROM sync_hub_log WHERE seq = ?", arguments: [through])
             try db.execute(sql: "DELETE FROM sync_rows WHERE tbl = ? AND pk = ?", arguments: [tbl, pk])
@@ -179,7 +204,9 @@ extension HubStore {
                 arguments: [entry["centre"] as String? ?? "", through, entry["reg_hlc"] as Int64? ?? 0])
             collected += 1
         }
-        if through > from { try db.execute(sql: "UPDATE sync_hub_state SET collected_through = ?", arguments: [through]) }
+        if through > aged.from {
+            try db.execute(sql: "UPDATE sync_hub_state SET collected_through = \(db.greatest)(collected_through, ?)", arguments: [through])
+        }
         return collected
     }
 

@@ -5,12 +5,15 @@ package import SyncStore
 /// (`HubPostgres`). The store's rules are written once, against `SQLSession`; a database
 /// only opens its transactions (docs/postgres.md, "One engine, two databases").
 ///
-/// A write transaction has the store to itself as far as other writers go: SQLite has one
-/// writer, and PostgreSQL's takes the hub's write lock first. So the log's numbers commit in
-/// the order they are handed out, and every rule that holds for one writer holds for any
-/// number of hub processes. A read transaction sees one snapshot, and runs beside the writes.
+/// A write transaction has the store to itself as far as other writers go (`.store`): SQLite
+/// has one writer, and PostgreSQL's takes the hub's store lock alone first. A push, and a
+/// pull's bookkeeping and compaction, on PostgreSQL share the store with each other (`.rows`):
+/// each locks the scopes whose rows it writes, and a push numbers its log entries under the
+/// log lock, held to its commit (`PostgresLocks`). Either way the log's numbers commit in the
+/// order they are handed out, and every rule that holds for one writer holds for any number of
+/// hub processes. A read transaction sees one snapshot, and runs beside the writes.
 package protocol HubDatabase: Sendable {
-    func write<T: Sendable>(_ body: @Sendable @escaping (any SQLSession) throws -> T) async throws -> T
+    func write<T: Sendable>(_ lock: WriteLock, _ body: @Sendable @escaping (any SQLSession) throws -> T) async throws -> T
     func read<T: Sendable>(_ body: @Sendable @escaping (any SQLSession) throws -> T) async throws -> T
     /// Leaves no earlier image of rows just deleted from `tables` (an erasure's) in the
     /// database's files; false if that had to wait (a reader held them), see `Erasure.walCleared`.
@@ -19,11 +22,28 @@ package protocol HubDatabase: Sendable {
     func close() throws
 }
 
-/// The hub's SQLite file, in WAL mode.
+extension HubDatabase {
+    /// A write that has the store to itself.
+    package func write<T: Sendable>(_ body: @Sendable @escaping (any SQLSession) throws -> T) async throws -> T {
+        try await write(.store, body)
+    }
+}
+
+/// What a write transaction shares the store with (docs/hub.md, "Several hub processes").
+package enum WriteLock: Sendable {
+    /// No other write runs beside it.
+    case store
+    /// Other `.rows` writes run beside it: it takes the locks of its replica and of the scopes
+    /// it writes rows of (`PostgresLocks.lock`), and the log lock before it numbers entries
+    /// (`PostgresLocks.lockLog`).
+    case rows
+}
+
+/// The hub's SQLite file, in WAL mode: one writer, so every write has the store to itself.
 struct SQLiteHubDatabase: HubDatabase {
     let pool: DatabasePool
 
-    func write<T: Sendable>(_ body: @Sendable @escaping (any SQLSession) throws -> T) async throws -> T {
+    func write<T: Sendable>(_ lock: WriteLock, _ body: @Sendable @escaping (any SQLSession) throws -> T) async throws -> T {
         try await pool.write { db in try body(SQLiteSession(db)) }
     }
 

@@ -212,9 +212,11 @@ public final class HubStore: Sendable {
 
     // MARK: Plumbing
 
-    package func write<T: Sendable>(_ body: @Sendable @escaping (any SQLSession) throws -> T) async throws(HubError) -> T {
+    package func write<T: Sendable>(
+        _ lock: WriteLock = .store, _ body: @Sendable @escaping (any SQLSession) throws -> T
+    ) async throws(HubError) -> T {
         do {
-            return try await database.write(body)
+            return try await database.write(lock, body)
         } catch {
             throw Self.map(error, path: path)
         }

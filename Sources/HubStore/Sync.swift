@@ -78,7 +78,10 @@ extension HubStore {
         }
         let now = clock.nowMillis()
         let scope = ScopeRule(centre: caller.centre == Node.hmsi ? nil : caller.centre, reference: caller.centre == Node.hmsi)
-        return try await write { db in
+        // Beside other pushes and pulls: one push of a replica at a time (exactly once), and the
+        // scopes of its rows locked by `apply`.
+        return try await write(.rows) { db in
+            try PostgresLocks.lock([PostgresLocks.key(centre: caller.centre, replica: request.replicaID)], db: db)
             let acked: Int64
             if let origin, let chains {
                 acked = try self.checkBase(of: request, chains: chains, origin: origin, caller: caller, db: db)
@@ -234,20 +237,29 @@ extension HubStore {
         // ahead and written, like its log entries, many to a statement at the end. SQLite runs
         // a statement in microseconds, and keeps the plain way (measured no faster batched).
         let batched = db.dialect == .postgres
-        if batched { try applier.readAhead(changes, scope: scope) }
         let hubNode = try applier.nodeID(Self.origin)
         let offerer = try offeredBy.map { try applier.nodeID($0) }
         let offered = offerer != nil
-        var nextSeq = try Self.nextSeq(db, now: now)
+        // Batched, the log entries wait for the end too, unless the batch is offered again
+        // after a restore: it asks the log whether a sequence was offered too (`alsoOffered`).
+        // They are numbered there, under the log lock: until then, a push that runs beside
+        // others (`WriteLock.rows`) counts from `provisional`, above every real number.
+        let logLater = batched && !offered
+        if logLater {
+            // Two pushes that touch rows of one scope merge one after the other. A change writes
+            // only a row of the scope it names (else it is refused before it writes), and a
+            // row's scope never changes, so it holds the lock of every row it writes.
+            try PostgresLocks.lock(Set(changes.map { PostgresLocks.key(scope: $0.centre) }), db: db)
+        }
+        if batched { try applier.readAhead(changes, scope: scope) }
+        var nextSeq = logLater ? Self.provisional : try Self.nextSeq(db, now: now)
         let firstSeq = nextSeq
         var outcome = Applied()
         let logInsert = try db.prepare("INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, at, offered) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         let supersede = try db.prepare("UPDATE sync_hub_log SET superseded = 1 WHERE seq = ? AND op < 4")
-        // Batched, the log entries wait for the end too, unless the batch is offered again
-        // after a restore: it asks the log whether a sequence was offered too (`alsoOffered`).
-        let logLater = batched && !offered
         var entries: [[Value]] = []
-        var superseded: [Value] = []
+        var announcements: [[Value]] = []
+        var superseded: [Int64] = []
         let alsoOffered = offered ? try db.prepare("SELECT 1 FROM sync_hub_log WHERE seq = ? AND offered IS NOT NULL") : nil
         let erased = try Self.erasedCheck(db)
         let collected = try Self.collectedCheck(db)
@@ -256,8 +268,13 @@ extension HubStore {
         func recordOnce(_ conflict: NewConflict) throws {
             if try self.existingRecord(conflict, applier: applier, db: db) != nil { return }
             let id = try self.record(conflict, applier: applier, db: db, now: now)
-            try self.announce(
-                conflict: id, tableID: conflict.tableID, pk: conflict.pk, centre: conflict.centre, seq: nextSeq, hubNode: hubNode, db: db, now: now)
+            if logLater {
+                announcements.append(Self.announcement(
+                    conflict: id, tableID: conflict.tableID, pk: conflict.pk, centre: conflict.centre, seq: nextSeq, hubNode: hubNode, now: now))
+            } else {
+                try self.announce(
+                    conflict: id, tableID: conflict.tableID, pk: conflict.pk, centre: conflict.centre, seq: nextSeq, hubNode: hubNode, db: db, now: now)
+            }
             nextSeq += 1
             outcome.conflicts += 1
         }
@@ -320,7 +337,7 @@ extension HubStore {
                 // One live entry per row: a pull composes the row as it is now from its live entry.
                 if logLater {
                     entries.append(entry)
-                    if let previous = records.previousEntry { superseded.append(.integer(previous)) }
+                    if let previous = records.previousEntry { superseded.append(previous) }
                 } else {
                     try logInsert.execute(entry)
                     if let previous = records.previousEntry { try supersede.execute([.integer(previous)]) }
@@ -330,19 +347,44 @@ extension HubStore {
             }
             for conflict in records.conflicts { try recordOnce(conflict) }
         }
-        try applier.writeVersions()
-        try db.execute(rows: entries) { count in
+        // Numbered from the last entry committed, and committed before the next writer numbers its own.
+        var renumber = { (seq: Int64) in seq }
+        if logLater, !changes.isEmpty {
+            try PostgresLocks.lockLog(db)
+            let base = try Self.nextSeq(db, now: now)
+            renumber = { seq in seq >= Self.provisional ? seq - Self.provisional + base : seq }
+        }
+        func renumbered(_ rows: [[Value]]) -> [[Value]] {
+            rows.map { row in
+                guard case .integer(let seq) = row[0] else { return row }
+                return [.integer(renumber(seq))] + row.dropFirst()
+            }
+        }
+        try applier.writeVersions(renumber: renumber)
+        try db.execute(rows: renumbered(entries)) { count in
             "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, at, offered) VALUES \(placeholders(width: 10, count: count))"
+        }
+        try db.execute(rows: renumbered(announcements)) { count in
+            "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, conflict, at) VALUES \(placeholders(width: 8, count: count))"
         }
         // After the inserts: a row changed twice in one batch supersedes an entry of it.
         for start in stride(from: 0, to: superseded.count, by: 500) {
-            let seqs = Array(superseded[start..<min(start + 500, superseded.count)])
+            let seqs = superseded[start..<min(start + 500, superseded.count)].map { Value.integer(renumber($0)) }
             try db.execute(
                 sql: "UPDATE sync_hub_log SET superseded = 1 WHERE op < 4 AND seq IN \(placeholders(width: seqs.count, count: 1))",
                 arguments: seqs)
         }
-        if nextSeq > firstSeq { outcome.hubSeqRange = firstSeq...(nextSeq - 1) }
+        if nextSeq > firstSeq { outcome.hubSeqRange = renumber(firstSeq)...renumber(nextSeq - 1) }
         return outcome
+    }
+
+    /// Where a push that runs beside others numbers its log entries from until it holds the log
+    /// lock: above every real number (`now_ms << 10` stays below 2^62 for 140,000 years).
+    static let provisional: Int64 = 1 << 62
+
+    /// A log entry that announces a conflict record, as `announce` writes it.
+    static func announcement(conflict id: Int64, tableID: Int, pk: String, centre: String?, seq: Int64, hubNode: Int64, now: Int64) -> [Value] {
+        [.integer(seq), .integer(Int64(tableID)), .text(pk), .text(centre ?? Node.hmsi), .integer(HubSQL.conflictOp), .integer(hubNode), .integer(id), .integer(now)]
     }
 
     /// Appends a hub log entry that announces a conflict record (new or resolved) to the
@@ -350,7 +392,7 @@ extension HubStore {
     func announce(conflict id: Int64, tableID: Int, pk: String, centre: String?, seq: Int64, hubNode: Int64, db: any SQLSession, now: Int64) throws {
         try db.execute(
             sql: "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, conflict, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            arguments: [seq, tableID, pk, centre ?? Node.hmsi, HubSQL.conflictOp, hubNode, id, now])
+            arguments: Self.announcement(conflict: id, tableID: tableID, pk: pk, centre: centre, seq: seq, hubNode: hubNode, now: now))
     }
 
     // MARK: Pull
@@ -482,17 +524,20 @@ extension HubStore {
                 changes: changes, conflicts: conflicts, nextCursor: next, nextCheck: try Self.entryCheck(at: next, db: db),
                 more: full && next < last, hubTime: now, erased: erased)
         }
-        try await write { db in
-            try db.execute(
-                sql: "UPDATE sync_tokens SET last_pull_at = ?, served = \(db.greatest)(served, ?), schema_version = ? WHERE id = ?",
-                arguments: [now, response.nextCursor, version, caller.token])
+        // Beside pushes, in a push's order (the replica, then the token).
+        try await write(.rows) { db in
             if let origin {
                 try db.execute(
                     sql: "UPDATE sync_replicas SET last_pull_at = ?, cursor = ?, schema_version = ? WHERE origin = ?",
                     arguments: [now, response.nextCursor, version, origin])
             }
-            try Self.compact(db, limit: Self.compactionStep, now: now)
+            try db.execute(
+                sql: "UPDATE sync_tokens SET last_pull_at = ?, served = \(db.greatest)(served, ?), schema_version = ? WHERE id = ?",
+                arguments: [now, response.nextCursor, version, caller.token])
         }
+        // A transaction of its own, which takes its locks before it writes (`compact`): one
+        // that held the token's row meanwhile could wait for a push that waits for that row.
+        _ = try await write(.rows) { db in try Self.compact(db, limit: Self.compactionStep, now: now) }
         return response
     }
 }

@@ -95,9 +95,14 @@ package final class Applier {
         }
     }
 
+    /// A node's id, a new one for a name not seen before. A hub's pushes on PostgreSQL run
+    /// beside each other (`WriteLock.rows`), so another may have added the name since this
+    /// applier read the nodes, or may be adding it now: the insert then waits for it, adds
+    /// nothing, and the id is read again.
     package func nodeID(_ name: String) throws -> Int64 {
         if let id = nodeIDs[name] { return id }
-        guard let id = try Int64.fetchOne(db, sql: "INSERT INTO sync_nodes (name) VALUES (?) RETURNING id", arguments: [name]) else {
+        let id = try Int64.fetchOne(db, sql: "INSERT INTO sync_nodes (name) VALUES (?) ON CONFLICT (name) DO NOTHING RETURNING id", arguments: [name])
+        guard let id = try id ?? Int64.fetchOne(db, sql: "SELECT id FROM sync_nodes WHERE name = ?", arguments: [name]) else {
             throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "sync_nodes gave no id for \(name)")
         }
         nodeIDs[name] = id
@@ -105,10 +110,14 @@ package final class Applier {
         return id
     }
 
+    /// A node's name, read again for an id added since this applier read the nodes (by a push beside it).
     package func nodeName(_ id: Int64) throws -> String {
-        guard let name = nodeNames[id] else {
+        if let name = nodeNames[id] { return name }
+        guard let name = try String.fetchOne(db, sql: "SELECT name FROM sync_nodes WHERE id = ?", arguments: [id]) else {
             throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "sync_nodes has no node \(id)")
         }
+        nodeIDs[name] = id
+        nodeNames[id] = name
         return name
     }
 
@@ -562,11 +571,19 @@ package final class Applier {
     }
 
     /// Writes the versions kept since `readAhead`: up to 100 rows to a statement.
-    package func writeVersions() throws {
+    ///
+    /// - Parameter renumber: the hub sequence to write for each one `apply` was given (a
+    ///   push numbers its entries only once it holds the log lock, `PostgresLocks`).
+    package func writeVersions(renumber: (Int64) -> Int64 = { $0 }) throws {
         guard let (rows, columns) = behind else { return }
         behind = ([:], [:])
-        try db.execute(rows: rows.keys.sorted().map { rows[$0]! }, sql: Self.saveRowVersionsSQL)
-        try db.execute(rows: columns.keys.sorted().compactMap { columns[$0]! }, sql: Self.saveColumnVersionSQL)
+        func renumbered(_ row: [Value], at indices: [Int]) -> [Value] {
+            var row = row
+            for index in indices { if case .integer(let seq) = row[index] { row[index] = .integer(renumber(seq)) } }
+            return row
+        }
+        try db.execute(rows: rows.keys.sorted().map { renumbered(rows[$0]!, at: [6, 9]) }, sql: Self.saveRowVersionsSQL)
+        try db.execute(rows: columns.keys.sorted().compactMap { columns[$0]!.map { renumbered($0, at: [5]) } }, sql: Self.saveColumnVersionSQL)
         for key in columns.keys.sorted() where columns[key]! == nil {
             try statement(.deleteColumnVersion).execute([.integer(Int64(key.row.table)), .text(key.row.pk), .integer(Int64(key.column))])
         }

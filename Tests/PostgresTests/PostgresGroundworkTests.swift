@@ -210,11 +210,14 @@ struct PostgresValueTests {
 struct PostgresConcurrencyTests {
     /// The trap of several writers (docs/hub.md, "Several hub processes"): writer A numbers its
     /// entry first and commits last, writer B (another hub process) numbers and commits in
-    /// between, and a replica pulls meanwhile. With the hub's write lock B waits for A, so the
-    /// pull never passes A's entry. Seen to fail with the lock taken out: B numbers from the same
-    /// last entry as A, and its insert collides with A's (or, numbered by a sequence, commits
-    /// 11 before 10 and the pull passes 10 for good).
-    @Test func aPullNeverPassesAnEntryThatCommitsLater() async throws {
+    /// between, and a replica pulls meanwhile. B waits for A, so the pull never passes A's
+    /// entry: for writes that have the store to themselves, on the store lock; for writes
+    /// beside others (a push), on the log lock, which they take before they number. Seen to
+    /// fail with either lock taken out: B numbers from the same last entry as A, and its insert
+    /// collides with A's (or, numbered by a sequence, commits 11 before 10 and the pull passes
+    /// 10 for good).
+    @Test(arguments: [WriteLock.store, .rows])
+    func aPullNeverPassesAnEntryThatCommitsLater(lock: WriteLock) async throws {
         let (location, password) = try TestHubs.newDatabase()
         let store = try await PostgresHubStore.create(location: location, password: password, schema: WIRSchema.definition(), connections: 2) { _ in nil }
         try store.close()
@@ -227,6 +230,7 @@ struct PostgresConcurrencyTests {
         }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         @Sendable func append(_ db: any SQLSession, _ writer: String) throws {
+            if lock == .rows { try PostgresLocks.lockLog(db) }
             let seq = try HubStore.nextSeq(db, now: now)
             try db.execute(sql: "INSERT INTO sync_hub_log (seq, tbl, pk, op, origin, at) VALUES (?, 1, ?, 1, 1, 0)", arguments: [seq, writer])
         }
@@ -235,7 +239,7 @@ struct PostgresConcurrencyTests {
         let failures = LockedValue([String]())
         Thread.detachNewThread {
             do {
-                try first.transaction(writes: true) { db in
+                try first.transaction(.write(lock)) { db in
                     try append(db, "A")
                     aHasNumber.signal()
                     releaseA.wait()
@@ -246,7 +250,7 @@ struct PostgresConcurrencyTests {
         aHasNumber.wait()
         Thread.detachNewThread {
             do {
-                try second.transaction(writes: true) { db in try append(db, "B") }
+                try second.transaction(.write(lock)) { db in try append(db, "B") }
             } catch { failures.update { $0.append("B: \(error)") } }
             bDone.signal()
         }
@@ -256,7 +260,7 @@ struct PostgresConcurrencyTests {
         var cursor: Int64 = 0
         var delivered: [String] = []
         func pull() throws {
-            let rows = try second.transaction(writes: false) { db in
+            let rows = try second.transaction(.read) { db in
                 try SQLRow.fetchAll(db, sql: "SELECT seq, pk FROM sync_hub_log WHERE seq > ? ORDER BY seq", arguments: [cursor])
             }
             for row in rows {
@@ -271,5 +275,80 @@ struct PostgresConcurrencyTests {
         try pull()
         #expect(failures.value.isEmpty, "\(failures.value)")
         #expect(delivered == ["A", "B"], "every entry delivered once, in the order of its number")
+    }
+    /// A pull compacts beside pushes (docs/hub.md, "Several hub processes"): it reads the
+    /// tombstones it may collect, then waits for their scopes' locks. A push of that scope may
+    /// be merging meanwhile and write a deleted row again; the compaction must read the row
+    /// again under the lock and leave it. Here the push is held inside its merge by another
+    /// transaction that inserts the same key first and then rolls back. Seen to fail without
+    /// the second read: the compaction took the row's register, versions and entry, and the
+    /// row stood in its table without them.
+    @Test func aCompactionLeavesARowThatAPushWritesAgainMeanwhile() async throws {
+        let (location, password) = try TestHubs.newDatabase()
+        let store = try await PostgresHubStore.create(location: location, password: password, schema: WIRSchema.definition(), connections: 2) {
+            try WIRSchema.fixtureRows(table: $0)
+        }
+        let blocker = try PostgresHubDatabase(location: location, password: password, connections: 1)
+        defer {
+            try? store.close()
+            try? blocker.close()
+        }
+        let centre = "landkreis-kassel", pk = "org-back"
+        let caller = try #require(try await store.authenticate(token: try await store.addClient(centre)))
+        let base = SystemClock().nowMillis() - 60_000
+        let row: [String: Value] = [
+            "centre_id": .text(centre), "name": .text("Kulturverein"), "kind": .text("Verein"), "city": .null, "contact_email": .null,
+            "founded_year": .null, "logo": .null,
+        ]
+        @Sendable func push(_ op: Change.Op, seq: Int64) async throws {
+            let change = Change(
+                seq: seq, table: "organisations", pk: pk, op: op, centre: centre, values: op == .delete ? [:] : row,
+                hlc: HLC(millis: base + seq * 10), origin: centre, seen: 0)
+            let outcome = try await store.push(
+                caller: caller, origin: nil, request: PushRequest(replicaID: "r", lastSeq: seq, changes: [change]), skewBoundMillis: 60_000)
+            #expect(outcome.response.applied == 1)
+        }
+        @Sendable func pullToTheEnd() async throws {
+            var cursor: Int64 = 0
+            while true {
+                let page = try await store.pull(caller: caller, origin: nil, after: cursor, limit: 1000)
+                cursor = page.nextCursor
+                if !page.more { break }
+            }
+        }
+        try await push(.insert, seq: 1)
+        try await push(.delete, seq: 2)
+        try await pullToTheEnd()
+        #expect(try await count(store: store, "sync_rows", where: "pk = 'org-back' AND alive = 0") == 1, "a tombstone, kept for now")
+        _ = try await store.setRetention(Retention(tombstoneDays: 0, resolvedConflictDays: 90, conflictRecordsMax: 10_000), by: "test")
+        try await Task.sleep(for: .milliseconds(20))
+
+        struct RollBack: Error {}
+        let held = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            _ = try? blocker.transaction(.write(.rows)) { db in
+                try db.execute(
+                    sql: "INSERT INTO organisations (id, centre_id, name, kind) VALUES (?, ?, ?, ?)",
+                    arguments: [Value.text(pk), .text(centre), .text("Platzhalter"), .text("Verein")])
+                held.signal()
+                release.wait()
+                throw RollBack()
+            }
+            done.signal()
+        }
+        held.wait()
+        let writeAgain = Task { try await push(.insert, seq: 3) }  // waits inside its merge, holding its scope
+        try await Task.sleep(for: .milliseconds(300))
+        let compact = Task { try await pullToTheEnd() }  // reads the tombstone, waits for the scope
+        try await Task.sleep(for: .milliseconds(300))
+        release.signal()
+        done.wait()
+        try await writeAgain.value
+        try await compact.value
+        #expect(try await count(store: store, "organisations", where: "id = 'org-back'") == 1)
+        #expect(
+            try await count(store: store, "sync_rows", where: "pk = 'org-back' AND alive = 1 AND base_hlc IS NOT NULL") == 1,
+            "the row written again keeps its register and versions")
+        #expect(try await count(store: store, "sync_hub_log", where: "pk = 'org-back' AND superseded IS NULL AND op < 4") == 1, "and its live entry")
     }
 }
