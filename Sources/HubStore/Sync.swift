@@ -470,10 +470,21 @@ extension HubStore {
             // A page stays within a byte budget (one entry at least), below what a centre takes.
             var bytes = 0
             var (cut, read): (Int64?, Int64?) = (nil, nil)
-            for row in rows {
+            // On PostgreSQL the rows are read 64 entries at a time, one statement a table, ahead
+            // of their composition: a window, so that the byte budget still bounds what is read.
+            var readThrough = 0
+            for (index, row) in rows.enumerated() {
                 if bytes > Self.pullPageBytes {
                     cut = read
                     break
+                }
+                if db.dialect == .postgres, index >= readThrough {
+                    readThrough = min(index + 64, rows.count)
+                    let window = rows[index..<readThrough].filter { $0.op != HubSQL.conflictOp }
+                    for (tableID, entries) in Dictionary(grouping: window, by: \.table) {
+                        guard let table = schema.table(id: tableID) else { continue }
+                        try applier.readPlainRows(table: table, pks: Array(Set(entries.map(\.pk))))
+                    }
                 }
                 read = row.seq
                 if row.op == HubSQL.conflictOp, let conflict = row.conflict {

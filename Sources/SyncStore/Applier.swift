@@ -58,6 +58,16 @@ package final class Applier {
     /// After `readAhead`: the versions wait for `writeVersions`, a row's last write of each
     /// kind only, `sync_rows` by row and `sync_cols` by column (nil: the column's version goes).
     private var behind: (rows: [RowKey: [Value]], columns: [ColumnKey: [Value]?])?
+    /// The rows `readPlainRows` read for a pull page, as `plainInsert` reads one (nil: the row
+    /// has no versions).
+    private var plainAhead: [RowKey: PlainRow?] = [:]
+
+    /// A row as `plainInsert` reads it: its register, whether a column is newer than its
+    /// insert, and its values in name order.
+    private struct PlainRow {
+        var alive: Bool, hlc: Int64?, node: Int64?, seq: Int64?, newerColumns: Bool
+        var values: [Value]
+    }
 
     private struct RowKey: Hashable, Comparable {
         var table: Int
@@ -467,21 +477,55 @@ package final class Applier {
     /// in name order as `JSONWriter.values` writes them; nil for any other row, or if
     /// `include` leaves the insert out: `rowChanges` composes those.
     package func plainInsert(table: TableSpec, pk: String, include: (Stamp) -> Bool) throws -> (stamp: Stamp, valuesJSON: [UInt8])? {
-        var result: (stamp: Stamp, valuesJSON: [UInt8])?
-        try statement(.plainRow(table: table.id), table).run([.integer(Int64(table.id)), .text(pk)]) { row in
-            guard row.integer(0) != 0, row.integer(4) == 0, let hlc = row.optionalInteger(1) else { return }
-            let stamp = Stamp(Version(hlc: HLC(rawValue: hlc), origin: try nodeName(row.integer(2))), seq: row.optionalInteger(3))
-            guard include(stamp) else { return }
-            var writer = JSONWriter(capacity: 256)
-            writer.raw("{")
-            for (index, column) in table.columnsByName.enumerated() {
-                writer.key(column.name, first: index == 0)
-                writer.value(db.read(row.value(Int32(5 + index)), declared: column.type))
+        let key = RowKey(table: table.id, pk: pk)
+        var row: PlainRow?
+        if let ahead = plainAhead[key] {
+            row = ahead
+        } else {
+            try statement(.plainRow(table: table.id), table).run([.integer(Int64(table.id)), .text(pk)]) { columns in
+                row = plainRow(columns, table: table, from: 0)
             }
-            writer.raw("}")
-            result = (stamp, writer.bytes)
         }
-        return result
+        guard let row, row.alive, !row.newerColumns, let hlc = row.hlc, let node = row.node else { return nil }
+        let stamp = Stamp(Version(hlc: HLC(rawValue: hlc), origin: try nodeName(node)), seq: row.seq)
+        guard include(stamp) else { return nil }
+        var writer = JSONWriter(capacity: 256)
+        writer.raw("{")
+        for (index, column) in table.columnsByName.enumerated() {
+            writer.key(column.name, first: index == 0)
+            writer.value(row.values[index])
+        }
+        writer.raw("}")
+        return (stamp, writer.bytes)
+    }
+
+    /// Reads the rows `plainInsert` composes for `pks` of `table`, up to 500 to a statement,
+    /// and keeps them for it: a pull page's rows on PostgreSQL, where each statement is a round
+    /// trip (docs/postgres.md, "The set-based pull").
+    package func readPlainRows(table: TableSpec, pks: [String]) throws {
+        let name = quoted(table.name)
+        let values = table.columnsByName.map { "d.\(quoted($0.name))" }.joined(separator: ", ")
+        for start in stride(from: 0, to: pks.count, by: 500) {
+            let chunk = Array(pks[start..<min(start + 500, pks.count)])
+            for pk in chunk { plainAhead[RowKey(table: table.id, pk: pk)] = .some(nil) }
+            try db.prepare(
+                """
+                SELECT r.pk, r.alive, r.reg_hlc, r.reg_node, r.reg_seq, EXISTS (SELECT 1 FROM sync_cols c WHERE c.tbl = r.tbl AND c.pk = r.pk), \(values)
+                FROM sync_rows r LEFT JOIN \(name) d ON d.\(quoted(table.primaryKey)) = r.pk
+                WHERE r.tbl = ? AND r.pk IN \(placeholders(width: chunk.count, count: 1))
+                """
+            ).run([.integer(Int64(table.id))] + chunk.map(Value.text)) { columns in
+                plainAhead[RowKey(table: table.id, pk: columns.text(0))] = plainRow(columns, table: table, from: 1)
+            }
+        }
+    }
+
+    /// `plainInsert`'s row from its statement's columns, from column `first` on.
+    private func plainRow(_ columns: any SQLColumns, table: TableSpec, from first: Int32) -> PlainRow {
+        PlainRow(
+            alive: columns.integer(first) != 0, hlc: columns.optionalInteger(first + 1), node: columns.optionalInteger(first + 2),
+            seq: columns.optionalInteger(first + 3), newerColumns: columns.integer(first + 4) != 0,
+            values: table.columnsByName.enumerated().map { index, column in db.read(columns.value(first + 5 + Int32(index)), declared: column.type) })
     }
 
     /// The statement for `key`, prepared on first use; `table` for the domain statements.
