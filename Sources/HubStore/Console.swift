@@ -215,9 +215,11 @@ extension HubStore {
 
     // MARK: Activity
 
-    /// Records what a sync request came to, keeping the newest 500 per centre.
+    /// Records what a sync request came to, keeping the newest 500 per centre. Beside pushes
+    /// and pulls (`WriteLock.rows`), one record of a centre at a time.
     public func recordActivity(_ entry: ActivityEntry) async throws(HubError) {
-        try await write { db in
+        try await write(.rows) { db in
+            try PostgresLocks.lock([PostgresLocks.key(activityOf: entry.centre)], db: db)
             try db.execute(
                 sql: """
                     INSERT INTO sync_hub_activity (at, centre, origin, route, status, code, applied, refused, conflicts, detail)

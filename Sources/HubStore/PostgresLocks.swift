@@ -50,6 +50,9 @@ package enum PostgresLocks {
     /// The key of a scope's rows, for `lock`: a centre's, or the reference data's (nil).
     static func key(scope centre: String?) -> String { centre.map { "scope \($0)" } ?? "reference" }
 
+    /// The key of a centre's sync activity (`recordActivity`), for `lock`.
+    static func key(activityOf centre: String) -> String { "activity \(centre)" }
+
     /// The key of a pushing replica, for `lock`: its acknowledgement.
     static func key(centre: String, replica: String) -> String { "replica \(centre) \(replica)" }
 }

@@ -67,6 +67,8 @@ struct CentresBenchmark: AsyncParsableCommand {
         var retried = 0
         var applied = 0
         var firstError: String?
+        /// What the first request tried again had met.
+        var firstRetry: String?
     }
 
     /// One simulated replica: its own connection, its own rows, a full sync.
@@ -81,6 +83,7 @@ struct CentresBenchmark: AsyncParsableCommand {
                     return result
                 } catch where error.isTransient && attempt < 6 {
                     outcome.retried += 1
+                    outcome.firstRetry = outcome.firstRetry ?? "\(error)"
                     try? await Task.sleep(for: .milliseconds(Int.random(in: 0..<(2000 << attempt))))
                 } catch {
                     outcome.errors += 1

@@ -22,6 +22,7 @@ struct StoreBenchmark: AsyncParsableCommand {
               store_pull_changes_per_s_S    HMSI's sync that pulls them
               store_incremental_ms_S        one centre's sync after 10 updates
               store_centres_p99_ms_C_S      99th percentile of request times, C centres at once
+              store_centres_retries_C_S     requests tried again after a transient failure (503, refused connection)
               store_centres_errors_C_S      requests that failed after the retries a daemon makes
               store_centres_changes_per_s_C_S
                                             changes applied per second of that run
@@ -111,8 +112,10 @@ struct StoreBenchmark: AsyncParsableCommand {
             let elapsed = seconds(since: start)
             let after = try cpuTicks()
             if let message = outcomes.compactMap(\.firstError).first { FileHandle.standardError.write(Data("first error: \(message)\n".utf8)) }
+            if let message = outcomes.compactMap(\.firstRetry).first { FileHandle.standardError.write(Data("first retry: \(message)\n".utf8)) }
             figure("store_centres_p99_ms_\(count)_\(suffix)", percentile(outcomes.flatMap(\.latencies), 99) * 1000, digits: 1)
             figure("store_centres_errors_\(count)_\(suffix)", Double(outcomes.map(\.errors).reduce(0, +)), digits: 0)
+            figure("store_centres_retries_\(count)_\(suffix)", Double(outcomes.map(\.retried).reduce(0, +)), digits: 0)
             let rate = Double(outcomes.map(\.applied).reduce(0, +)) / elapsed
             if count == 33 { thirtyThree = rate }
             figure("store_centres_changes_per_s_\(count)_\(suffix)", rate, digits: 0)
