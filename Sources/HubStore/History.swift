@@ -115,10 +115,12 @@ extension HubStore {
     /// and remembers the horizon: a replica whose cursor lies below it and whose entry is gone
     /// was compacted past, not lost to a restore (`session`). Then collects the tombstones every
     /// provisioned replica has pulled past and that are older than `tombstone_days`, and drops
-    /// the resolved conflict records the retention settings no longer keep.
+    /// the resolved conflict records the retention settings no longer keep. On PostgreSQL, where
+    /// pulls compact beside each other, nothing if another compaction is running.
     @discardableResult
     static func compact(_ db: any SQLSession, limit: Int, now: Int64) throws -> Compaction {
         var done = Compaction()
+        guard try PostgresLocks.tryLockCompaction(db) else { return done }
         let horizon = try horizon(db).seq
         let retention = try Retention.fetch(db)
         // The tombstones it may collect are read first and their scopes locked before it writes

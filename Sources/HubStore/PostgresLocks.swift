@@ -13,6 +13,8 @@ package import SyncStore
 /// - The log lock (`lockLog`), taken by a `.rows` write before it numbers its log entries
 ///   and held to its commit: entries are numbered from the last one committed and committed
 ///   before the next writer numbers its own, so a pull never passes one that commits later.
+/// - The compaction lock (`tryLockCompaction`): a pull's compaction step runs only while no
+///   other one does, and is skipped otherwise (the one running does the work).
 ///
 /// On SQLite, whose one writer has the store to itself, each is nothing.
 package enum PostgresLocks {
@@ -20,6 +22,8 @@ package enum PostgresLocks {
     package static let store: Int64 = 0x57_49_52_53_59_4E_43
     /// The log lock's key.
     static let log: Int64 = store + 1
+    /// The compaction lock's key.
+    static let compaction: Int64 = store + 2
     /// The high half of every key lock's key; the low half is a hash of the key.
     static let keyClass: Int64 = 0x5753 << 32
 
@@ -39,6 +43,14 @@ package enum PostgresLocks {
     /// FNV-1a of the key's UTF-8, 32 bits: the same in every hub process.
     private static func hash(_ key: String) -> UInt32 {
         key.utf8.reduce(2_166_136_261) { ($0 ^ UInt32($1)) &* 16_777_619 }
+    }
+
+    /// Takes the compaction lock if no other transaction holds it: one compaction at a time,
+    /// in every process (two at once would take the same rows' locks in their own orders).
+    /// Always true on SQLite.
+    static func tryLockCompaction(_ db: any SQLSession) throws -> Bool {
+        guard db.dialect == .postgres else { return true }
+        return try Bool.fetchOne(db, sql: "SELECT pg_try_advisory_xact_lock(?)", arguments: [compaction]) == true
     }
 
     /// Waits for the log lock.

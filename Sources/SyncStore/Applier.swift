@@ -483,7 +483,7 @@ package final class Applier {
             row = ahead
         } else {
             try statement(.plainRow(table: table.id), table).run([.integer(Int64(table.id)), .text(pk)]) { columns in
-                row = plainRow(columns, table: table, from: 0)
+                row = plainRow(columns, table: table)
             }
         }
         guard let row, row.alive, !row.newerColumns, let hlc = row.hlc, let node = row.node else { return nil }
@@ -503,29 +503,34 @@ package final class Applier {
     /// and keeps them for it: a pull page's rows on PostgreSQL, where each statement is a round
     /// trip (docs/postgres.md, "The set-based pull").
     package func readPlainRows(table: TableSpec, pks: [String]) throws {
-        let name = quoted(table.name)
-        let values = table.columnsByName.map { "d.\(quoted($0.name))" }.joined(separator: ", ")
         for start in stride(from: 0, to: pks.count, by: 500) {
             let chunk = Array(pks[start..<min(start + 500, pks.count)])
             for pk in chunk { plainAhead[RowKey(table: table.id, pk: pk)] = .some(nil) }
-            try db.prepare(
-                """
-                SELECT r.pk, r.alive, r.reg_hlc, r.reg_node, r.reg_seq, EXISTS (SELECT 1 FROM sync_cols c WHERE c.tbl = r.tbl AND c.pk = r.pk), \(values)
-                FROM sync_rows r LEFT JOIN \(name) d ON d.\(quoted(table.primaryKey)) = r.pk
-                WHERE r.tbl = ? AND r.pk IN \(placeholders(width: chunk.count, count: 1))
-                """
-            ).run([.integer(Int64(table.id))] + chunk.map(Value.text)) { columns in
-                plainAhead[RowKey(table: table.id, pk: columns.text(0))] = plainRow(columns, table: table, from: 1)
+            try db.prepare(Self.plainRowsSQL(table, keys: "IN \(placeholders(width: chunk.count, count: 1))")).run(
+                [.integer(Int64(table.id))] + chunk.map(Value.text)
+            ) { columns in
+                plainAhead[RowKey(table: table.id, pk: columns.text(0))] = plainRow(columns, table: table)
             }
         }
     }
 
-    /// `plainInsert`'s row from its statement's columns, from column `first` on.
-    private func plainRow(_ columns: any SQLColumns, table: TableSpec, from first: Int32) -> PlainRow {
+    /// `plainInsert`'s statement: each row's key, register, whether it has a column version
+    /// (newer than its insert), and its values by name; of the rows of table `?` whose keys
+    /// `keys` takes.
+    private static func plainRowsSQL(_ table: TableSpec, keys: String) -> String {
+        """
+        SELECT r.pk, r.alive, r.reg_hlc, r.reg_node, r.reg_seq, EXISTS (SELECT 1 FROM sync_cols c WHERE c.tbl = r.tbl AND c.pk = r.pk),
+            \(table.columnsByName.map { "d.\(quoted($0.name))" }.joined(separator: ", "))
+        FROM sync_rows r LEFT JOIN \(quoted(table.name)) d ON d.\(quoted(table.primaryKey)) = r.pk WHERE r.tbl = ? AND r.pk \(keys)
+        """
+    }
+
+    /// `plainInsert`'s row from a row of `plainRowsSQL`.
+    private func plainRow(_ columns: any SQLColumns, table: TableSpec) -> PlainRow {
         PlainRow(
-            alive: columns.integer(first) != 0, hlc: columns.optionalInteger(first + 1), node: columns.optionalInteger(first + 2),
-            seq: columns.optionalInteger(first + 3), newerColumns: columns.integer(first + 4) != 0,
-            values: table.columnsByName.enumerated().map { index, column in db.read(columns.value(first + 5 + Int32(index)), declared: column.type) })
+            alive: columns.integer(1) != 0, hlc: columns.optionalInteger(2), node: columns.optionalInteger(3), seq: columns.optionalInteger(4),
+            newerColumns: columns.integer(5) != 0,
+            values: table.columnsByName.enumerated().map { index, column in db.read(columns.value(6 + Int32(index)), declared: column.type) })
     }
 
     /// The statement for `key`, prepared on first use; `table` for the domain statements.
@@ -564,12 +569,7 @@ package final class Applier {
         case .delete: "DELETE FROM \(name) WHERE \(pk) = ?"
         case .select(_, let columns): "SELECT \(names(columns).joined(separator: ", ")) FROM \(name) WHERE \(pk) = ?"
         case .update(_, let columns): "UPDATE \(name) SET \(names(columns).map { "\($0) = ?" }.joined(separator: ", ")) WHERE \(pk) = ?"
-        case .plainRow:
-            """
-            SELECT r.alive, r.reg_hlc, r.reg_node, r.reg_seq, EXISTS (SELECT 1 FROM sync_cols c WHERE c.tbl = ?1 AND c.pk = ?2),
-                \(table.columnsByName.map { "d.\(quoted($0.name))" }.joined(separator: ", "))
-            FROM sync_rows r LEFT JOIN \(name) d ON d.\(pk) = ?2 WHERE r.tbl = ?1 AND r.pk = ?2
-            """
+        case .plainRow: Self.plainRowsSQL(table, keys: "= ?")
         default: preconditionFailure("\(key) has fixed SQL")
         }
     }
