@@ -27,17 +27,15 @@ package enum PostgresLocks {
     /// The high half of every key lock's key; the low half is a hash of the key.
     static let keyClass: Int64 = 0x5753 << 32
 
-    /// Waits for the lock of every key, in the order of their hashes. Two keys of the same
-    /// hash share a lock, which only makes two writers wait that need not.
+    /// Waits for the lock of every key (a handful: a replica, the scopes of one batch), in the
+    /// order of their hashes. Two keys of the same hash share a lock, which only makes two
+    /// writers wait that need not.
     static func lock(_ keys: Set<String>, db: any SQLSession) throws {
         guard db.dialect == .postgres, !keys.isEmpty else { return }
         let hashes = Set(keys.map(hash)).sorted().map { Value.integer(keyClass | Int64($0)) }
-        for start in stride(from: 0, to: hashes.count, by: 1000) {
-            let chunk = Array(hashes[start..<min(start + 1000, hashes.count)])
-            try db.execute(
-                sql: "SELECT count(pg_advisory_xact_lock(k)) FROM (VALUES \(placeholders(width: 1, count: chunk.count))) AS v (k)",
-                arguments: chunk)
-        }
+        try db.execute(
+            sql: "SELECT count(pg_advisory_xact_lock(k)) FROM (VALUES \(placeholders(width: 1, count: hashes.count))) AS v (k)",
+            arguments: hashes)
     }
 
     /// FNV-1a of the key's UTF-8, 32 bits: the same in every hub process.
