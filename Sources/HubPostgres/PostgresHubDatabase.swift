@@ -19,8 +19,9 @@ package import SyncStore
 /// database, as in SQLite; shared for a `.rows` write (a push, a pull's bookkeeping and
 /// compaction), which runs beside the others, locking the scopes whose rows it writes and
 /// numbering its log entries under the log lock, so that a pull never passes an entry that
-/// commits later (docs/hub.md, "Several hub processes"). A read runs at REPEATABLE READ, one snapshot, beside the writes. A
-/// transaction that loses a deadlock or a serialization race is run again.
+/// commits later (docs/hub.md, "Several hub processes"). A read runs at REPEATABLE READ, one
+/// snapshot, beside the writes. A transaction that loses a deadlock or a serialization race is
+/// run again.
 package final class PostgresHubDatabase: HubDatabase, @unchecked Sendable {
     /// What a transaction is.
     package enum Access {

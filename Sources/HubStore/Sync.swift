@@ -354,17 +354,11 @@ extension HubStore {
             let base = try Self.nextSeq(db, now: now)
             renumber = { seq in seq >= Self.provisional ? seq - Self.provisional + base : seq }
         }
-        func renumbered(_ rows: [[Value]]) -> [[Value]] {
-            rows.map { row in
-                guard case .integer(let seq) = row[0] else { return row }
-                return [.integer(renumber(seq))] + row.dropFirst()
-            }
-        }
         try applier.writeVersions(renumber: renumber)
-        try db.execute(rows: renumbered(entries)) { count in
+        try db.execute(rows: entries.map { renumbered($0, at: [0], by: renumber) }) { count in
             "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, hlc, seen, at, offered) VALUES \(placeholders(width: 10, count: count))"
         }
-        try db.execute(rows: renumbered(announcements)) { count in
+        try db.execute(rows: announcements.map { renumbered($0, at: [0], by: renumber) }) { count in
             "INSERT INTO sync_hub_log (seq, tbl, pk, centre, op, origin, conflict, at) VALUES \(placeholders(width: 8, count: count))"
         }
         // After the inserts: a row changed twice in one batch supersedes an entry of it.

@@ -621,13 +621,9 @@ package final class Applier {
     package func writeVersions(renumber: (Int64) -> Int64 = { $0 }) throws {
         guard let (rows, columns) = behind else { return }
         behind = ([:], [:])
-        func renumbered(_ row: [Value], at indices: [Int]) -> [Value] {
-            var row = row
-            for index in indices { if case .integer(let seq) = row[index] { row[index] = .integer(renumber(seq)) } }
-            return row
-        }
-        try db.execute(rows: rows.keys.sorted().map { renumbered(rows[$0]!, at: [6, 9]) }, sql: Self.saveRowVersionsSQL)
-        try db.execute(rows: columns.keys.sorted().compactMap { columns[$0]!.map { renumbered($0, at: [5]) } }, sql: Self.saveColumnVersionSQL)
+        try db.execute(rows: rows.keys.sorted().map { renumbered(rows[$0]!, at: [6, 9], by: renumber) }, sql: Self.saveRowVersionsSQL)
+        try db.execute(
+            rows: columns.keys.sorted().compactMap { columns[$0]!.map { renumbered($0, at: [5], by: renumber) } }, sql: Self.saveColumnVersionSQL)
         for key in columns.keys.sorted() where columns[key]! == nil {
             try statement(.deleteColumnVersion).execute([.integer(Int64(key.row.table)), .text(key.row.pk), .integer(Int64(key.column))])
         }

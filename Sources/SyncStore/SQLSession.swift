@@ -162,6 +162,14 @@ package func placeholders(width: Int, count: Int) -> String {
     Array(repeating: "(" + Array(repeating: "?", count: width).joined(separator: ", ") + ")", count: count).joined(separator: ", ")
 }
 
+/// `row` with its integers at `indices`, hub sequences, passed through `renumber` (a push
+/// numbers its log entries and versions only once it holds the hub's log lock).
+package func renumbered(_ row: [Value], at indices: [Int], by renumber: (Int64) -> Int64) -> [Value] {
+    var row = row
+    for index in indices { if case .integer(let seq) = row[index] { row[index] = .integer(renumber(seq)) } }
+    return row
+}
+
 /// A session on a SQLite connection, inside the transaction GRDB opened.
 package final class SQLiteSession: SQLSession {
     package let db: Database

@@ -47,10 +47,6 @@ func change(
     Change(seq: seq, table: table, pk: pk, op: op, centre: centre, values: values, hlc: hlc, origin: origin, seen: seen)
 }
 
-/// A complete organisations row of a centre.
-func organisationRow(_ centre: String, name: String = "Kulturverein") -> [String: Value] {
-    ["centre_id": .text(centre), "name": .text(name), "kind": .text("Verein"), "city": .null, "contact_email": .null, "founded_year": .null, "logo": .null]
-}
 
 extension Replica {
     /// The replica's next batch as the push body a sync would send (protocol 2; the replica

@@ -296,13 +296,9 @@ struct PostgresConcurrencyTests {
         let centre = "landkreis-kassel", pk = "org-back"
         let caller = try #require(try await store.authenticate(token: try await store.addClient(centre)))
         let base = SystemClock().nowMillis() - 60_000
-        let row: [String: Value] = [
-            "centre_id": .text(centre), "name": .text("Kulturverein"), "kind": .text("Verein"), "city": .null, "contact_email": .null,
-            "founded_year": .null, "logo": .null,
-        ]
         @Sendable func push(_ op: Change.Op, seq: Int64) async throws {
             let change = Change(
-                seq: seq, table: "organisations", pk: pk, op: op, centre: centre, values: op == .delete ? [:] : row,
+                seq: seq, table: "organisations", pk: pk, op: op, centre: centre, values: op == .delete ? [:] : organisationRow(centre),
                 hlc: HLC(millis: base + seq * 10), origin: centre, seen: 0)
             let outcome = try await store.push(
                 caller: caller, origin: nil, request: PushRequest(replicaID: "r", lastSeq: seq, changes: [change]), skewBoundMillis: 60_000)

@@ -160,3 +160,8 @@ public func duplicateApplications(store: HubStore) async throws -> Int {
             """) ?? 0
     }
 }
+
+/// A complete organisations row of a centre.
+public func organisationRow(_ centre: String, name: String = "Kulturverein") -> [String: Value] {
+    ["centre_id": .text(centre), "name": .text(name), "kind": .text("Verein"), "city": .null, "contact_email": .null, "founded_year": .null, "logo": .null]
+}
